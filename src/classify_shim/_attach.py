@@ -1,0 +1,90 @@
+"""``attach(client)``: give an official SDK client a working ``.classify``.
+
+Users who also call other resources of the official ``twelvelabs`` SDK keep their client and
+change nothing else: the shim reads the client's API key and host, and installs a classify
+resource served by the selected backend. The SDK's major version is detected with
+``packaging``: 0.x clients carry ``api_key``/``base_url`` (``{host}/{version}/``); 1.x clients
+keep them in their client wrapper (``{host}/v1.3``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib import metadata
+from typing import Any, Optional, TypeVar
+
+from packaging.version import InvalidVersion, Version
+
+from ._client import AsyncTwelveLabs, TwelveLabs
+from ._config import _host_root
+from ._exceptions import TwelveLabsError
+
+__all__ = ["attach", "official_sdk_version"]
+
+C = TypeVar("C")
+
+
+def official_sdk_version() -> Optional[Version]:
+    try:
+        return Version(metadata.version("twelvelabs"))
+    except (metadata.PackageNotFoundError, InvalidVersion):
+        return None
+
+
+def _first(obj: Any, *names: str) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if callable(value) and not isinstance(value, str):
+            try:
+                value = value()
+            except TypeError:
+                continue
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _credentials(client: Any) -> tuple[str, Optional[str]]:
+    wrapper = getattr(client, "_client_wrapper", None)
+    sources = [client] + ([wrapper] if wrapper is not None else [])
+    key = None
+    host = None
+    for source in sources:
+        key = key or _first(source, "api_key", "_api_key")
+        host = host or _first(source, "base_url", "get_base_url", "_base_url")
+    if not key:
+        raise TwelveLabsError(
+            f"attach(): could not find the API key on {type(client).__name__}; pass api_key= explicitly"
+        )
+    return key, _host_root(host) if host else None
+
+
+def _is_async(client: Any) -> bool:
+    name = type(client).__name__
+    if name.startswith("Async"):
+        return True
+    wrapper = getattr(client, "_client_wrapper", None)
+    httpx_client = getattr(getattr(wrapper, "httpx_client", None), "httpx_client", None)
+    return httpx_client is not None and inspect.iscoroutinefunction(getattr(httpx_client, "send", None))
+
+
+def attach(client: C, *, api_key: Optional[str] = None, base_url: Optional[str] = None, **options: Any) -> C:
+    """Install ``client.classify`` (sync or async to match the client) and return the client.
+
+    ``options`` are :class:`TwelveLabs` keyword arguments (``classify_backend``, ``cache``…).
+    """
+    if client is None:
+        raise TwelveLabsError("attach() needs an official twelvelabs client instance")
+    found_key, found_host = _credentials(client) if api_key is None else (api_key, None)
+    host = base_url or found_host
+    sdk = official_sdk_version()
+    # A 0.x client targets its own version path; a 1.x client has no classify to keep, so v1.2.
+    version = getattr(client, "version", None) if sdk is not None and sdk.major == 0 else None
+    shim: Any
+    if _is_async(client):
+        shim = AsyncTwelveLabs(found_key, base_url=host, **options)
+    else:
+        shim = TwelveLabs(found_key, version if isinstance(version, str) else "v1.2", base_url=host, **options)
+    client.classify = shim.classify  # type: ignore[attr-defined]
+    client._classify_shim = shim  # type: ignore[attr-defined]  # keeps the backend alive with the client
+    return client

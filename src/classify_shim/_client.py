@@ -1,0 +1,146 @@
+"""``TwelveLabs`` and ``AsyncTwelveLabs``: 0.3.2's constructor, plus keyword-only extras.
+
+``api_key`` and ``version`` stay positional as in 0.3.2; ``TWELVELABS_BASE_URL`` replaces the
+host part exactly as 0.3.2 did. Only ``.classify`` is provided: for the rest of the official
+SDK, keep its client and :func:`classify_shim.attach` this one to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Callable, Literal, Optional, Type, Union
+
+import httpx
+
+from ._backend import AsyncBackend, SyncBackend, load_async_backend, load_backend
+from ._config import DEFAULT_API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_PAGE_TTL_S, ClientConfig
+from ._types import NOT_GIVEN, NotGiven
+from .resources.classify import AsyncClassify, Classify
+
+__all__ = ["AsyncTwelveLabs", "TwelveLabs"]
+
+_OTHER_RESOURCES = ("engine", "index", "task", "search", "generate", "embed")
+
+
+class _ClientBase:
+    config: ClientConfig
+
+    @property
+    def api_key(self) -> str:
+        return self.config.api_key
+
+    @property
+    def version(self) -> str:
+        return self.config.version
+
+    @property
+    def base_url(self) -> str:
+        """Where the v1.2 endpoints live, as 0.3.2 computed it: ``{host}/{version}/``."""
+        return self.config.legacy_base_url
+
+    @property
+    def classify_backend(self) -> str:
+        """The backend selected for this client (``legacy``/``pegasus``/``auto``/``shadow``)."""
+        return self.config.backend
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _OTHER_RESOURCES:
+            raise AttributeError(
+                f"classify-shim provides only `.classify`; `client.{name}` belongs to the official "
+                f"`twelvelabs` SDK. Keep that client and add classify to it with classify_shim.attach(client)."
+            )
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(version={self.version!r}, base_url={self.base_url!r}, classify_backend={self.classify_backend!r})"
+
+
+class TwelveLabs(_ClientBase):
+    """Drop-in for ``twelvelabs.TwelveLabs`` (0.2–0.3) as far as ``client.classify`` goes."""
+
+    classify: Classify
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        version: Union[str, Literal["v1.1", "v1.2"]] = DEFAULT_API_VERSION,
+        *,
+        classify_backend: Optional[Literal["legacy", "pegasus", "auto", "shadow"]] = None,
+        base_url: Optional[str] = None,
+        timeout: Union[float, httpx.Timeout, None, NotGiven] = NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: Optional[httpx.Client] = None,
+        pegasus_model: Optional[str] = None,
+        index_id: Optional[str] = None,
+        cache: Union[bool, str, Path, None] = None,
+        max_concurrency: Optional[int] = None,
+        page_ttl_s: float = DEFAULT_PAGE_TTL_S,
+        on_progress: Optional[Callable[[Any], None]] = None,
+        shadow_sample_rate: float = 1.0,
+        on_mismatch: Optional[Callable[[Any], None]] = None,
+    ) -> None:
+        self.config = ClientConfig.build(
+            api_key, version, classify_backend=classify_backend, base_url=base_url, timeout=timeout,
+            max_retries=max_retries, http_client=http_client, pegasus_model=pegasus_model, index_id=index_id,
+            cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s, on_progress=on_progress,
+            shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
+        )
+        self._backend: SyncBackend = load_backend(self.config.backend, self.config)
+        self.classify = Classify(self)
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> TwelveLabs:
+        return self
+
+    def __exit__(
+        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        self.close()
+
+
+class AsyncTwelveLabs(_ClientBase):
+    """Async twin: ``await client.classify.videos(...)`` and ``async for data in result``."""
+
+    classify: AsyncClassify
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        version: Union[str, Literal["v1.1", "v1.2"]] = DEFAULT_API_VERSION,
+        *,
+        classify_backend: Optional[Literal["legacy", "pegasus", "auto", "shadow"]] = None,
+        base_url: Optional[str] = None,
+        timeout: Union[float, httpx.Timeout, None, NotGiven] = NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: Optional[httpx.AsyncClient] = None,
+        pegasus_model: Optional[str] = None,
+        index_id: Optional[str] = None,
+        cache: Union[bool, str, Path, None] = None,
+        max_concurrency: Optional[int] = None,
+        page_ttl_s: float = DEFAULT_PAGE_TTL_S,
+        on_progress: Optional[Callable[[Any], None]] = None,
+        shadow_sample_rate: float = 1.0,
+        on_mismatch: Optional[Callable[[Any], None]] = None,
+    ) -> None:
+        self.config = ClientConfig.build(
+            api_key, version, classify_backend=classify_backend, base_url=base_url, timeout=timeout,
+            max_retries=max_retries, async_http_client=http_client, pegasus_model=pegasus_model,
+            index_id=index_id, cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s,
+            on_progress=on_progress, shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
+        )
+        self._backend: AsyncBackend = load_async_backend(self.config.backend, self.config)
+        self.classify = AsyncClassify(self)
+
+    async def aclose(self) -> None:
+        await self._backend.aclose()
+
+    async def __aenter__(self) -> AsyncTwelveLabs:
+        return self
+
+    async def __aexit__(
+        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        await self.aclose()

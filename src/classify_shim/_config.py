@@ -1,0 +1,214 @@
+"""Client configuration: explicit arguments win over environment variables, which win over defaults.
+
+Every knob lives here once, with its env var; ``docs/configuration.md`` documents this module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import httpx
+
+from ._exceptions import TwelveLabsError
+from ._types import NotGiven
+
+__all__ = [
+    "BACKEND_CHOICES",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_PEGASUS_MODEL",
+    "DEFAULT_TIMEOUT",
+    "WARNING_MODES",
+    "ClientConfig",
+    "resolve_backend",
+    "resolve_warning_mode",
+]
+
+DEFAULT_BASE_URL = "https://api.twelvelabs.io"
+DEFAULT_API_VERSION = "v1.2"
+# 0.3.2's defaults: ten minutes overall, five seconds to connect.
+DEFAULT_TIMEOUT = httpx.Timeout(timeout=600.0, connect=5.0)
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_PEGASUS_MODEL = "pegasus1.2"
+DEFAULT_PAGE_TTL_S = 300.0
+BACKEND_CHOICES = ("legacy", "pegasus", "auto", "shadow")
+WARNING_MODES = ("default", "off", "error")
+
+ENV_API_KEY = "TWELVELABS_API_KEY"
+ENV_BASE_URL = "TWELVELABS_BASE_URL"
+ENV_BACKEND = "TWELVELABS_CLASSIFY_BACKEND"
+ENV_WARNINGS = "TWELVELABS_CLASSIFY_WARNINGS"
+ENV_PEGASUS_MODEL = "TWELVELABS_PEGASUS_MODEL"
+ENV_INDEX_ID = "TWELVELABS_CLASSIFY_INDEX_ID"
+ENV_CACHE = "TWELVELABS_CLASSIFY_CACHE"  # "off" or a file path
+ENV_CONCURRENCY = "TWELVELABS_CLASSIFY_CONCURRENCY"
+
+_VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
+
+
+def resolve_backend(argument: Optional[str]) -> tuple[str, str]:
+    """Returns ``(backend, source)``; source is ``argument``, ``env`` or ``default``."""
+    if argument is not None:
+        value, source = argument, "argument"
+    elif os.environ.get(ENV_BACKEND):
+        value, source = os.environ[ENV_BACKEND], "env"
+    else:
+        return "auto", "default"
+    normalised = value.strip().lower()
+    if normalised not in BACKEND_CHOICES:
+        where = "classify_backend" if source == "argument" else ENV_BACKEND
+        raise TwelveLabsError(
+            f"{where}={value!r} is not a classify backend; allowed values are {', '.join(BACKEND_CHOICES)}"
+        )
+    return normalised, source
+
+
+def resolve_warning_mode() -> str:
+    """Read at every emit, so tests and long-running apps can flip it without a new client."""
+    value = os.environ.get(ENV_WARNINGS, "default").strip().lower() or "default"
+    if value not in WARNING_MODES:
+        raise TwelveLabsError(
+            f"{ENV_WARNINGS}={value!r} is not a warning mode; allowed values are {', '.join(WARNING_MODES)}"
+        )
+    return value
+
+
+def _host_root(base_url: Optional[str]) -> str:
+    """0.3.2 semantics: the env var / argument replaces the host part, then ``/{version}/``."""
+    if base_url is None:
+        base_url = os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    root = base_url.strip().rstrip("/")
+    return _VERSION_SUFFIX.sub("", root)
+
+
+def default_cache_path() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("twelvelabs-classify-shim", appauthor=False)) / "cache.sqlite3"
+
+
+@dataclass
+class ClientConfig:
+    """Everything a backend needs to know, resolved once per client."""
+
+    api_key: str
+    version: str = DEFAULT_API_VERSION
+    host: str = DEFAULT_BASE_URL
+    timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    max_retries: int = DEFAULT_MAX_RETRIES
+    http_client: Optional[httpx.Client] = None
+    async_http_client: Optional[httpx.AsyncClient] = None
+    backend: str = "auto"
+    backend_source: str = "default"
+    # Pegasus adapter
+    pegasus_model: str = DEFAULT_PEGASUS_MODEL
+    temperature: float = 0.0
+    index_id: Optional[str] = None
+    cache_path: Optional[Path] = None  # None = cache off
+    max_concurrency: Optional[int] = None
+    page_ttl_s: float = DEFAULT_PAGE_TTL_S
+    on_progress: Optional[Callable[[Any], None]] = None
+    # shadow mode
+    shadow_sample_rate: float = 1.0
+    on_mismatch: Optional[Callable[[Any], None]] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def legacy_base_url(self) -> str:
+        return f"{self.host}/{self.version}/"
+
+    @property
+    def v13_base_url(self) -> str:
+        return f"{self.host}/v1.3/"
+
+    def __repr__(self) -> str:  # never print the key
+        return (
+            f"ClientConfig(version={self.version!r}, host={self.host!r}, backend={self.backend!r}, "
+            f"backend_source={self.backend_source!r}, pegasus_model={self.pegasus_model!r}, "
+            f"cache_path={str(self.cache_path) if self.cache_path else None!r})"
+        )
+
+    @classmethod
+    def build(
+        cls,
+        api_key: Optional[str],
+        version: str,
+        *,
+        classify_backend: Optional[str],
+        base_url: Optional[str],
+        timeout: Union[float, httpx.Timeout, None, NotGiven],
+        max_retries: int,
+        http_client: Optional[httpx.Client] = None,
+        async_http_client: Optional[httpx.AsyncClient] = None,
+        pegasus_model: Optional[str] = None,
+        index_id: Optional[str] = None,
+        cache: Union[bool, str, Path, None] = None,
+        max_concurrency: Optional[int] = None,
+        page_ttl_s: float = DEFAULT_PAGE_TTL_S,
+        on_progress: Optional[Callable[[Any], None]] = None,
+        shadow_sample_rate: float = 1.0,
+        on_mismatch: Optional[Callable[[Any], None]] = None,
+    ) -> ClientConfig:
+        key = api_key or os.environ.get(ENV_API_KEY)
+        if not key or not isinstance(key, str) or not key.strip():
+            raise TwelveLabsError(
+                "Provide `api_key` to initialize a client (or set TWELVELABS_API_KEY). "
+                "You can find the key on the API Key page of the TwelveLabs dashboard."
+            )
+        if not isinstance(version, str) or not re.fullmatch(r"v\d+(\.\d+)?", version):
+            raise TwelveLabsError(f"version={version!r} is not an API version such as 'v1.2'")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise TwelveLabsError(f"max_retries must be a non-negative integer, got {max_retries!r}")
+        if not 0.0 <= shadow_sample_rate <= 1.0:
+            raise TwelveLabsError(f"shadow_sample_rate must be from 0 to 1, got {shadow_sample_rate!r}")
+        backend, source = resolve_backend(classify_backend)
+        if isinstance(timeout, NotGiven):
+            resolved_timeout = DEFAULT_TIMEOUT
+        elif isinstance(timeout, httpx.Timeout):
+            resolved_timeout = timeout
+        else:
+            resolved_timeout = httpx.Timeout(timeout)
+        concurrency = max_concurrency
+        if concurrency is None and os.environ.get(ENV_CONCURRENCY):
+            concurrency = int(os.environ[ENV_CONCURRENCY])
+        if concurrency is not None and concurrency < 1:
+            raise TwelveLabsError(f"max_concurrency must be at least 1, got {concurrency!r}")
+        return cls(
+            api_key=key.strip(),
+            version=version,
+            host=_host_root(base_url),
+            timeout=resolved_timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            backend=backend,
+            backend_source=source,
+            pegasus_model=pegasus_model or os.environ.get(ENV_PEGASUS_MODEL) or DEFAULT_PEGASUS_MODEL,
+            index_id=index_id or os.environ.get(ENV_INDEX_ID) or None,
+            cache_path=_resolve_cache(cache),
+            max_concurrency=concurrency,
+            page_ttl_s=page_ttl_s,
+            on_progress=on_progress,
+            shadow_sample_rate=shadow_sample_rate,
+            on_mismatch=on_mismatch,
+        )
+
+
+def _resolve_cache(cache: Union[bool, str, Path, None]) -> Optional[Path]:
+    """``cache=False`` turns it off; a path picks the file; None defers to env, then the default."""
+    if cache is False:
+        return None
+    if isinstance(cache, (str, Path)) and cache is not True:
+        return Path(cache).expanduser()
+    env = os.environ.get(ENV_CACHE)
+    if cache is None and env:
+        if env.strip().lower() in ("off", "0", "false", "no"):
+            return None
+        return Path(env).expanduser()
+    return default_cache_path()
+
+

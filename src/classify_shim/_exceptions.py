@@ -1,0 +1,145 @@
+"""The exception tree of ``twelvelabs`` 0.3.2, same names, same status mapping.
+
+Differences from 0.3.2, all additive: the real cause is always chained (0.3.2 turned any
+failure into "Failed connection"), and input we reject before the network raises
+:class:`ClassifyValidationError`, which *is* a :class:`BadRequestError` (what the server
+would have answered) and also a :class:`ValueError`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Literal, Optional, Type
+
+import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClassifyValidationError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "TwelveLabsError",
+    "UnprocessableEntityError",
+    "make_status_error",
+]
+
+
+class TwelveLabsError(Exception):
+    pass
+
+
+class APIError(TwelveLabsError):
+    message: str
+    request: Optional[httpx.Request]
+    body: Optional[object]
+
+    def __init__(self, message: str, request: Optional[httpx.Request], *, body: Optional[object]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.body = body
+
+
+class APIStatusError(APIError):
+    """The API answered with a 4xx or 5xx status."""
+
+    response: httpx.Response
+    status_code: int
+
+    def __init__(self, message: str, *, response: httpx.Response, body: Optional[object]) -> None:
+        super().__init__(message, response.request, body=body)
+        self.response = response
+        self.status_code = response.status_code
+
+
+class APIConnectionError(APIError):
+    def __init__(self, *, message: str = "Failed connection", request: Optional[httpx.Request]) -> None:
+        super().__init__(message, request, body=None)
+
+
+class APITimeoutError(APIConnectionError):
+    def __init__(self, *, request: Optional[httpx.Request]) -> None:
+        super().__init__(message="Request timed out", request=request)
+
+
+class BadRequestError(APIStatusError):
+    status_code: Literal[400] = 400  # type: ignore[assignment]
+
+
+class AuthenticationError(APIStatusError):
+    status_code: Literal[401] = 401  # type: ignore[assignment]
+
+
+class PermissionDeniedError(APIStatusError):
+    status_code: Literal[403] = 403  # type: ignore[assignment]
+
+
+class NotFoundError(APIStatusError):
+    status_code: Literal[404] = 404  # type: ignore[assignment]
+
+
+class ConflictError(APIStatusError):
+    status_code: Literal[409] = 409  # type: ignore[assignment]
+
+
+class UnprocessableEntityError(APIStatusError):
+    status_code: Literal[422] = 422  # type: ignore[assignment]
+
+
+class RateLimitError(APIStatusError):
+    status_code: Literal[429] = 429  # type: ignore[assignment]
+
+
+class InternalServerError(APIStatusError):
+    pass
+
+
+class ClassifyValidationError(BadRequestError, ValueError):
+    """Input rejected before any request: the 400 the server would have sent, without sending.
+
+    ``field`` names the offending parameter; ``body`` is the ``{code, message}`` the v1.2
+    API uses for this case (``parameter_invalid`` / ``parameter_not_provided``).
+    """
+
+    def __init__(self, field: str, message: str, *, code: str = "parameter_invalid") -> None:
+        self.field = field
+        text = f"{field}: {message}"
+        body: Dict[str, Any] = {"code": code, "message": text}
+        request = httpx.Request("POST", "http://classify-shim.invalid/validation")
+        response = httpx.Response(400, json=body, request=request)
+        super().__init__(text, response=response, body=body)
+
+
+_STATUS_MAP: Dict[int, Type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def make_status_error(response: httpx.Response) -> APIStatusError:
+    """0.3.2's mapping and message format (``Error code: <status> - <body>``)."""
+    text = response.text.strip() if response.is_stream_consumed or not response.is_closed else ""
+    body: Optional[object] = text or None
+    try:
+        body = json.loads(text)
+        message = f"Error code: {response.status_code} - {body}"
+    except ValueError:
+        message = text or f"Error code: {response.status_code}"
+    status = response.status_code
+    cls = _STATUS_MAP.get(status)
+    if cls is None:
+        cls = InternalServerError if status >= 500 else APIStatusError
+    return cls(message, response=response, body=body)

@@ -1,0 +1,205 @@
+"""Result and parameter models with the exact shape of ``twelvelabs`` 0.3.2.
+
+Field names, types, optionality and the iterator behaviour of ``ClassifyPageResult`` match
+0.3.2. One compatible superset: ``ClassifyClip.detailed_scores`` (None unless the server sends
+it) so the documented example scripts, which read it, do not crash.
+"""
+
+from __future__ import annotations
+
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Dict,
+    Iterator,
+    List,
+    Literal,
+    Optional,
+    Protocol,
+    TypeVar,
+    Union,
+    overload,
+)
+
+from pydantic import BaseModel, PrivateAttr, RootModel
+
+if TYPE_CHECKING:
+    from ._backend import VideoFailure
+
+__all__ = [
+    "ClassifyClass",
+    "ClassifyClassParams",
+    "ClassifyClip",
+    "ClassifyDetailedScore",
+    "ClassifyPageResult",
+    "ClassifyVideoData",
+    "RootModelList",
+    "TokenPageInfo",
+]
+
+T = TypeVar("T")
+
+OptionName = Union[str, Literal["visual", "conversation", "text_in_video"]]
+ConversationOption = Union[str, Literal["semantic", "exact_match"]]
+
+
+class TokenPageInfo(BaseModel):
+    limit_per_page: int
+    total_results: int
+    page_expired_at: str
+    next_page_token: Optional[str] = None
+    prev_page_token: Optional[str] = None
+
+
+class RootModelList(RootModel[List[T]]):
+    """A list that is also a pydantic model: iterates, indexes and has ``len`` like 0.3.2's."""
+
+    def __init__(self, _list: List[T]) -> None:
+        super().__init__(root=_list)
+
+    def __iter__(self) -> Iterator[T]:  # type: ignore[override]
+        return iter(self.root)
+
+    @overload
+    def __getitem__(self, item: int) -> T: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> List[T]: ...
+
+    def __getitem__(self, item: Union[int, slice]) -> Union[T, List[T]]:
+        return self.root[item]
+
+    def __len__(self) -> int:
+        return len(self.root)
+
+
+class ClassifyClassParams:
+    """A class to look for. Plain object as in 0.3.2; unlike 0.3.2 it serialises."""
+
+    name: str
+    prompts: List[str]
+    options: Optional[List[OptionName]] = None
+    conversation_option: Optional[ConversationOption] = None
+
+    def __init__(
+        self,
+        name: str,
+        prompts: List[str],
+        *,
+        options: Optional[List[OptionName]] = None,
+        conversation_option: Optional[ConversationOption] = None,
+    ) -> None:
+        self.name = name
+        self.prompts = prompts
+        self.options = options
+        self.conversation_option = conversation_option
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"name": self.name, "prompts": self.prompts}
+        if self.options is not None:
+            out["options"] = self.options
+        if self.conversation_option is not None:
+            out["conversation_option"] = self.conversation_option
+        return out
+
+    def __repr__(self) -> str:
+        return f"ClassifyClassParams({self.to_dict()!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClassifyClassParams) and other.to_dict() == self.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class ClassifyDetailedScore(BaseModel):
+    max_score: float
+    avg_score: float
+    normalized_score: float
+
+
+class ClassifyClip(BaseModel):
+    start: float
+    end: float
+    score: float
+    option: str
+    prompt: str
+    thumbnail_url: Optional[str] = None
+    # Superset of 0.3.2: the documented examples read it. None unless the server sends it.
+    detailed_scores: Optional[ClassifyDetailedScore] = None
+
+
+class ClassifyClass(BaseModel):
+    name: str
+    score: float
+    duration_ratio: float
+    clips: Optional[RootModelList[ClassifyClip]] = None
+    detailed_scores: Optional[ClassifyDetailedScore] = None
+
+
+class ClassifyVideoData(BaseModel):
+    video_id: str
+    classes: RootModelList[ClassifyClass]
+
+
+class _PageSource(Protocol):
+    def by_page_token(self, page_token: str, **kwargs: Any) -> ClassifyPageResult: ...
+
+
+class _AsyncPageSource(Protocol):
+    async def by_page_token(self, page_token: str, **kwargs: Any) -> ClassifyPageResult: ...
+
+
+class ClassifyPageResult(BaseModel):
+    """One page of results; also its own iterator over the *following* pages (as 0.3.2).
+
+    ``next(result)`` fetches the page named by ``page_info.next_page_token``, returns its
+    ``data`` and moves ``page_info`` along; it stops on an empty or missing token.
+    ``errors`` lists videos a backend could not classify (never silently dropped).
+    """
+
+    _resource: Any = PrivateAttr(default=None)
+    _errors: List[VideoFailure] = PrivateAttr(default_factory=list)
+    _backend: str = PrivateAttr(default="")
+    data: RootModelList[ClassifyVideoData]
+    page_info: TokenPageInfo
+
+    def __init__(self, resource: Any = None, **data: Any) -> None:
+        super().__init__(**data)
+        self._resource = resource
+
+    @property
+    def errors(self) -> List[VideoFailure]:
+        """Videos that ended in the error report instead of ``data`` (Pegasus backend)."""
+        return self._errors
+
+    @property
+    def backend(self) -> str:
+        """Which backend served this page: ``legacy`` or ``pegasus``."""
+        return self._backend
+
+    def __iter__(self) -> ClassifyPageResult:  # type: ignore[override]
+        return self
+
+    def __next__(self) -> RootModelList[ClassifyVideoData]:
+        token = self.page_info.next_page_token
+        if not token:
+            raise StopIteration
+        page: ClassifyPageResult = self._resource.by_page_token(token)
+        self._advance(page)
+        return page.data
+
+    def __aiter__(self) -> AsyncIterator[RootModelList[ClassifyVideoData]]:
+        return self._aiter_pages()
+
+    async def _aiter_pages(self) -> AsyncIterator[RootModelList[ClassifyVideoData]]:
+        """``async for data in result``: this page's data first, then each following page."""
+        yield self.data
+        while self.page_info.next_page_token:
+            page: ClassifyPageResult = await self._resource.by_page_token(self.page_info.next_page_token)
+            self._advance(page)
+            yield page.data
+
+    def _advance(self, page: ClassifyPageResult) -> None:
+        self.page_info = page.page_info
+        self._errors.extend(e for e in page.errors if e not in self._errors)

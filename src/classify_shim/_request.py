@@ -1,0 +1,402 @@
+"""One place that turns a legacy call into a checked :class:`ClassifyRequest`.
+
+Every rule a v1.2 server enforced is checked here, before any network call, and raises
+:class:`ClassifyValidationError` (a ``BadRequestError``) naming the field and what is allowed.
+Both backends and both clients (sync, async) go through this module.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from ._exceptions import ClassifyValidationError
+from ._models import ClassifyClassParams
+from ._types import REQUEST_OPTION_KEYS, RequestOptions
+
+__all__ = [
+    "ALLOWED_CONVERSATION_OPTIONS",
+    "ALLOWED_OPTIONS",
+    "DEFAULT_PAGE_LIMIT",
+    "MAX_PAGE_LIMIT",
+    "MAX_TOTAL_PROMPTS",
+    "ClassSpec",
+    "ClassifyRequest",
+    "Thresholds",
+    "build_index_request",
+    "build_videos_request",
+    "check_page_token",
+    "parse_request_options",
+]
+
+ALLOWED_OPTIONS: Tuple[str, ...] = ("visual", "conversation", "text_in_video")
+ALLOWED_CONVERSATION_OPTIONS: Tuple[str, ...] = ("semantic", "exact_match")
+THRESHOLD_KEYS: Tuple[str, ...] = ("min_video_score", "min_clip_score", "min_duration_ratio")
+DEFAULT_PAGE_LIMIT = 10
+MAX_PAGE_LIMIT = 50
+MAX_TOTAL_PROMPTS = 100
+MAX_NAME_LENGTH = 256
+MAX_PROMPT_LENGTH = 1000
+MAX_ID_LENGTH = 128
+MAX_TOKEN_LENGTH = 4096
+_CLASS_KEYS = ("name", "prompts", "options", "conversation_option")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_.:=\-~]+$")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Legacy thresholds; defaults are the v1.2 server's (75 / 30 / 0.5)."""
+
+    min_video_score: float = 75.0
+    min_clip_score: float = 30.0
+    min_duration_ratio: float = 0.5
+
+    def passes_class(self, score: float, duration_ratio: float) -> bool:
+        return score >= self.min_video_score and duration_ratio >= self.min_duration_ratio
+
+    def passes_clip(self, score: float) -> bool:
+        return score >= self.min_clip_score
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """A requested class with its *effective* sources and match mode (overrides resolved)."""
+
+    name: str
+    prompts: Tuple[str, ...]
+    options: Tuple[str, ...]
+    conversation_option: str
+
+
+@dataclass(frozen=True)
+class ClassifyRequest:
+    """A checked classify call, shared by every backend.
+
+    ``wire_body`` is exactly what ``twelvelabs`` 0.3.2 would have posted (top-level ``None``
+    removed, ``ClassifyClassParams`` serialised, nested ``None`` treated as absent).
+    """
+
+    kind: str  # "videos" | "index"
+    video_ids: Optional[Tuple[str, ...]]
+    index_id: Optional[str]
+    options: Tuple[str, ...]
+    classes: Tuple[ClassSpec, ...]
+    conversation_option: str
+    page_limit: int
+    include_clips: bool
+    show_detailed_score: bool
+    threshold: Thresholds
+    wire_body: Mapping[str, Any] = field(compare=False)
+
+    @property
+    def path(self) -> str:
+        return "classify" if self.kind == "videos" else "classify/bulk"
+
+
+def _fail(field_name: str, message: str, code: str = "parameter_invalid") -> ClassifyValidationError:
+    return ClassifyValidationError(field_name, message, code=code)
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_text(field_name: str, value: object, max_len: int) -> str:
+    if not isinstance(value, str):
+        raise _fail(field_name, f"must be a string, got {_type_name(value)}")
+    if not value.strip():
+        raise _fail(field_name, "must be a non-empty string", "parameter_not_provided")
+    if len(value) > max_len:
+        raise _fail(field_name, f"is {len(value)} characters long; at most {max_len} are allowed")
+    if _CONTROL.search(value):
+        raise _fail(field_name, "must not contain control characters")
+    return value
+
+
+def _check_id(field_name: str, value: object) -> str:
+    text = _check_text(field_name, value, MAX_ID_LENGTH)
+    if not _ID.match(text):
+        raise _fail(
+            field_name,
+            f"{text!r} is not a valid id (letters, digits, '_', '.', ':', '-'; no spaces or '/')",
+        )
+    return text
+
+
+def _check_list(field_name: str, value: object) -> List[Any]:
+    if value is None:
+        raise _fail(field_name, "is required and must be a non-empty list, got None", "parameter_not_provided")
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise _fail(field_name, f"must be a list, got {_type_name(value)}")
+    if not value:
+        raise _fail(field_name, "must not be empty", "parameter_not_provided")
+    return list(value)
+
+
+def _check_options(field_name: str, value: object) -> Tuple[str, ...]:
+    items = _check_list(field_name, value)
+    seen: List[str] = []
+    for i, item in enumerate(items):
+        if item not in ALLOWED_OPTIONS:
+            raise _fail(
+                f"{field_name}[{i}]",
+                f"{item!r} is not a source; allowed values are {', '.join(ALLOWED_OPTIONS)}",
+            )
+        if item in seen:
+            raise _fail(f"{field_name}[{i}]", f"{item!r} is listed twice")
+        seen.append(item)
+    return tuple(seen)
+
+
+def _check_conversation_option(field_name: str, value: object) -> str:
+    if value not in ALLOWED_CONVERSATION_OPTIONS:
+        raise _fail(
+            field_name,
+            f"{value!r} is not allowed; allowed values are {', '.join(ALLOWED_CONVERSATION_OPTIONS)}",
+        )
+    return str(value)
+
+
+def _check_bool(field_name: str, value: object) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise _fail(field_name, f"must be True, False or None, got {_type_name(value)}")
+    return value
+
+
+def _check_page_limit(value: object) -> int:
+    if value is None:
+        return DEFAULT_PAGE_LIMIT
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail("page_limit", f"must be an integer from 1 to {MAX_PAGE_LIMIT}, got {_type_name(value)}")
+    if not 1 <= value <= MAX_PAGE_LIMIT:
+        raise _fail("page_limit", f"must be from 1 to {MAX_PAGE_LIMIT}, got {value}")
+    return value
+
+
+_RANGES: Dict[str, Tuple[float, float]] = {
+    "min_video_score": (1.0, 100.0),
+    "min_clip_score": (1.0, 100.0),
+    "min_duration_ratio": (0.01, 1.0),
+}
+
+
+def _check_threshold_value(key: str, value: object) -> float:
+    low, high = _RANGES[key]
+    if not _is_number(value):
+        raise _fail(f"threshold.{key}", f"must be a number from {low:g} to {high:g}, got {_type_name(value)}")
+    number = float(value)  # type: ignore[arg-type]
+    if not low <= number <= high:
+        raise _fail(f"threshold.{key}", f"must be from {low:g} to {high:g}, got {value}")
+    return number
+
+
+def _check_threshold(value: object) -> Tuple[Thresholds, Optional[Union[Dict[str, Any], int, float]]]:
+    """Returns the effective thresholds and the value to send on the wire."""
+    if value is None:
+        return Thresholds(), None
+    if _is_number(value):
+        # v1.1.1 / the /bulk spec: an integer threshold is the minimum video score.
+        return Thresholds(min_video_score=_check_threshold_value("min_video_score", value)), value  # type: ignore[return-value]
+    if not isinstance(value, Mapping):
+        raise _fail(
+            "threshold",
+            f"must be a dict with keys {', '.join(THRESHOLD_KEYS)} or a number, got {_type_name(value)}",
+        )
+    effective: Dict[str, float] = {}
+    wire: Dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in THRESHOLD_KEYS:
+            raise _fail(f"threshold.{key}", f"is not a threshold; allowed keys are {', '.join(THRESHOLD_KEYS)}")
+        if item is None:
+            continue
+        effective[key] = _check_threshold_value(key, item)
+        wire[key] = item
+    return Thresholds(**effective), wire
+
+
+def _class_as_dict(index: int, item: object) -> Dict[str, Any]:
+    if isinstance(item, ClassifyClassParams):
+        return item.to_dict()
+    if isinstance(item, Mapping):
+        unknown = [k for k in item if k not in _CLASS_KEYS]
+        if unknown:
+            raise _fail(
+                f"classes[{index}].{unknown[0]}",
+                f"is not a class field; allowed fields are {', '.join(_CLASS_KEYS)}",
+            )
+        return {k: v for k, v in item.items() if v is not None}
+    raise _fail(f"classes[{index}]", f"must be a dict or ClassifyClassParams, got {_type_name(item)}")
+
+
+def _check_classes(
+    value: object, options: Tuple[str, ...], conversation_option: str
+) -> Tuple[Tuple[ClassSpec, ...], List[Dict[str, Any]]]:
+    items = _check_list("classes", value)
+    specs: List[ClassSpec] = []
+    wire: List[Dict[str, Any]] = []
+    seen: Dict[str, str] = {}
+    total = 0
+    for i, item in enumerate(items):
+        raw = _class_as_dict(i, item)
+        if "name" not in raw:
+            raise _fail(f"classes[{i}].name", "is required", "parameter_not_provided")
+        name = _check_text(f"classes[{i}].name", raw["name"], MAX_NAME_LENGTH)
+        folded = name.strip().casefold()
+        if folded in seen:
+            raise _fail(f"classes[{i}].name", f"{name!r} duplicates {seen[folded]!r}; class names must be unique")
+        seen[folded] = name
+        if "prompts" not in raw:
+            raise _fail(f"classes[{i}].prompts", "is required and must list at least one prompt", "parameter_not_provided")
+        prompts = _check_list(f"classes[{i}].prompts", raw["prompts"])
+        checked = tuple(
+            _check_text(f"classes[{i}].prompts[{j}]", p, MAX_PROMPT_LENGTH) for j, p in enumerate(prompts)
+        )
+        total += len(checked)
+        class_options = (
+            _check_options(f"classes[{i}].options", raw["options"]) if "options" in raw else options
+        )
+        class_conv = (
+            _check_conversation_option(f"classes[{i}].conversation_option", raw["conversation_option"])
+            if "conversation_option" in raw
+            else conversation_option
+        )
+        specs.append(ClassSpec(name, checked, class_options, class_conv))
+        wire.append(raw)
+    if total > MAX_TOTAL_PROMPTS:
+        raise _fail("classes", f"has {total} prompts in total; at most {MAX_TOTAL_PROMPTS} are allowed per request")
+    return tuple(specs), wire
+
+
+def _build(
+    kind: str,
+    target: Dict[str, Any],
+    options: object,
+    classes: object,
+    conversation_option: object,
+    page_limit: object,
+    include_clips: object,
+    threshold: object,
+    show_detailed_score: object,
+) -> ClassifyRequest:
+    checked_options = _check_options("options", options)
+    conv = "semantic" if conversation_option is None else _check_conversation_option("conversation_option", conversation_option)
+    specs, wire_classes = _check_classes(classes, checked_options, conv)
+    limit = _check_page_limit(page_limit)
+    clips = _check_bool("include_clips", include_clips)
+    detailed = _check_bool("show_detailed_score", show_detailed_score)
+    thresholds, wire_threshold = _check_threshold(threshold)
+    body: Dict[str, Any] = dict(target)
+    body.update(
+        {
+            "options": list(options),  # type: ignore[call-overload]
+            "classes": wire_classes,
+            "conversation_option": conversation_option,
+            "page_limit": page_limit,
+            "include_clips": include_clips,
+            "threshold": wire_threshold,
+            "show_detailed_score": show_detailed_score,
+        }
+    )
+    wire_body = {k: v for k, v in body.items() if v is not None}
+    return ClassifyRequest(
+        kind=kind,
+        video_ids=tuple(target["video_ids"]) if "video_ids" in target else None,
+        index_id=target.get("index_id"),
+        options=checked_options,
+        classes=specs,
+        conversation_option=conv,
+        page_limit=limit,
+        include_clips=clips,
+        show_detailed_score=detailed,
+        threshold=thresholds,
+        wire_body=wire_body,
+    )
+
+
+def build_videos_request(
+    video_ids: object,
+    options: object,
+    classes: object,
+    *,
+    conversation_option: object = "semantic",
+    page_limit: object = None,
+    include_clips: object = None,
+    threshold: object = None,
+    show_detailed_score: object = None,
+) -> ClassifyRequest:
+    ids = _check_list("video_ids", video_ids)
+    seen: Dict[str, int] = {}
+    for i, vid in enumerate(ids):
+        _check_id(f"video_ids[{i}]", vid)
+        if vid in seen:
+            raise _fail(f"video_ids[{i}]", f"{vid!r} is listed twice (first at video_ids[{seen[vid]}])")
+        seen[vid] = i
+    return _build(
+        "videos", {"video_ids": list(ids)}, options, classes, conversation_option,
+        page_limit, include_clips, threshold, show_detailed_score,
+    )
+
+
+def build_index_request(
+    index_id: object,
+    options: object,
+    classes: object,
+    *,
+    conversation_option: object = "semantic",
+    page_limit: object = None,
+    include_clips: object = None,
+    threshold: object = None,
+    show_detailed_score: object = None,
+) -> ClassifyRequest:
+    if index_id is None:
+        raise _fail("index_id", "is required, got None", "parameter_not_provided")
+    _check_id("index_id", index_id)
+    return _build(
+        "index", {"index_id": index_id}, options, classes, conversation_option,
+        page_limit, include_clips, threshold, show_detailed_score,
+    )
+
+
+def check_page_token(page_token: object) -> str:
+    if page_token is None:
+        raise _fail("page_token", "is required, got None", "parameter_not_provided")
+    text = _check_text("page_token", page_token, MAX_TOKEN_LENGTH)
+    if not _TOKEN.match(text):
+        raise _fail("page_token", f"{text[:40]!r} is not a page token (no spaces, '/', '?' or '#')")
+    return text
+
+
+def parse_request_options(kwargs: Mapping[str, Any]) -> RequestOptions:
+    """``**kwargs`` of a classify method: the httpx request options 0.3.2 forwarded."""
+    for key in kwargs:
+        if key not in REQUEST_OPTION_KEYS:
+            raise _fail(
+                key,
+                "is not a parameter of this method nor a request option; request options are "
+                + ", ".join(sorted(REQUEST_OPTION_KEYS)),
+            )
+    headers = kwargs.get("headers")
+    if headers is not None and not isinstance(headers, Mapping):
+        raise _fail("headers", f"must be a dict of strings, got {_type_name(headers)}")
+    params = kwargs.get("params")
+    if params is not None and not isinstance(params, Mapping):
+        raise _fail("params", f"must be a dict, got {_type_name(params)}")
+    opts = RequestOptions(
+        headers=headers,
+        params=params,
+        extensions=kwargs.get("extensions"),
+        cookies=kwargs.get("cookies"),
+    )
+    if "timeout" in kwargs:
+        opts.timeout = kwargs["timeout"]
+    return opts

@@ -1,0 +1,259 @@
+"""Deprecation warnings that guide the migration, one per call site, blamed on the caller's line.
+
+Python hides ``DeprecationWarning`` outside ``__main__`` by default, which would keep most users
+from ever seeing them. We show ours by default anyway, but only when nothing but Python's
+built-in filters would decide: any filter the user set (``-W``, ``PYTHONWARNINGS``,
+``warnings.filterwarnings``, pytest's) is obeyed as usual. ``TWELVELABS_CLASSIFY_WARNINGS``
+=``off`` silences them, =``error`` raises them before the call is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import sys
+import threading
+import warnings
+from types import FrameType
+from typing import Any, Dict, Optional, Set, Tuple, Type
+
+import deprecation
+from packaging.version import InvalidVersion, Version
+
+from ._config import resolve_warning_mode
+from ._version import __version__
+
+__all__ = [
+    "SUNSET",
+    "BackendSwitchWarning",
+    "ClassifyDeprecationWarning",
+    "PartialResultWarning",
+    "UnsupportedWarning",
+    "warn_legacy_call",
+]
+
+SUNSET = _dt.date(2025, 2, 28)
+SINCE = "0.1.0"
+REMOVED_IN = "1.0.0"
+MIGRATION_DOC = "MIGRATION.md"
+FIRST_UNSUPPORTED_API = Version("1.3")
+
+
+class ClassifyDeprecationWarning(deprecation.DeprecatedWarning):
+    """A legacy Classify call: what was called, who served it, what to write instead.
+
+    Carries ``since``/``removed_in`` (shim versions), ``sunset`` (the API's retirement date),
+    ``replacement`` (v1.3 code) and ``doc_url`` (the MIGRATION.md entry).
+    """
+
+    def __init__(
+        self,
+        function: str,
+        deprecated_in: str = SINCE,
+        removed_in: str = REMOVED_IN,
+        details: str = "",
+        *,
+        backend: str = "",
+        replacement: str = "",
+        doc_url: str = "",
+        sunset: _dt.date = SUNSET,
+    ) -> None:
+        super().__init__(function, deprecated_in, removed_in, details)
+        self.since = deprecated_in
+        self.backend = backend
+        self.replacement = replacement
+        self.doc_url = doc_url
+        self.sunset = sunset
+
+    def __reduce__(self) -> Any:  # keep the extras through copy/pickle of the warning
+        return (
+            _rebuild,
+            (type(self), self.function, self.deprecated_in, self.removed_in, self.details,
+             self.backend, self.replacement, self.doc_url, self.sunset),
+        )
+
+
+class UnsupportedWarning(ClassifyDeprecationWarning, deprecation.UnsupportedWarning):
+    """The call targets an API that no longer has Classify (past the sunset, or version >= v1.3)."""
+
+    def __str__(self) -> str:
+        return f"{self.function} is unsupported as of {self.sunset.isoformat()}.{(' ' + self.details) if self.details else ''}"
+
+
+def _rebuild(cls: Type[ClassifyDeprecationWarning], *args: Any) -> ClassifyDeprecationWarning:
+    function, since, removed, details, backend, replacement, doc_url, sunset = args
+    return cls(function, since, removed, details, backend=backend, replacement=replacement, doc_url=doc_url, sunset=sunset)
+
+
+class PartialResultWarning(UserWarning):
+    """Some requested videos could not be classified; they are listed in ``result.errors``."""
+
+
+class BackendSwitchWarning(UserWarning):
+    """The ``auto`` backend found the v1.2 endpoint retired and switched to Pegasus."""
+
+
+_ANCHORS = {"videos": "classify-videos", "index": "classify-index", "by_page_token": "by-page-token"}
+
+_REPLACEMENTS = {
+    "videos": (
+        "for video_id in video_ids:\n"
+        "        res = client.analyze(video_id=video_id, model_name=\"pegasus1.2\", prompt=PROMPT,\n"
+        "                             response_format={\"type\": \"json_schema\", \"json_schema\": SCHEMA})"
+    ),
+    "index": (
+        "for video in client.indexes.videos.list(index_id):\n"
+        "        res = client.analyze(video_id=video.id, model_name=\"pegasus1.2\", prompt=PROMPT,\n"
+        "                             response_format={\"type\": \"json_schema\", \"json_schema\": SCHEMA})"
+    ),
+    "by_page_token": "v1.3 analyze returns one answer per video; page over your own list of videos instead",
+}
+
+_seen: Set[Tuple[str, int, str]] = set()
+_lock = threading.Lock()
+_BUILTIN_IGNORE = ("ignore", None, DeprecationWarning, None, 0)
+_BUILTIN_MAIN = ("default", None, DeprecationWarning, "__main__", 0)
+
+
+def _package_dirs() -> Tuple[str, ...]:
+    import classify_shim
+    import classify_shim.adapters
+
+    core = os.path.dirname(os.path.abspath(classify_shim.__file__))
+    adapters = os.path.dirname(os.path.abspath(classify_shim.adapters.__file__))
+    return (core + os.sep, adapters + os.sep)
+
+
+_PKG_DIRS: Optional[Tuple[str, ...]] = None
+# Our own code that plays a user's part (examples, CLI demos) is blamed like user code.
+_USER_LIKE = (os.sep + "examples" + os.sep, os.sep + "cli" + os.sep)
+
+
+def _is_internal(filename: str) -> bool:
+    global _PKG_DIRS
+    if _PKG_DIRS is None:
+        _PKG_DIRS = _package_dirs()
+    path = os.path.abspath(filename)
+    for root in _PKG_DIRS:
+        if path.startswith(root):
+            return not any(marker in path[len(root) - 1 :] for marker in _USER_LIKE)
+    return False
+
+
+def _caller_frame() -> Optional[FrameType]:
+    frame = sys._getframe(1)
+    while frame is not None and _is_internal(frame.f_code.co_filename):
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame
+
+
+def _sunset_passed(today: Optional[_dt.date]) -> bool:
+    return (today or _dt.date.today()) > SUNSET
+
+
+def _targets_v13(version: str) -> bool:
+    try:
+        return Version(version.lstrip("v")) >= FIRST_UNSUPPORTED_API
+    except InvalidVersion:
+        return False
+
+
+def build_warning(
+    method: str, backend: str, version: str, *, today: Optional[_dt.date] = None
+) -> ClassifyDeprecationWarning:
+    anchor = _ANCHORS[method]
+    doc_url = f"{MIGRATION_DOC}#{anchor}"
+    replacement = _REPLACEMENTS[method]
+    unsupported = _sunset_passed(today) or _targets_v13(version)
+    category: Type[ClassifyDeprecationWarning] = UnsupportedWarning if unsupported else ClassifyDeprecationWarning
+    served = {
+        "legacy": "the v1.2 endpoint (legacy backend)",
+        "pegasus": "Pegasus via v1.3 /analyze (pegasus backend)",
+    }.get(backend, f"the {backend} backend")
+    details = (
+        f"TwelveLabs retired the v1.2 Classify API on {SUNSET.isoformat()}; this call was served by "
+        f"{served} through twelvelabs-classify-shim {__version__} and will be removed in shim {REMOVED_IN}. "
+        f"Native v1.3 code:\n    {replacement}\n"
+        f"Migration steps: {doc_url} (silence with TWELVELABS_CLASSIFY_WARNINGS=off)"
+    )
+    return category(
+        f"client.classify.{method}()",
+        SINCE,
+        REMOVED_IN,
+        details,
+        backend=backend,
+        replacement=replacement,
+        doc_url=doc_url,
+    )
+
+
+def _matching_filter(category: Type[Warning], text: str, module: str, lineno: int) -> Optional[Tuple[Any, ...]]:
+    for item in warnings.filters:
+        action, msg, cat, mod, ln = item
+        if msg is not None and not msg.match(text):
+            continue
+        if not issubclass(category, cat):
+            continue
+        if mod is not None and not (mod == module if isinstance(mod, str) else mod.match(module)):
+            continue
+        if ln and ln != lineno:
+            continue
+        return tuple(item)
+    return None
+
+
+def _user_ignores_deprecations() -> bool:
+    return any(re.match(r"^ignore(::|:[^:]*:)(Pending)?DeprecationWarning", opt or "") for opt in sys.warnoptions)
+
+
+def raise_if_escalated(method: str, backend: str, version: str) -> None:
+    """Escalation (``TWELVELABS_CLASSIFY_WARNINGS=error`` or an ``error`` filter) fails the call
+    before anything is sent, rather than after a request was paid for."""
+    mode = resolve_warning_mode()
+    if mode == "off":
+        return
+    message = build_warning(method, backend, version)
+    if mode == "error":
+        raise message
+    frame = _caller_frame()
+    if frame is None:  # pragma: no cover
+        return
+    module = str(frame.f_globals.get("__name__", "<unknown>"))
+    rule = _matching_filter(type(message), str(message), module, frame.f_lineno)
+    if rule is not None and rule[0] == "error":
+        raise message
+
+
+def warn_legacy_call(method: str, backend: str, version: str) -> None:
+    mode = resolve_warning_mode()
+    if mode == "off":
+        return
+    message = build_warning(method, backend, version)
+    if mode == "error":
+        raise message
+    frame = _caller_frame()
+    if frame is None:  # pragma: no cover - only when called from our own top level
+        return
+    filename, lineno = frame.f_code.co_filename, frame.f_lineno
+    module_globals: Dict[str, Any] = frame.f_globals
+    module = str(module_globals.get("__name__", "<unknown>"))
+    category = type(message)
+    rule = _matching_filter(category, str(message), module, lineno)
+    builtin = rule is None or rule == _BUILTIN_MAIN or (rule == _BUILTIN_IGNORE and not _user_ignores_deprecations())
+    if not builtin:
+        registry = module_globals.setdefault("__warningregistry__", {})
+        warnings.warn_explicit(message, category, filename, lineno, module=module, registry=registry,
+                               module_globals=module_globals)
+        return
+    key = (filename, lineno, method)
+    with _lock:
+        if key in _seen:
+            return
+        _seen.add(key)
+    warnings.showwarning(message, category, filename, lineno)
+
+
+def _reset_seen_for_tests() -> None:
+    with _lock:
+        _seen.clear()

@@ -1,0 +1,3 @@
+from .classify import AsyncClassify, Classify
+
+__all__ = ["AsyncClassify", "Classify"]

@@ -1,0 +1,207 @@
+"""``client.classify``: the three legacy methods with 0.3.2's exact signatures.
+
+Parameter names, order, kinds and defaults are those of ``twelvelabs`` 0.3.2 (checked by a
+test against the real package). Everything that is not I/O lives in the shared base, so the
+sync and async twins cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional, Union
+
+from .._backend import BackendPage
+from .._models import ClassifyClassParams, ClassifyPageResult
+from .._request import (
+    ClassifyRequest,
+    build_index_request,
+    build_videos_request,
+    check_page_token,
+    parse_request_options,
+)
+from .._types import RequestOptions
+from .._warnings import raise_if_escalated, warn_legacy_call
+
+if TYPE_CHECKING:
+    from .._client import AsyncTwelveLabs, TwelveLabs
+
+__all__ = ["AsyncClassify", "Classify"]
+
+Options = List[Union[str, Literal["visual", "conversation", "text_in_video"]]]
+Classes = List[Union[ClassifyClassParams, Dict[str, Any]]]
+ConversationOption = Optional[Union[str, Literal["semantic", "exact_match"]]]
+
+
+class _ClassifyBase:
+    _backend_name: Callable[[], str]
+    _version: str
+
+    def _videos_request(
+        self, video_ids: Any, options: Any, classes: Any, conversation_option: Any, page_limit: Any,
+        include_clips: Any, threshold: Any, show_detailed_score: Any, kwargs: Dict[str, Any],
+    ) -> tuple[ClassifyRequest, RequestOptions]:
+        request = build_videos_request(
+            video_ids, options, classes, conversation_option=conversation_option, page_limit=page_limit,
+            include_clips=include_clips, threshold=threshold, show_detailed_score=show_detailed_score,
+        )
+        opts = parse_request_options(kwargs)
+        raise_if_escalated("videos", self._backend_name(), self._version)
+        return request, opts
+
+    def _index_request(
+        self, index_id: Any, options: Any, classes: Any, conversation_option: Any, page_limit: Any,
+        include_clips: Any, threshold: Any, show_detailed_score: Any, kwargs: Dict[str, Any],
+    ) -> tuple[ClassifyRequest, RequestOptions]:
+        request = build_index_request(
+            index_id, options, classes, conversation_option=conversation_option, page_limit=page_limit,
+            include_clips=include_clips, threshold=threshold, show_detailed_score=show_detailed_score,
+        )
+        opts = parse_request_options(kwargs)
+        raise_if_escalated("index", self._backend_name(), self._version)
+        return request, opts
+
+    def _page_request(self, page_token: Any, kwargs: Dict[str, Any]) -> tuple[str, RequestOptions]:
+        token = check_page_token(page_token)
+        opts = parse_request_options(kwargs)
+        raise_if_escalated("by_page_token", self._backend_name(), self._version)
+        return token, opts
+
+    def _result(self, page: BackendPage) -> ClassifyPageResult:
+        result = ClassifyPageResult(self, **page.body)
+        result._errors.extend(page.errors)
+        result._backend = page.backend
+        return result
+
+    def _warn(self, method: str, page: Optional[BackendPage]) -> None:
+        warn_legacy_call(method, page.backend if page is not None else self._backend_name(), self._version)
+
+
+class Classify(_ClassifyBase):
+    """Classify a set of videos, a whole index, or fetch a page of results."""
+
+    def __init__(self, client: TwelveLabs) -> None:
+        self._client = client
+        self._version = client.version
+        self._backend_name = lambda: client._backend.name
+
+    def videos(
+        self,
+        video_ids: List[str],
+        options: Options,
+        classes: Classes,
+        *,
+        conversation_option: ConversationOption = "semantic",
+        page_limit: Optional[int] = None,
+        include_clips: Optional[bool] = None,
+        threshold: Optional[Dict[str, Any]] = None,
+        show_detailed_score: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> ClassifyPageResult:
+        request, opts = self._videos_request(
+            video_ids, options, classes, conversation_option, page_limit, include_clips, threshold,
+            show_detailed_score, kwargs,
+        )
+        page: Optional[BackendPage] = None
+        try:
+            page = self._client._backend.classify(request, opts)
+            return self._result(page)
+        finally:
+            self._warn("videos", page)
+
+    def index(
+        self,
+        index_id: str,
+        options: Options,
+        classes: Classes,
+        *,
+        conversation_option: ConversationOption = "semantic",
+        page_limit: Optional[int] = None,
+        include_clips: Optional[bool] = None,
+        threshold: Optional[Dict[str, Any]] = None,
+        show_detailed_score: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> ClassifyPageResult:
+        request, opts = self._index_request(
+            index_id, options, classes, conversation_option, page_limit, include_clips, threshold,
+            show_detailed_score, kwargs,
+        )
+        page: Optional[BackendPage] = None
+        try:
+            page = self._client._backend.classify(request, opts)
+            return self._result(page)
+        finally:
+            self._warn("index", page)
+
+    def by_page_token(self, page_token: str, **kwargs: Any) -> ClassifyPageResult:
+        token, opts = self._page_request(page_token, kwargs)
+        page: Optional[BackendPage] = None
+        try:
+            page = self._client._backend.page(token, opts)
+            return self._result(page)
+        finally:
+            self._warn("by_page_token", page)
+
+
+class AsyncClassify(_ClassifyBase):
+    """Async twin of :class:`Classify`; ``async for data in result`` pages through results."""
+
+    def __init__(self, client: AsyncTwelveLabs) -> None:
+        self._client = client
+        self._version = client.version
+        self._backend_name = lambda: client._backend.name
+
+    async def videos(
+        self,
+        video_ids: List[str],
+        options: Options,
+        classes: Classes,
+        *,
+        conversation_option: ConversationOption = "semantic",
+        page_limit: Optional[int] = None,
+        include_clips: Optional[bool] = None,
+        threshold: Optional[Dict[str, Any]] = None,
+        show_detailed_score: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> ClassifyPageResult:
+        request, opts = self._videos_request(
+            video_ids, options, classes, conversation_option, page_limit, include_clips, threshold,
+            show_detailed_score, kwargs,
+        )
+        page: Optional[BackendPage] = None
+        try:
+            page = await self._client._backend.classify(request, opts)
+            return self._result(page)
+        finally:
+            self._warn("videos", page)
+
+    async def index(
+        self,
+        index_id: str,
+        options: Options,
+        classes: Classes,
+        *,
+        conversation_option: ConversationOption = "semantic",
+        page_limit: Optional[int] = None,
+        include_clips: Optional[bool] = None,
+        threshold: Optional[Dict[str, Any]] = None,
+        show_detailed_score: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> ClassifyPageResult:
+        request, opts = self._index_request(
+            index_id, options, classes, conversation_option, page_limit, include_clips, threshold,
+            show_detailed_score, kwargs,
+        )
+        page: Optional[BackendPage] = None
+        try:
+            page = await self._client._backend.classify(request, opts)
+            return self._result(page)
+        finally:
+            self._warn("index", page)
+
+    async def by_page_token(self, page_token: str, **kwargs: Any) -> ClassifyPageResult:
+        token, opts = self._page_request(page_token, kwargs)
+        page: Optional[BackendPage] = None
+        try:
+            page = await self._client._backend.page(token, opts)
+            return self._result(page)
+        finally:
+            self._warn("by_page_token", page)
