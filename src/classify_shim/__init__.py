@@ -1,4 +1,4 @@
-"""twelvelabs-classify-shim: keep ``client.classify`` code from TwelveLabs SDK 0.2–0.3 running.
+"""twelvelabs-classify-shim: keep ``client.classify`` code from TwelveLabs SDK 0.2-0.3 running.
 
 Change one line — ``from twelvelabs import TwelveLabs`` becomes
 ``from classify_shim import TwelveLabs`` — and pick a backend with ``classify_backend=`` or
@@ -26,7 +26,15 @@ from ._exceptions import (
 )
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
-from ._warnings import BackendSwitchWarning, ClassifyDeprecationWarning, PartialResultWarning, UnsupportedWarning
+from ._warnings import (
+    BackendSwitchWarning,
+    ClassifyDeprecationWarning,
+    PartialResultWarning,
+    UnsupportedWarning,
+    apply_deferred_warnoptions,
+)
+
+apply_deferred_warnoptions()
 
 __all__ = [
     "NOT_GIVEN",

@@ -57,7 +57,7 @@ class _ClientBase:
 
 
 class TwelveLabs(_ClientBase):
-    """Drop-in for ``twelvelabs.TwelveLabs`` (0.2–0.3) as far as ``client.classify`` goes."""
+    """Drop-in for ``twelvelabs.TwelveLabs`` (0.2-0.3) as far as ``client.classify`` goes."""
 
     classify: Classify
 
@@ -68,7 +68,7 @@ class TwelveLabs(_ClientBase):
         *,
         classify_backend: Optional[Literal["legacy", "pegasus", "auto", "shadow"]] = None,
         base_url: Optional[str] = None,
-        timeout: Union[float, httpx.Timeout, None, NotGiven] = NOT_GIVEN,
+        timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: Optional[httpx.Client] = None,
         pegasus_model: Optional[str] = None,
@@ -113,7 +113,7 @@ class AsyncTwelveLabs(_ClientBase):
         *,
         classify_backend: Optional[Literal["legacy", "pegasus", "auto", "shadow"]] = None,
         base_url: Optional[str] = None,
-        timeout: Union[float, httpx.Timeout, None, NotGiven] = NOT_GIVEN,
+        timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: Optional[httpx.AsyncClient] = None,
         pegasus_model: Optional[str] = None,

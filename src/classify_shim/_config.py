@@ -140,7 +140,7 @@ class ClientConfig:
         *,
         classify_backend: Optional[str],
         base_url: Optional[str],
-        timeout: Union[float, httpx.Timeout, None, NotGiven],
+        timeout: Union[float, httpx.Timeout, NotGiven, None],
         max_retries: int,
         http_client: Optional[httpx.Client] = None,
         async_http_client: Optional[httpx.AsyncClient] = None,
@@ -202,7 +202,7 @@ def _resolve_cache(cache: Union[bool, str, Path, None]) -> Optional[Path]:
     """``cache=False`` turns it off; a path picks the file; None defers to env, then the default."""
     if cache is False:
         return None
-    if isinstance(cache, (str, Path)) and cache is not True:
+    if isinstance(cache, (str, Path)):
         return Path(cache).expanduser()
     env = os.environ.get(ENV_CACHE)
     if cache is None and env:

@@ -10,6 +10,7 @@ built-in filters would decide: any filter the user set (``-W``, ``PYTHONWARNINGS
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import os
 import re
 import sys
@@ -18,7 +19,7 @@ import warnings
 from types import FrameType
 from typing import Any, Dict, Optional, Set, Tuple, Type
 
-import deprecation
+import deprecation  # type: ignore[import-untyped]
 from packaging.version import InvalidVersion, Version
 
 from ._config import resolve_warning_mode
@@ -40,7 +41,7 @@ MIGRATION_DOC = "MIGRATION.md"
 FIRST_UNSUPPORTED_API = Version("1.3")
 
 
-class ClassifyDeprecationWarning(deprecation.DeprecatedWarning):
+class ClassifyDeprecationWarning(deprecation.DeprecatedWarning):  # type: ignore[misc]
     """A legacy Classify call: what was called, who served it, what to write instead.
 
     Carries ``since``/``removed_in`` (shim versions), ``sunset`` (the API's retirement date),
@@ -74,7 +75,7 @@ class ClassifyDeprecationWarning(deprecation.DeprecatedWarning):
         )
 
 
-class UnsupportedWarning(ClassifyDeprecationWarning, deprecation.UnsupportedWarning):
+class UnsupportedWarning(ClassifyDeprecationWarning, deprecation.UnsupportedWarning):  # type: ignore[misc]
     """The call targets an API that no longer has Classify (past the sunset, or version >= v1.3)."""
 
     def __str__(self) -> str:
@@ -118,10 +119,11 @@ _BUILTIN_MAIN = ("default", None, DeprecationWarning, "__main__", 0)
 
 def _package_dirs() -> Tuple[str, ...]:
     import classify_shim
-    import classify_shim.adapters
+
+    adapters_module = importlib.import_module("classify_shim.adapters")
 
     core = os.path.dirname(os.path.abspath(classify_shim.__file__))
-    adapters = os.path.dirname(os.path.abspath(classify_shim.adapters.__file__))
+    adapters = os.path.dirname(os.path.abspath(str(adapters_module.__file__)))
     return (core + os.sep, adapters + os.sep)
 
 
@@ -190,7 +192,7 @@ def build_warning(
 
 def _matching_filter(category: Type[Warning], text: str, module: str, lineno: int) -> Optional[Tuple[Any, ...]]:
     for item in warnings.filters:
-        action, msg, cat, mod, ln = item
+        _action, msg, cat, mod, ln = item
         if msg is not None and not msg.match(text):
             continue
         if not issubclass(category, cat):
@@ -257,3 +259,36 @@ def warn_legacy_call(method: str, backend: str, version: str) -> None:
 def _reset_seen_for_tests() -> None:
     with _lock:
         _seen.clear()
+
+
+def apply_deferred_warnoptions() -> None:
+    """Honour ``-W …::classify_shim.X`` and ``PYTHONWARNINGS`` naming our categories.
+
+    Python reads ``-W`` options before site-packages are on ``sys.path``, so a category from an
+    installed package is reported as "invalid module name" and dropped. Once we are importable
+    we apply those options ourselves, in the order given, as Python would have.
+    """
+    for option in sys.warnoptions:
+        parts = [part.strip() for part in option.split(":")]
+        if len(parts) < 3 or not parts[2].startswith("classify_shim."):
+            continue
+        module_name, _, class_name = parts[2].rpartition(".")
+        try:
+            category = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            continue
+        if not (isinstance(category, type) and issubclass(category, Warning)):
+            continue
+        if any(f[2] is category for f in warnings.filters):
+            continue  # Python managed to apply it itself
+        action = next((a for a in ("default", "always", "ignore", "module", "once", "error") if a.startswith(parts[0] or "?")), None)
+        if action is None:
+            continue
+        message = parts[1] if len(parts) > 1 else ""
+        module = parts[3] if len(parts) > 3 else ""
+        lineno = int(parts[4]) if len(parts) > 4 and parts[4].isdigit() else 0
+        warnings.filterwarnings(
+            action,  # type: ignore[arg-type]
+            message=re.escape(message), category=category, module=(re.escape(module) + r"\Z") if module else "",
+            lineno=lineno,
+        )

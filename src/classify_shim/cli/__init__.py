@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in _COMMANDS:
         try:
             module = importlib.import_module(name)
-        except ImportError:
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a broken command must fail loudly, not vanish
+                raise
             continue
         register: Callable[[argparse._SubParsersAction], None] = module.register  # type: ignore[type-arg]
         register(subparsers)
@@ -52,7 +54,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     if func is None:
         parser.print_help()
         return EXIT_USAGE
-    code: int = func(args)
+    from .._exceptions import TwelveLabsError
+
+    try:
+        code: int = func(args)
+    except TwelveLabsError as exc:
+        print(f"classify-shim {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
     return code
 
 

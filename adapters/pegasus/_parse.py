@@ -1,0 +1,795 @@
+"""Turn what Pegasus actually returns into a checked :class:`ParsedAnswer`.
+
+Structured output makes well-formed answers the norm, but not a guarantee: fences and prose
+around the JSON, truncation at ``max_tokens``, numbers as strings, other confidence scales,
+clock-style timestamps, re-cased or invented labels and out-of-range times all occur. Each is
+repaired here when the intent is unambiguous, and every repair is recorded in
+``ParsedAnswer.notes`` so a surprising score can be traced back to the raw answer. Anything
+that cannot be read raises :class:`AnswerError` so the caller can retry once, then report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from classify_shim._request import ClassSpec
+
+from ._prompt import model_sources
+
+__all__ = [
+    "DEFAULT_PRESENT_CONFIDENCE",
+    "WORD_CONFIDENCE",
+    "AnswerError",
+    "ParsedAnswer",
+    "ParsedClass",
+    "Segment",
+    "merge_answers",
+    "parse_answer",
+    "parse_confidence_word",
+    "parse_timestamp",
+]
+
+DEFAULT_PRESENT_CONFIDENCE = 70.0
+"""Confidence assumed when the model says ``present: true`` but gives no number and no segment
+confidence: just under the default ``min_video_score`` so a bare "yes" needs evidence to pass."""
+
+WORD_CONFIDENCE: Dict[str, float] = {
+    "certain": 100.0, "certainly": 100.0, "definite": 100.0, "definitely": 100.0,
+    "very high": 95.0, "veryhigh": 95.0, "extremely high": 95.0,
+    "high": 85.0, "likely": 75.0, "fairly high": 75.0, "moderately high": 75.0,
+    "medium high": 70.0, "medium": 60.0, "moderate": 60.0, "mid": 60.0, "possible": 50.0,
+    "possibly": 50.0, "unsure": 50.0, "uncertain": 50.0, "medium low": 40.0,
+    "low": 25.0, "unlikely": 20.0, "very low": 10.0, "verylow": 10.0, "extremely low": 5.0,
+    "none": 0.0, "no": 0.0, "zero": 0.0, "absent": 0.0,
+}
+"""Verbal confidences on the 0-100 scale (centre of the band a person would mean)."""
+
+SOURCES = ("visual", "conversation", "text_in_video")
+_SOURCE_SYNONYMS: Dict[str, str] = {
+    "visual": "visual", "visuals": "visual", "video": "visual", "image": "visual",
+    "images": "visual", "vision": "visual", "scene": "visual", "frames": "visual",
+    "conversation": "conversation", "audio": "conversation", "speech": "conversation",
+    "spoken": "conversation", "transcript": "conversation", "transcription": "conversation",
+    "dialogue": "conversation", "dialog": "conversation", "voice": "conversation",
+    "textinvideo": "text_in_video", "text": "text_in_video", "ocr": "text_in_video",
+    "onscreentext": "text_in_video", "screentext": "text_in_video", "caption": "text_in_video",
+    "captions": "text_in_video", "textonscreen": "text_in_video", "overlaytext": "text_in_video",
+}
+
+_NAME_KEYS = ("name", "class", "class_name", "classname", "label", "category")
+_PRESENT_KEYS = ("present", "is_present", "detected", "matched", "match", "matches_class", "exists")
+_CONF_KEYS = ("confidence", "score", "probability", "likelihood", "certainty", "confidence_score")
+_SEGMENTS_KEYS = ("segments", "clips", "timestamps", "intervals", "evidence", "occurrences",
+                  "time_ranges", "moments", "matches")
+_START_KEYS = ("start", "start_time", "starttime", "start_sec", "start_seconds", "start_s", "from",
+               "begin", "start_timestamp")
+_END_KEYS = ("end", "end_time", "endtime", "end_sec", "end_seconds", "end_s", "to", "finish", "stop",
+             "end_timestamp")
+_RANGE_KEYS = ("time", "timestamp", "range", "time_range", "span", "interval")
+_PROMPT_KEYS = ("prompt", "matched_prompt", "prompt_text", "query", "description")
+_SOURCE_KEYS = ("source", "option", "modality", "sources", "channel")
+_WRAPPER_KEYS = ("classes", "results", "classifications", "labels", "predictions", "data",
+                 "answer", "output", "response", "result")
+
+
+# --------------------------------------------------------------------------------------------
+# Result models
+# --------------------------------------------------------------------------------------------
+
+
+class Segment(BaseModel):
+    """A time span where one prompt of a class matched on one source (seconds, 0-100)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    prompt: str
+    source: str
+    confidence: float = Field(ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _positive_length(self) -> Segment:
+        if not self.end > self.start:
+            raise ValueError("segment end must be after start")
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown source {self.source!r}")
+        return self
+
+
+class ParsedClass(BaseModel):
+    """The model's verdict on one requested class (``answered`` False when it was missing)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    present: bool
+    confidence: float = Field(ge=0, le=100)
+    segments: List[Segment] = Field(default_factory=list)
+    answered: bool = True
+
+
+class ParsedAnswer(BaseModel):
+    """Every class sent to the model, keyed by its REQUESTED name, plus repair notes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    classes: Dict[str, ParsedClass]
+    notes: List[str] = Field(default_factory=list)
+    truncated: bool = False
+
+
+class AnswerError(ValueError):
+    """The answer cannot be used as is. ``kind`` is ``"truncated"`` or ``"invalid"``.
+
+    For truncated answers ``partial`` holds the complete class objects that could still be
+    read (classes after the cut count as not present), or None when nothing could be read.
+    Callers retry once (with :func:`~._prompt.bigger_budget` for truncation) and only then
+    fall back to ``partial`` or report the video.
+    """
+
+    def __init__(self, kind: str, message: str, partial: Optional[ParsedAnswer] = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.partial = partial
+
+    def __repr__(self) -> str:
+        return f"AnswerError(kind={self.kind!r}, message={self.message!r})"
+
+
+# --------------------------------------------------------------------------------------------
+# Text helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _key(text: str) -> str:
+    """Comparison key: case-, width-, whitespace- and punctuation-insensitive."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"[\W_]+", "", folded)
+
+
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
+
+
+def _lookup(mapping: Mapping[str, Any], keys: Sequence[str]) -> Tuple[bool, Any]:
+    """First of ``keys`` present in ``mapping`` (keys compared by :func:`_key`)."""
+    by_key = {_key(str(k)): v for k, v in reversed(list(mapping.items()))}
+    for k in keys:
+        kk = _key(k)
+        if kk in by_key:
+            return True, by_key[kk]
+    return False, None
+
+
+def _finite(value: float) -> Optional[float]:
+    return value if math.isfinite(value) else None
+
+
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$", re.IGNORECASE)
+
+
+def _to_number(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return _finite(float(value))
+    if isinstance(value, str):
+        text = value.strip().replace(",", ".") if value.count(",") == 1 and "." not in value else value.strip()
+        if _NUMBER.match(text):
+            return _finite(float(text))
+    return None
+
+
+_CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:[.,]\d+)?)$")
+_UNITS = re.compile(
+    r"^(?:(\d+(?:\.\d+)?)\s*h(?:ours?|rs?)?)?\s*"
+    r"(?:(\d+(?:\.\d+)?)\s*m(?:in(?:utes?|s)?)?)?\s*"
+    r"(?:(\d+(?:\.\d+)?)\s*s(?:ec(?:onds?|s)?)?)?$",
+    re.IGNORECASE,
+)
+
+
+def parse_timestamp(value: Any) -> Optional[float]:
+    """Seconds from a number, ``"12.5"``, ``"12.5s"``, ``"1m30s"``, ``"mm:ss"``, ``"hh:mm:ss"``,
+    ``"hh:mm:ss.fff"`` (comma decimals too); None when it is none of these."""
+    number = _to_number(value)
+    if number is not None:
+        return number
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    m = _CLOCK.match(text)
+    if m:
+        hours = int(m.group(1)) if m.group(1) else 0
+        minutes = int(m.group(2))
+        seconds = float(m.group(3).replace(",", "."))
+        if m.group(1) is not None and minutes >= 60:
+            return None
+        if seconds >= 60:
+            return None
+        return hours * 3600 + minutes * 60 + seconds
+    m = _UNITS.match(text)
+    if m and any(m.groups()):
+        h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        return h * 3600 + mi * 60 + s
+    return None
+
+
+def parse_confidence_word(text: str) -> Optional[float]:
+    """0-100 value of a verbal confidence ("high", "very low", "none"), else None."""
+    words = re.sub(r"[\s_\-]+", " ", text.strip().casefold()).strip(" .!")
+    if words.endswith(" confidence"):
+        words = words[: -len(" confidence")]
+    return WORD_CONFIDENCE.get(words)
+
+
+# A confidence read from the answer: (value, already on the 0-100 scale?)
+_RawConf = Tuple[float, bool]
+
+
+def _raw_confidence(value: Any) -> Optional[_RawConf]:
+    if isinstance(value, bool):
+        return (100.0, True) if value else (0.0, True)
+    number = _to_number(value)
+    if number is not None:
+        return number, False
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    m = re.match(r"^([+-]?\d+(?:\.\d+)?)\s*%$", text)
+    if m:
+        return float(m.group(1)), True
+    m = re.match(r"^(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)$", text)
+    if m and float(m.group(2)) > 0:
+        return 100.0 * float(m.group(1)) / float(m.group(2)), True
+    word = parse_confidence_word(text)
+    if word is not None:
+        return word, True
+    return None
+
+
+def _infer_multiplier(values: Sequence[Tuple[float, bool]]) -> float:
+    """Scale of the bare numeric confidences in one answer: x100 (0-1), x10 (0-10) or x1.
+
+    One scale per answer: a model that answers 0.9 for one class answers 0.2, not 20, for the
+    next. Small integers are only read as 0-1 or 0-10 when the answer also claims presence
+    with them (``present: true`` at 1 or at 5+), because "8" could otherwise be a low 0-100
+    confidence and scaling it up would invent a positive.
+    """
+    nums = [v for v, _ in values]
+    if not nums or any(v > 10 for v in nums):
+        return 1.0
+    if all(v <= 1 for v in nums) and (
+        any(0 < v < 1 for v in nums) or any(claims and v == 1 for v, claims in values)
+    ):
+        return 100.0
+    if any(v > 1 for v in nums) and any(claims and v >= 5 for v, claims in values):
+        return 10.0
+    return 1.0
+
+
+def _parse_bool(value: Any) -> Optional[bool]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        word = value.strip().casefold()
+        if word in ("true", "yes", "y", "present", "1", "detected", "match", "matched"):
+            return True
+        if word in ("false", "no", "n", "absent", "0", "none", "not present", "not detected"):
+            return False
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Finding the JSON
+# --------------------------------------------------------------------------------------------
+
+_DECODER = json.JSONDecoder(strict=False)
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[ \t]*\r?\n?(.*?)(?:```|$)", re.DOTALL)
+
+
+def _balanced_end(text: str, start: int) -> Optional[int]:
+    """Index after the value opened at ``start`` or None if it never closes (truncated)."""
+    depth = 0
+    in_string = False
+    quote = ""
+    escaped = False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                in_string = False
+        elif ch in "\"'" and (ch == '"' or depth > 0):
+            in_string, quote = True, ch
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+def _repair(text: str) -> str:
+    """Common near-JSON into JSON: single quotes, Python literals, trailing commas, smart quotes."""
+    out: List[str] = []
+    i = 0
+    n = len(text)
+    text = text.replace("\u201c", '"').replace("\u201d", '"')
+    while i < n:
+        ch = text[i]
+        if ch in "\"'":
+            quote = ch
+            j = i + 1
+            buf: List[str] = []
+            while j < n and text[j] != quote:
+                if text[j] == "\\" and j + 1 < n:
+                    nxt = text[j + 1]
+                    buf.append(nxt if (quote == "'" and nxt == "'") else text[j : j + 2])
+                    j += 2
+                    continue
+                buf.append('\\"' if (quote == "'" and text[j] == '"') else text[j])
+                j += 1
+            out.append('"' + "".join(buf) + '"')
+            i = j + 1
+            continue
+        if ch == ",":
+            k = i + 1
+            while k < n and text[k].isspace():
+                k += 1
+            if k < n and text[k] in "}]":
+                i += 1
+                continue
+        m = re.match(r"(True|False|None)\b", text[i:])
+        if m and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+            out.append({"True": "true", "False": "false", "None": "null"}[m.group(1)])
+            i += len(m.group(1))
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _decode_at(text: str, start: int) -> Tuple[bool, Any, Optional[int]]:
+    """(decoded?, value, end of the bracketed span or None when it never closes)."""
+    try:
+        value, end = _DECODER.raw_decode(text, start)
+        return True, value, end
+    except ValueError:
+        pass
+    end_or_none = _balanced_end(text, start)
+    if end_or_none is None:
+        return False, None, None
+    try:
+        return True, _DECODER.decode(_repair(text[start:end_or_none])), end_or_none
+    except ValueError:
+        return False, None, end_or_none
+
+
+def _looks_like_answer(value: Any) -> bool:
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, list) and (
+        all(isinstance(v, dict) for v in value) or all(isinstance(v, str) for v in value)
+    )
+
+
+def _candidates(text: str) -> List[str]:
+    """Texts to search: fenced blocks first (``json`` ones before others), then the whole text."""
+    blocks = [(m.group(1).casefold(), m.group(2)) for m in _FENCE.finditer(text)]
+    ordered = [b for lang, b in blocks if lang == "json"] + [b for lang, b in blocks if lang != "json"]
+    return [*ordered, text]
+
+
+class _Found:
+    def __init__(
+        self, value: Any = None, ok: bool = False, unbalanced_at: Optional[Tuple[str, int]] = None
+    ) -> None:
+        self.value = value
+        self.ok = ok
+        self.unbalanced_at = unbalanced_at
+
+
+def _find_json(text: str, depth: int = 0) -> _Found:
+    """The first JSON value in ``text`` that can be an answer, else where a cut-off one opens.
+
+    Scanning stops at the first opener that never closes: everything after it lies inside that
+    truncated value, and a complete inner object must not pass for the whole answer.
+    """
+    unbalanced: Optional[Tuple[str, int]] = None
+    for candidate in _candidates(text):
+        for m in re.finditer(r"[\[{]", candidate):
+            ok, value, end = _decode_at(candidate, m.start())
+            if ok and _looks_like_answer(value):
+                return _Found(value, True)
+            if end is None:
+                if unbalanced is None:
+                    unbalanced = (candidate, m.start())
+                break
+    if depth == 0 and text.strip().startswith('"'):
+        try:
+            inner = _DECODER.decode(text.strip())
+        except ValueError:
+            inner = None
+        if isinstance(inner, str):
+            return _find_json(inner, depth + 1)  # the JSON came back JSON-encoded as a string
+    return _Found(unbalanced_at=unbalanced)
+
+
+def _recover_items(text: str, start: int) -> List[Dict[str, Any]]:
+    """Complete class objects at the head of a truncated answer that opens at ``start``."""
+    window = text[start:]
+    m = re.search(r"""["']?classes["']?\s*:\s*\[""", window, re.IGNORECASE)
+    if m:
+        pos = m.end()
+    elif window.startswith("["):
+        pos = 1
+    else:
+        return []
+    items: List[Dict[str, Any]] = []
+    while True:
+        while pos < len(window) and window[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(window) or window[pos] != "{":
+            return items
+        ok, value, end = _decode_at(window, pos)
+        if not ok or end is None or not isinstance(value, dict):
+            return items
+        items.append(value)
+        pos = end
+
+
+# --------------------------------------------------------------------------------------------
+# From JSON to entries
+# --------------------------------------------------------------------------------------------
+
+
+def _keyed(value: Mapping[Any, Any]) -> List[Tuple[str, Dict[str, Any]]]:
+    """Entries of a dict keyed by class name: values are objects, booleans, confidences or
+    segment lists."""
+    keyed: List[Tuple[str, Dict[str, Any]]] = []
+    for k, v in value.items():
+        if isinstance(v, dict):
+            keyed.append((str(k), dict(v)))
+        elif isinstance(v, list):
+            keyed.append((str(k), {"segments": v}))
+        elif isinstance(v, bool) or v is None:
+            keyed.append((str(k), {"present": v}))
+        else:
+            keyed.append((str(k), {"confidence": v}))
+    return keyed
+
+
+def _entries(
+    value: Any, names: Sequence[str], depth: int = 0
+) -> Optional[List[Tuple[str, Dict[str, Any]]]]:
+    """``(name as answered, class object)`` pairs from any of the accepted answer shapes:
+    ``{"classes": [...]}`` (or another wrapper key), a bare list of class objects, a list of
+    label strings, one class object, or a dict keyed by class name."""
+    if depth > 3:
+        return None
+    if isinstance(value, str):
+        try:
+            return _entries(_DECODER.decode(value), names, depth + 1)
+        except ValueError:
+            return None
+    if isinstance(value, list):
+        out: List[Tuple[str, Dict[str, Any]]] = []
+        for item in value:
+            if isinstance(item, str):
+                out.append((item, {"present": True}))
+                continue
+            if not isinstance(item, dict):
+                return None
+            found, name = _lookup(item, _NAME_KEYS)
+            if found and isinstance(name, str):
+                out.append((name, item))
+            else:
+                out.extend(_keyed(item))
+        return out
+    if not isinstance(value, dict):
+        return None
+    for key in value:
+        if _match_name(str(key), names) is None and _key(str(key)) in {_key(w) for w in _WRAPPER_KEYS}:
+            inner = value[key]
+            if isinstance(inner, (list, dict, str)):
+                return _entries(inner, names, depth + 1)
+    found, name = _lookup(value, _NAME_KEYS)
+    if found and isinstance(name, str):
+        return [(name, value)]
+    return _keyed(value)
+
+
+def _match_name(answered: str, names: Sequence[str]) -> Optional[str]:
+    if answered in names:
+        return answered
+    folded = [n for n in names if n.strip().casefold() == answered.strip().casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    keyed = [n for n in names if _key(n) == _key(answered)]
+    if len(keyed) == 1 and _key(answered):
+        return keyed[0]
+    return None
+
+
+def _nearest_prompt(answered: str, prompts: Sequence[str]) -> Tuple[str, str]:
+    """Requested prompt for an answered one and how it was found: exact/case/overlap/first."""
+    match = _match_name(answered, prompts)
+    if match is not None:
+        return match, "exact" if match == answered else "case"
+    words = _tokens(answered)
+    best, best_score = prompts[0], 0.0
+    for p in prompts:
+        pw = _tokens(p)
+        union = words | pw
+        score = len(words & pw) / len(union) if union else 0.0
+        if score > best_score:
+            best, best_score = p, score
+    return best, ("overlap" if best_score > 0 else "first")
+
+
+def _source_of(value: Any, allowed: Sequence[str]) -> Optional[str]:
+    """The requested source named by ``value`` (a word or a list of words), else None."""
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if isinstance(v, str):
+            source = _SOURCE_SYNONYMS.get(_key(v))
+            if source is not None and source in allowed:
+                return source
+    return None
+
+
+def _times(seg: Mapping[str, Any]) -> Tuple[Optional[float], Optional[float], bool]:
+    """(start, end, had any time field)."""
+    has_start, start_raw = _lookup(seg, _START_KEYS)
+    has_end, end_raw = _lookup(seg, _END_KEYS)
+    if has_start or has_end:
+        return parse_timestamp(start_raw), parse_timestamp(end_raw), True
+    has_range, rng = _lookup(seg, _RANGE_KEYS)
+    if not has_range:
+        return None, None, False
+    if isinstance(rng, (list, tuple)) and len(rng) == 2:
+        return parse_timestamp(rng[0]), parse_timestamp(rng[1]), True
+    if isinstance(rng, str):
+        parts = re.split(r"\s*(?:-|\u2013|\u2014|\bto\b)\s*", rng.strip())
+        if len(parts) == 2:
+            return parse_timestamp(parts[0]), parse_timestamp(parts[1]), True
+    return None, None, True
+
+
+# --------------------------------------------------------------------------------------------
+# Building the parsed answer
+# --------------------------------------------------------------------------------------------
+
+
+class _Draft:
+    """A class being assembled from one or more answer entries."""
+
+    def __init__(self, spec: ClassSpec) -> None:
+        self.spec = spec
+        self.present: Optional[bool] = None
+        self.confidence: Optional[_RawConf] = None
+        self.segments: List[Tuple[Mapping[str, Any], Optional[_RawConf]]] = []
+        self.seen = False
+
+
+def _segment_list(raw: Any) -> List[Any]:
+    if raw is None:
+        return []
+    if isinstance(raw, dict):
+        return [raw]
+    if isinstance(raw, list):
+        return raw
+    return []
+
+
+def _build(
+    entries: Sequence[Tuple[str, Dict[str, Any]]],
+    classes: Sequence[ClassSpec],
+    duration: float,
+    notes: List[str],
+) -> Dict[str, ParsedClass]:
+    names = [c.name for c in classes]
+    drafts: Dict[str, _Draft] = {c.name: _Draft(c) for c in classes}
+    for answered, obj in entries:
+        name = _match_name(answered, names)
+        if name is None:
+            notes.append(f"dropped unrequested class {answered!r}")
+            continue
+        draft = drafts[name]
+        if name != answered:
+            notes.append(f"class {answered!r} read as {name!r}")
+        if draft.seen:
+            notes.append(f"class {name!r} answered more than once; merged")
+        draft.seen = True
+        has_present, present_raw = _lookup(obj, _PRESENT_KEYS)
+        present = _parse_bool(present_raw) if has_present else None
+        if has_present and present is None and present_raw is not None:
+            notes.append(f"class {name!r}: unreadable present={present_raw!r}")
+        if present is not None:
+            draft.present = bool(draft.present) or present
+        has_conf, conf_raw = _lookup(obj, _CONF_KEYS)
+        conf = _raw_confidence(conf_raw) if has_conf else None
+        if has_conf and conf is None and conf_raw is not None:
+            notes.append(f"class {name!r}: unreadable confidence {conf_raw!r}")
+        if conf is not None and (draft.confidence is None or conf[0] > draft.confidence[0]):
+            draft.confidence = conf
+        _, seg_raw = _lookup(obj, _SEGMENTS_KEYS)
+        for seg in _segment_list(seg_raw):
+            if not isinstance(seg, dict):
+                notes.append(f"class {name!r}: dropped segment {seg!r} (not an object)")
+                continue
+            has_sc, sc_raw = _lookup(seg, _CONF_KEYS)
+            sc = _raw_confidence(sc_raw) if has_sc else None
+            draft.segments.append((seg, sc))
+
+    # One confidence scale for the whole answer (see _infer_multiplier).
+    bare: List[Tuple[float, bool]] = []
+    for d in drafts.values():
+        if d.confidence is not None and not d.confidence[1]:
+            bare.append((d.confidence[0], bool(d.present)))
+        bare.extend((sc[0], True) for _, sc in d.segments if sc is not None and not sc[1])
+    multiplier = _infer_multiplier(bare)
+    if multiplier != 1.0:
+        notes.append(f"confidences read on a 0-{100 / multiplier:g} scale")
+
+    def scaled(raw: Optional[_RawConf], where: str) -> Optional[float]:
+        if raw is None:
+            return None
+        value = raw[0] if raw[1] else raw[0] * multiplier
+        if value < 0 or value > 100:
+            notes.append(f"{where}: confidence {value:g} clamped to 0-100")
+        return min(100.0, max(0.0, value))
+
+    out: Dict[str, ParsedClass] = {}
+    for name, d in drafts.items():
+        if not d.seen:
+            notes.append(f"class {name!r} missing from the answer; counted as not present")
+            out[name] = ParsedClass(name=name, present=False, confidence=0.0, segments=[], answered=False)
+            continue
+        class_conf = scaled(d.confidence, f"class {name!r}")
+        seg_confs = [scaled(sc, f"class {name!r} segment") for _, sc in d.segments]
+        present = d.present
+        if present is None:
+            present = class_conf >= 50 if class_conf is not None else bool(d.segments)
+            notes.append(f"class {name!r}: no 'present' given; read as {present}")
+        if class_conf is None:
+            known = [c for c in seg_confs if c is not None]
+            fallback = max(known) if known else DEFAULT_PRESENT_CONFIDENCE
+            class_conf = fallback if present else 0.0
+            notes.append(f"class {name!r}: no confidence given; using {class_conf:g}")
+        segments = _segments(d, seg_confs, class_conf, duration, notes)
+        out[name] = ParsedClass(name=name, present=present, confidence=class_conf, segments=segments)
+    return out
+
+
+def _segments(
+    draft: _Draft,
+    confs: Sequence[Optional[float]],
+    class_conf: float,
+    duration: float,
+    notes: List[str],
+) -> List[Segment]:
+    spec = draft.spec
+    name = spec.name
+    allowed = model_sources(spec)
+    known_duration = math.isfinite(duration) and duration > 0
+    out: List[Segment] = []
+    for (seg, _), conf in zip(draft.segments, confs):
+        start, end, had_time = _times(seg)
+        if start is None or end is None:
+            why = "unreadable times" if had_time else "no times"
+            notes.append(f"class {name!r}: dropped segment with {why}")
+            continue
+        if end < start:
+            start, end = end, start
+            notes.append(f"class {name!r}: swapped reversed segment {end:g}-{start:g}")
+        low, high = start, end
+        if start < 0:
+            start = 0.0
+        if known_duration and end > duration:
+            end = duration
+        if known_duration and start > duration:
+            start = duration
+        if (low, high) != (start, end):
+            notes.append(f"class {name!r}: segment {low:g}-{high:g} clamped to {start:g}-{end:g}")
+        if not end > start:
+            notes.append(f"class {name!r}: dropped zero-length segment at {start:g}")
+            continue
+        has_src, src_raw = _lookup(seg, _SOURCE_KEYS)
+        if has_src and src_raw is not None:
+            source = _source_of(src_raw, allowed)
+            if source is None:
+                notes.append(f"class {name!r}: dropped segment with source {src_raw!r} (not requested)")
+                continue
+        else:
+            source = "visual" if "visual" in allowed else allowed[0]
+            if len(allowed) > 1:
+                notes.append(f"class {name!r}: segment without source read as {source!r}")
+        has_prompt, prompt_raw = _lookup(seg, _PROMPT_KEYS)
+        if has_prompt and isinstance(prompt_raw, str) and prompt_raw.strip():
+            prompt, how = _nearest_prompt(prompt_raw, spec.prompts)
+            if how in ("overlap", "first"):
+                notes.append(f"class {name!r}: prompt {prompt_raw!r} read as {prompt!r} ({how})")
+        else:
+            prompt = spec.prompts[0]
+            if len(spec.prompts) > 1:
+                notes.append(f"class {name!r}: segment without prompt read as {prompt!r}")
+        out.append(
+            Segment(
+                start=start, end=end, prompt=prompt, source=source,
+                confidence=class_conf if conf is None else conf,
+            )
+        )
+    return out
+
+
+def parse_answer(
+    text: str,
+    *,
+    classes: Sequence[ClassSpec],
+    duration: float,
+    finish_reason: str = "stop",
+) -> ParsedAnswer:
+    """Parse one ``/analyze`` answer for the classes that were sent in that call.
+
+    Raises :class:`AnswerError` ``truncated`` when ``finish_reason`` is ``"length"`` or the JSON
+    never closes (``partial`` then holds the class objects that did arrive complete), and
+    ``invalid`` when no answer can be read or none of its classes was requested.
+    """
+    notes: List[str] = []
+    names = [c.name for c in classes]
+    if not isinstance(text, str) or not text.strip():
+        raise AnswerError("invalid", "empty answer")
+    found = _find_json(text)
+    if found.ok:
+        entries = _entries(found.value, names)
+        if entries is None:
+            raise AnswerError("invalid", "answer JSON has no class list")
+        parsed = _build(entries, classes, duration, notes)
+        if entries and not any(c.answered for c in parsed.values()):
+            raise AnswerError("invalid", "answer names none of the requested classes")
+        if finish_reason == "length":
+            notes.append("finish_reason was 'length'; the JSON closed but may be incomplete")
+            partial = ParsedAnswer(classes=parsed, notes=notes, truncated=True)
+            raise AnswerError("truncated", "answer hit max_tokens", partial)
+        return ParsedAnswer(classes=parsed, notes=notes)
+    if found.unbalanced_at is None and finish_reason != "length":
+        raise AnswerError("invalid", "no JSON answer found")
+    partial_answer: Optional[ParsedAnswer] = None
+    if found.unbalanced_at is not None:
+        candidate, start = found.unbalanced_at
+        items = _recover_items(candidate, start)
+        entries = _entries(items, names) if items else None
+        if entries:
+            parsed = _build(entries, classes, duration, notes)
+            if any(c.answered for c in parsed.values()):
+                notes.insert(0, f"recovered {len(items)} complete class object(s) from a truncated answer")
+                partial_answer = ParsedAnswer(classes=parsed, notes=notes, truncated=True)
+    raise AnswerError("truncated", "answer JSON is cut off", partial_answer)
+
+
+def merge_answers(answers: Iterable[ParsedAnswer]) -> ParsedAnswer:
+    """One answer from the per-chunk answers of a video (chunks hold disjoint classes)."""
+    classes: Dict[str, ParsedClass] = {}
+    notes: List[str] = []
+    truncated = False
+    for a in answers:
+        classes.update(a.classes)
+        notes.extend(a.notes)
+        truncated = truncated or a.truncated
+    return ParsedAnswer(classes=classes, notes=notes, truncated=truncated)

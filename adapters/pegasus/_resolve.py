@@ -1,0 +1,206 @@
+"""Which index holds each video, and what the model needs to know about it.
+
+``classify.videos(video_ids)`` never named an index (v1.2 did not need one); v1.3 reads videos
+per index. Resolution, in order, stopping as soon as every id is placed:
+
+1. the cached map (SQLite when the cache is on, this client's memory otherwise);
+2. the hint ``ClientConfig.index_id`` (``index_id=`` or ``TWELVELABS_CLASSIFY_INDEX_ID``): one
+   ``GET indexes/{hint}/videos/{id}`` per video, which also yields its metadata;
+3. discovery: ``GET indexes`` and ``GET indexes/{id}/videos`` (all pages), at most once per
+   classify call and only while an id is still missing; every pair seen is cached.
+
+An id still missing after that raises the v1.2 server's error (``BadRequestError``, code
+``resource_not_exist``) before any ``/analyze`` call is made. A cached pair that turns out
+stale (the video's ``GET`` answers 404) is dropped and the id resolved again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+
+from classify_shim._exceptions import APIStatusError, AuthenticationError, ClassifyValidationError, TwelveLabsError
+from classify_shim._types import RequestOptions
+
+from ._cache import Store
+from ._v13 import RateGate, V13Client, VideoRecord
+
+__all__ = ["Resolver", "is_not_found"]
+
+log = logging.getLogger("classify_shim.pegasus")
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """v1.3 answers 404 for a missing index/video; some servers use 400 ``resource_not_exist``."""
+    if not isinstance(exc, APIStatusError):
+        return False
+    code = exc.body.get("code") if isinstance(exc.body, Mapping) else None
+    return exc.status_code == 404 or code == "resource_not_exist"
+
+
+class _Gone(Exception):
+    """Internal: the video's record answered "not found"."""
+
+
+class Resolver:
+    """Places videos in indexes and loads their records, through the rate gate and the store."""
+
+    def __init__(
+        self,
+        client: V13Client,
+        gate: RateGate,
+        store: Store,
+        scope: str,
+        hint: Optional[str],
+        options: Optional[RequestOptions],
+    ) -> None:
+        self._client = client
+        self._gate = gate
+        self._store = store
+        self._scope = scope
+        self._hint = hint
+        self._options = options
+        self._discovered = False
+        self.calls = 0  # v1.3 GETs made by this resolver (for logs)
+
+    # ------------------------------------------------------------------ records
+
+    async def _fetch(self, index_id: str, video_id: str) -> VideoRecord:
+        """The record, from the store or ``GET``; raises ``_Gone`` on 404."""
+        cached = self._store.get_video(self._scope, index_id, video_id)
+        if cached is not None:
+            try:
+                return VideoRecord.from_json(cached)
+            except (KeyError, TypeError, ValueError):
+                pass  # unreadable row: fetch again
+        try:
+            self.calls += 1
+            record = await self._gate.run(
+                lambda: self._client.get_video(index_id, video_id, self._options), f"video {video_id}"
+            )
+        except APIStatusError as exc:
+            if is_not_found(exc):
+                raise _Gone(video_id) from exc
+            raise
+        self._store.put_video(self._scope, index_id, video_id, record.to_json())
+        return record
+
+    async def _try_fetch(
+        self, index_id: str, video_id: str
+    ) -> Tuple[str, Union[VideoRecord, _Gone, Exception]]:
+        try:
+            return video_id, await self._fetch(index_id, video_id)
+        except AuthenticationError:
+            raise  # a bad key fails the call, not each video
+        except (_Gone, TwelveLabsError) as exc:
+            return video_id, exc
+
+    # ------------------------------------------------------------------ discovery
+
+    async def _discover(self, missing: Set[str]) -> Dict[str, str]:
+        """List indexes and their videos until every missing id is seen; cache every pair."""
+        self._discovered = True
+        self.calls += 1
+        indexes = await self._gate.run(lambda: self._client.list_indexes(self._options), "list indexes")
+        if self._hint in indexes:  # already asked about the hint index video by video
+            indexes = [self._hint, *[i for i in indexes if i != self._hint]]
+        found: Dict[str, str] = {}
+        step = max(1, self._gate.limit)
+        for start in range(0, len(indexes), step):
+            batch = indexes[start:start + step]
+
+            async def listing(index_id: str) -> Tuple[str, List[str]]:
+                self.calls += 1
+                ids = await self._gate.run(
+                    lambda: self._client.list_videos(index_id, self._options), f"list index {index_id}"
+                )
+                return index_id, ids
+
+            for index_id, ids in await asyncio.gather(*(listing(i) for i in batch)):
+                pairs = {vid: index_id for vid in ids}
+                self._store.put_video_index(self._scope, pairs)
+                found.update(pairs)
+            if missing <= found.keys():
+                break
+        log.info("discovered %d videos in %d indexes", len(found), len(indexes))
+        return found
+
+    # ------------------------------------------------------------------ public
+
+    async def for_videos(
+        self, video_ids: Sequence[str]
+    ) -> Tuple[Dict[str, VideoRecord], Dict[str, Exception]]:
+        """Records of ``video_ids`` and per-video errors (non-404). Raises for unknown ids."""
+        records: Dict[str, VideoRecord] = {}
+        errors: Dict[str, Exception] = {}
+        placed: Dict[str, str] = {}
+        for vid in video_ids:
+            index_id = self._store.get_video_index(self._scope, vid)
+            if index_id is not None:
+                placed[vid] = index_id
+        pending = [v for v in video_ids if v not in placed]
+        if self._hint and pending:
+            for vid, outcome in await asyncio.gather(*(self._try_fetch(self._hint, v) for v in pending)):
+                if isinstance(outcome, VideoRecord):
+                    records[vid] = outcome
+                    self._store.put_video_index(self._scope, {vid: self._hint})
+                elif not isinstance(outcome, _Gone):
+                    errors[vid] = outcome
+        # Records of cached placements; a stale placement goes back to "missing".
+        cached = [v for v in video_ids if v in placed]
+        for vid, outcome in await asyncio.gather(*(self._try_fetch(placed[v], v) for v in cached)):
+            if isinstance(outcome, VideoRecord):
+                records[vid] = outcome
+            elif isinstance(outcome, _Gone):
+                self._store.forget_video_index(self._scope, vid)
+            else:
+                errors[vid] = outcome
+        missing = {v for v in video_ids if v not in records and v not in errors}
+        if missing and not self._discovered:
+            found = await self._discover(missing)
+            located = [v for v in video_ids if v in missing and v in found]
+            for vid, outcome in await asyncio.gather(*(self._try_fetch(found[v], v) for v in located)):
+                if isinstance(outcome, VideoRecord):
+                    records[vid] = outcome
+                elif not isinstance(outcome, _Gone):
+                    errors[vid] = outcome
+            missing = {v for v in video_ids if v not in records and v not in errors}
+        if missing:
+            ordered = [(i, v) for i, v in enumerate(video_ids) if v in missing]
+            first_i, first = ordered[0]
+            more = f" (and {len(ordered) - 1} more: {', '.join(v for _, v in ordered[1:4])})" if len(ordered) > 1 else ""
+            raise ClassifyValidationError(
+                f"video_ids[{first_i}]",
+                f"Resource with id {first} does not exist in videos{more}. "
+                "No index visible to this API key holds it.",
+                code="resource_not_exist",
+            )
+        return records, errors
+
+    async def for_index(self, index_id: str) -> Tuple[List[str], Dict[str, VideoRecord], Dict[str, Exception]]:
+        """Every video of the index (API order) with records and per-video errors."""
+        try:
+            self.calls += 1
+            ids = await self._gate.run(lambda: self._client.list_videos(index_id, self._options), "list index")
+        except APIStatusError as exc:
+            if is_not_found(exc):
+                raise ClassifyValidationError(
+                    "index_id", f"Resource with id {index_id} does not exist in indexes.", code="resource_not_exist"
+                ) from exc
+            raise
+        seen: Dict[str, None] = {}
+        for vid in ids:
+            seen.setdefault(vid, None)
+        ids = list(seen)
+        self._store.put_video_index(self._scope, {vid: index_id for vid in ids})
+        records: Dict[str, VideoRecord] = {}
+        errors: Dict[str, Exception] = {}
+        for vid, outcome in await asyncio.gather(*(self._try_fetch(index_id, v) for v in ids)):
+            if isinstance(outcome, VideoRecord):
+                records[vid] = outcome
+            else:
+                errors[vid] = outcome if not isinstance(outcome, _Gone) else TwelveLabsError(
+                    f"video {vid} was listed in index {index_id} but its record is gone"
+                )
+        return ids, records, errors

@@ -1,0 +1,415 @@
+"""The v1.3 calls the Pegasus backend makes, on the shared HTTP layer (one retry policy, legacy errors).
+
+* ``POST analyze`` with ``"stream": false`` (the API streams by default), an explicit
+  ``model_name``, the video reference the model takes (``video_id`` for pegasus1.2;
+  ``video: {"type": "asset_id", ...}`` for 1.5 and later), ``temperature``, ``response_format``
+  and ``max_tokens``.
+* ``GET indexes`` and ``GET indexes/{id}/videos`` (page-number pagination, ``page_limit`` 50).
+* ``GET indexes/{id}/videos/{vid}?transcription=true`` for duration, asset id and transcript.
+
+Async inside; a sync ``httpx.Client`` given by the user is honoured by running its calls in
+worker threads (httpx clients are thread-safe), so the user's transport settings still apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
+
+from classify_shim._exceptions import RateLimitError, TwelveLabsError
+from classify_shim._http import AsyncHTTP, HTTPResponse, RetryPolicy, SyncHTTP
+from classify_shim._types import RequestOptions
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "LIST_PAGE_LIMIT",
+    "RateGate",
+    "AnalyzeAnswer",
+    "V13Client",
+    "VideoRecord",
+    "build_analyze_body",
+    "uses_asset_id",
+]
+
+log = logging.getLogger("classify_shim.pegasus")
+
+LIST_PAGE_LIMIT = 50
+_MAX_LIST_PAGES = 10_000  # a server that never says "last page" must not loop forever
+_VERSION = re.compile(r"pegasus\s*(\d+)(?:\.(\d+))?", re.IGNORECASE)
+
+
+def uses_asset_id(model_name: str) -> bool:
+    """Pegasus 1.5 and later take ``video: {type: asset_id}``; 1.2 (and unknown names) take ``video_id``."""
+    m = _VERSION.search(model_name or "")
+    return m is not None and (int(m.group(1)), int(m.group(2) or 0)) >= (1, 5)
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """What classification needs to know about one indexed video."""
+
+    video_id: str
+    index_id: str
+    duration: float
+    asset_id: Optional[str] = None
+    transcript: Tuple[Tuple[float, float, str], ...] = ()
+    filename: Optional[str] = None
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "video_id": self.video_id,
+            "index_id": self.index_id,
+            "duration": self.duration,
+            "asset_id": self.asset_id,
+            "transcript": [[s, e, t] for s, e, t in self.transcript],
+            "filename": self.filename,
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> VideoRecord:
+        return cls(
+            video_id=str(value["video_id"]),
+            index_id=str(value["index_id"]),
+            duration=float(value["duration"]),
+            asset_id=value.get("asset_id"),
+            transcript=tuple((float(s), float(e), str(t)) for s, e, t in value.get("transcript") or ()),
+            filename=value.get("filename"),
+        )
+
+    def transcript_dicts(self) -> List[Dict[str, Any]]:
+        """The v1.3 wire shape, ``[{"start", "end", "value"}]``."""
+        return [{"start": s, "end": e, "value": t} for s, e, t in self.transcript]
+
+
+@dataclass(frozen=True)
+class AnalyzeAnswer:
+    """A non-streamed ``/analyze`` answer; ``data`` is the model's text (our JSON document)."""
+
+    data: Optional[str]
+    finish_reason: Optional[str]
+    output_tokens: Optional[int]
+    generation_id: Optional[str]
+    headers: Mapping[str, str]
+
+
+def _number(value: Any) -> Optional[float]:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _transcript(raw: Any) -> Tuple[Tuple[float, float, str], ...]:
+    if not isinstance(raw, list):  # null when the video has no speech
+        return ()
+    out: List[Tuple[float, float, str]] = []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            continue
+        start, end, text = _number(item.get("start")), _number(item.get("end")), item.get("value")
+        if start is None or end is None or not isinstance(text, str):
+            continue
+        out.append((start, end, text))
+    return tuple(out)
+
+
+def parse_video(index_id: str, body: Any, video_id: Optional[str] = None) -> VideoRecord:
+    """A video record from ``GET .../videos/{id}`` or one item of ``GET .../videos``."""
+    if not isinstance(body, Mapping):
+        raise TwelveLabsError(f"v1.3 video record for {video_id!r} is not an object: {str(body)[:200]!r}")
+    vid = body.get("_id") or body.get("id") or video_id
+    meta = body.get("system_metadata") or body.get("metadata") or {}
+    duration = _number(meta.get("duration")) if isinstance(meta, Mapping) else None
+    if not isinstance(vid, str) or duration is None:
+        raise TwelveLabsError(
+            f"v1.3 video record for {video_id!r} has no id or no system_metadata.duration: {str(body)[:200]!r}"
+        )
+    asset = body.get("asset_id")
+    filename = meta.get("filename") if isinstance(meta, Mapping) else None
+    return VideoRecord(
+        video_id=vid,
+        index_id=index_id,
+        duration=duration,
+        asset_id=asset if isinstance(asset, str) and asset else None,
+        transcript=_transcript(body.get("transcription")),
+        filename=filename if isinstance(filename, str) else None,
+    )
+
+
+def build_analyze_body(
+    model_name: str,
+    video: VideoRecord,
+    prompt: str,
+    response_format: Mapping[str, Any],
+    temperature: float,
+    max_tokens: int,
+) -> Dict[str, Any]:
+    body: Dict[str, Any] = {"model_name": model_name}
+    if uses_asset_id(model_name):
+        if not video.asset_id:
+            raise TwelveLabsError(
+                f"{model_name} needs the video's asset_id, and the v1.3 record of video {video.video_id} "
+                "has none; use pegasus_model='pegasus1.2' or re-index the video as an asset"
+            )
+        body["video"] = {"type": "asset_id", "asset_id": video.asset_id}
+    else:
+        body["video_id"] = video.video_id
+    body.update(
+        {
+            "prompt": prompt,
+            "temperature": temperature,
+            "stream": False,
+            "response_format": dict(response_format),
+            "max_tokens": int(max_tokens),
+        }
+    )
+    return body
+
+
+def _forwarded(options: Optional[RequestOptions]) -> Optional[RequestOptions]:
+    """The caller's headers/timeout/extensions/cookies apply to v1.3 calls; ``params`` were meant
+    for the v1.2 classify URL and are not added to v1.3 URLs."""
+    if options is None:
+        return None
+    return RequestOptions(
+        headers=options.headers, timeout=options.timeout, extensions=options.extensions, cookies=options.cookies
+    )
+
+
+class V13Client:
+    """Thin, typed wrappers; errors are the legacy exception tree raised by ``_http``."""
+
+    def __init__(
+        self, http: Union[AsyncHTTP, SyncHTTP], on_headers: Optional[Callable[[Mapping[str, str]], None]] = None
+    ) -> None:
+        self._http = http
+        self.on_headers = on_headers  # the rate gate learns from every answer's headers
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Optional[Mapping[str, Any]] = None,
+        options: Optional[RequestOptions] = None,
+    ) -> HTTPResponse:
+        opts = _forwarded(options)
+        if isinstance(self._http, AsyncHTTP):
+            response = await self._http.request(method, path, json=json, params=params, options=opts)
+        else:
+            sync = self._http
+            response = await asyncio.to_thread(
+                lambda: sync.request(method, path, json=json, params=params, options=opts)
+            )
+        if self.on_headers is not None:
+            self.on_headers(response.headers)
+        return response
+
+    async def _pages(self, path: str, options: Optional[RequestOptions]) -> List[Mapping[str, Any]]:
+        items: List[Mapping[str, Any]] = []
+        page = 1
+        while page <= _MAX_LIST_PAGES:
+            response = await self._request(
+                "GET", path, params={"page": page, "page_limit": LIST_PAGE_LIMIT}, options=options
+            )
+            body = response.body if isinstance(response.body, Mapping) else {}
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise TwelveLabsError(f"GET v1.3/{path} answered without a data list: {str(body)[:200]!r}")
+            items.extend(d for d in data if isinstance(d, Mapping))
+            info = body.get("page_info") if isinstance(body.get("page_info"), Mapping) else {}
+            total_page = _number(info.get("total_page")) if info else None
+            if not data or (total_page is not None and page >= total_page) or (
+                total_page is None and len(data) < LIST_PAGE_LIMIT
+            ):
+                break
+            page += 1
+        return items
+
+    async def list_indexes(self, options: Optional[RequestOptions] = None) -> List[str]:
+        ids: List[str] = []
+        for item in await self._pages("indexes", options):
+            iid = item.get("_id") or item.get("id")
+            if isinstance(iid, str):
+                ids.append(iid)
+        return ids
+
+    async def list_videos(self, index_id: str, options: Optional[RequestOptions] = None) -> List[str]:
+        """Ids of every video in the index (all pages, newest first as the API orders them)."""
+        ids: List[str] = []
+        for item in await self._pages(f"indexes/{index_id}/videos", options):
+            vid = item.get("_id") or item.get("id")
+            if isinstance(vid, str):
+                ids.append(vid)
+        return ids
+
+    async def get_video(self, index_id: str, video_id: str, options: Optional[RequestOptions] = None) -> VideoRecord:
+        response = await self._request(
+            "GET", f"indexes/{index_id}/videos/{video_id}", params={"transcription": "true"}, options=options
+        )
+        return parse_video(index_id, response.body, video_id)
+
+    async def analyze(self, body: Mapping[str, Any], options: Optional[RequestOptions] = None) -> AnalyzeAnswer:
+        response = await self._request("POST", "analyze", json=dict(body), options=options)
+        raw = response.body
+        if not isinstance(raw, Mapping):
+            # A text body (e.g. NDJSON when a proxy dropped "stream": false) is reported as invalid.
+            return AnalyzeAnswer(None, None, None, None, response.headers)
+        usage = raw.get("usage") if isinstance(raw.get("usage"), Mapping) else {}
+        tokens = usage.get("output_tokens") if usage else None
+        data = raw.get("data")
+        if isinstance(data, (dict, list)):  # tolerate a server/proxy that decoded the JSON for us
+            data = json.dumps(data)
+        reason = raw.get("finish_reason")
+        gid = raw.get("id")
+        return AnalyzeAnswer(
+            data=data if isinstance(data, str) else None,
+            finish_reason=reason if isinstance(reason, str) else None,
+            output_tokens=tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None,
+            generation_id=gid if isinstance(gid, str) else None,
+            headers=response.headers,
+        )
+
+    async def aclose(self) -> None:
+        if isinstance(self._http, AsyncHTTP):
+            await self._http.aclose()
+        else:
+            self._http.close()
+
+
+# ----------------------------------------------------------------------------- rate gate
+
+DEFAULT_CONCURRENCY = 4
+"""Start with 4 calls in flight: fast on a paid plan, gentle on a free one (see ``RateGate``)."""
+MAX_CONCURRENCY = 32
+RATE_LIMIT_ATTEMPTS = 6
+"""Extra 429 rounds per call beyond the HTTP layer's own retries before a video is given up."""
+
+_T = TypeVar("_T")
+
+
+class RateGate:
+    """Bounded, adaptive concurrency for v1.3 calls, shared by every call of one classify run.
+
+    * ``limit`` calls in flight; starts at ``ClientConfig.max_concurrency`` or 4.
+    * A 429 (after the HTTP layer's own retries) halves the limit and pauses *every* caller
+      until ``Retry-After`` (or an exponential backoff when the server gives none), then the
+      call is tried again, at most :data:`RATE_LIMIT_ATTEMPTS` times; after that the
+      ``RateLimitError`` propagates and the caller reports that one video.
+    * Each run of successes as long as the limit raises it by one, up to the cap.
+    * ``X-Ratelimit-Limit`` lowers the cap to the window size (more in flight cannot help);
+      ``X-Ratelimit-Remaining: 0`` pauses until the window resets.
+    """
+
+    def __init__(
+        self,
+        max_concurrency: Optional[int],
+        *,
+        attempts: int = RATE_LIMIT_ATTEMPTS,
+        base_delay: float = 1.0,
+        max_delay: float = 60.0,
+        sleep: Optional[Callable[[float], Awaitable[None]]] = None,
+    ) -> None:
+        self.cap = max(1, min(MAX_CONCURRENCY, max_concurrency or MAX_CONCURRENCY))
+        self.limit = max(1, min(self.cap, max_concurrency or DEFAULT_CONCURRENCY))
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._sleep = sleep or asyncio.sleep
+        self._in_flight = 0
+        self._successes = 0
+        self._resume_at = 0.0
+        self._cond: Optional[asyncio.Condition] = None
+        self.rate_limited = 0  # 429s seen after the HTTP layer gave up (for logs and tests)
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:  # created lazily, inside the running loop
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def _acquire(self) -> None:
+        cond = self._condition()
+        async with cond:
+            while self._in_flight >= self.limit:
+                await cond.wait()
+            self._in_flight += 1
+
+    async def _release(self) -> None:
+        cond = self._condition()
+        async with cond:
+            self._in_flight -= 1
+            cond.notify_all()
+
+    async def _pause(self) -> None:
+        while True:
+            wait = self._resume_at - time.monotonic()
+            if wait <= 0:
+                return
+            await self._sleep(wait)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Learn from rate-limit headers of any v1.3 answer."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        window = _number(lowered.get("x-ratelimit-limit"))
+        if window is not None and window >= 1:
+            self.cap = max(1, min(self.cap, int(window)))
+            self.limit = min(self.limit, self.cap)
+        remaining = lowered.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.strip() == "0":
+            delay = RetryPolicy.server_delay(headers)
+            if delay is not None:
+                self._resume_at = max(self._resume_at, time.monotonic() + min(delay, self.max_delay))
+
+    def _on_rate_limited(self, exc: RateLimitError, attempt: int) -> float:
+        self.rate_limited += 1
+        self.limit = max(1, self.limit // 2)
+        self._successes = 0
+        server = RetryPolicy.server_delay(exc.response.headers)
+        if server is not None:
+            delay = min(server, self.max_delay)
+        else:
+            delay = min(self.base_delay * (2.0**attempt), self.max_delay) * (0.75 + 0.25 * random.random())
+        self._resume_at = max(self._resume_at, time.monotonic() + delay)
+        return delay
+
+    def _on_success(self) -> None:
+        self._successes += 1
+        if self._successes >= self.limit and self.limit < self.cap:
+            self.limit += 1
+            self._successes = 0
+
+    async def run(self, factory: Callable[[], Awaitable[_T]], label: str = "") -> _T:
+        attempt = 0
+        while True:
+            await self._pause()
+            await self._acquire()
+            try:
+                result = await factory()
+            except RateLimitError as exc:
+                delay = self._on_rate_limited(exc, attempt)
+                attempt += 1
+                if attempt > self.attempts:
+                    raise
+                log.info("rate limited%s; retry %d/%d in %.2f s, %d in flight max",
+                         f" ({label})" if label else "", attempt, self.attempts, delay, self.limit)
+                continue
+            else:
+                self._on_success()
+                return result
+            finally:
+                await self._release()

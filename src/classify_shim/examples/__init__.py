@@ -1,0 +1,1 @@
+"""Example programs written the way legacy users wrote them (run by ``classify-shim demo``)."""
