@@ -29,21 +29,25 @@ from ._parse import ParsedAnswer, ParsedClass, Segment
 
 __all__ = [
     "ABSENT_CONFIDENCE_CAP",
+    "CALIBRATION_EXPONENT",
     "CLIP_OWN_WEIGHT",
     "COVERAGE_SATURATION",
     "WEIGHT_BEST_CLIP",
     "WEIGHT_CONFIDENCE",
     "WEIGHT_COVERAGE",
+    "calibrate",
+    "class_evidence",
     "class_presence",
     "class_score",
+    "clip_evidence",
     "clip_score",
     "map_video",
     "order_videos",
 ]
 
-WEIGHT_CONFIDENCE = 0.60
-WEIGHT_BEST_CLIP = 0.25
-WEIGHT_COVERAGE = 0.15
+WEIGHT_CONFIDENCE = 0.50
+WEIGHT_BEST_CLIP = 0.30
+WEIGHT_COVERAGE = 0.20
 COVERAGE_SATURATION = 0.5
 """Coverage earns its full share at half the video (v1.2's default ``min_duration_ratio``)."""
 
@@ -51,7 +55,22 @@ ABSENT_CONFIDENCE_CAP = 20.0
 """Presence used for a class the model calls absent, whatever number it attaches."""
 
 CLIP_OWN_WEIGHT = 0.75
-"""Share of a clip's score that comes from its own confidence; the rest from class presence."""
+"""Share of a clip's evidence that comes from its own confidence; the rest from class presence."""
+
+CALIBRATION_EXPONENT = 0.6
+"""``calibrate(x) = 100 * (x / 100) ** 0.6`` maps evidence onto the v1.2 score scale, where
+matches scored 80-98 and 75 was the default pass mark (see docs/scoring.md)."""
+
+
+def calibrate(evidence: float) -> float:
+    """Evidence (0-100, a blend of verbalized confidences) to the v1.2 score scale (0-100).
+
+    Concave and monotone, fixed points 0 and 100: "moderately sure and well covered" (about
+    68) lands near 80, "absent" (at most 25 or so) stays low. Verbalized confidences are
+    blended before calibration, so the round numbers models give do not survive as such.
+    """
+    x = clamp(evidence, 0.0, 100.0) / 100.0
+    return 100.0 * float(x**CALIBRATION_EXPONENT)
 
 
 def class_presence(parsed: Optional[ParsedClass], exact_hits: bool) -> float:
@@ -59,7 +78,7 @@ def class_presence(parsed: Optional[ParsedClass], exact_hits: bool) -> float:
 
     The model's confidence when it says present; at most :data:`ABSENT_CONFIDENCE_CAP` when it
     says absent (its number may then mean "sure it is absent"); 100 when the transcript has a
-    verbatim exact-match hit. Missing answer: 0.
+    verbatim exact-match hit. No answer: 0.
     """
     model = 0.0
     if parsed is not None:
@@ -69,35 +88,43 @@ def class_presence(parsed: Optional[ParsedClass], exact_hits: bool) -> float:
     return clamp(model, 0.0, 100.0)
 
 
-def clip_score(segment_confidence: float, presence: float) -> float:
-    """Clip score 0-100: the segment's confidence, shrunk a quarter toward the class presence.
+def clip_evidence(segment_confidence: float, presence: float) -> float:
+    """A segment's evidence 0-100: its own confidence, pulled a quarter toward class presence.
 
     A span the model rates 95 inside a class it rates 40 is less trustworthy than the same span
-    in a class it rates 95; the pull also spreads the round-number values models give.
+    in a class it rates 95.
     """
     raw = CLIP_OWN_WEIGHT * segment_confidence + (1.0 - CLIP_OWN_WEIGHT) * presence
     return clamp(raw, 0.0, 100.0)
 
 
-def class_score(presence: float, best_clip: float, coverage: float) -> float:
-    """Class score 0-100 from presence (0-100), best clip score (0-100) and coverage (0-1).
+def clip_score(segment_confidence: float, presence: float) -> float:
+    """Clip ``score`` (unrounded): calibrated clip evidence."""
+    return calibrate(clip_evidence(segment_confidence, presence))
 
-    ``0.60 * presence + 0.25 * best_clip + 0.15 * 100 * min(1, coverage / 0.5)``: monotone in
-    each input; 100 only with full confidence, a certain clip and half the video covered.
-    """
+
+def class_evidence(presence: float, best_clip_evidence: float, coverage: float) -> float:
+    """``0.5 * presence + 0.3 * best clip evidence + 0.2 * 100 * min(1, coverage / 0.5)``."""
     cover = min(1.0, max(0.0, coverage) / COVERAGE_SATURATION)
-    raw = WEIGHT_CONFIDENCE * presence + WEIGHT_BEST_CLIP * best_clip + WEIGHT_COVERAGE * 100.0 * cover
+    raw = (WEIGHT_CONFIDENCE * presence + WEIGHT_BEST_CLIP * best_clip_evidence
+           + WEIGHT_COVERAGE * 100.0 * cover)
     return clamp(raw, 0.0, 100.0)
 
 
-# A clip being built: (start, end, option, prompt) -> unrounded score
+def class_score(presence: float, best_clip_evidence: float, coverage: float) -> float:
+    """Class ``score`` (unrounded): calibrated class evidence; monotone in every input,
+    100 only with certain presence, a certain clip and half the video covered."""
+    return calibrate(class_evidence(presence, best_clip_evidence, coverage))
+
+
+# A clip being built: (start, end, option, prompt) -> clip evidence (uncalibrated)
 _ClipKey = Tuple[float, float, str, str]
 
 
 def _clips(
     segments: Sequence[Segment], presence: float, duration: float
 ) -> Dict[_ClipKey, float]:
-    """Scored clips, cut to the video, zero-length ones dropped, duplicates kept once (best)."""
+    """Clip evidence per clip: cut to the video, zero-length dropped, duplicates kept once."""
     known = math.isfinite(duration) and duration > 0
     out: Dict[_ClipKey, float] = {}
     for seg in segments:
@@ -108,9 +135,9 @@ def _clips(
         if not end > start:
             continue
         key = (start, end, seg.source, seg.prompt)
-        score = clip_score(seg.confidence, presence)
-        if score > out.get(key, -1.0):
-            out[key] = score
+        evidence = clip_evidence(seg.confidence, presence)
+        if evidence > out.get(key, -1.0):
+            out[key] = evidence
     return out
 
 
@@ -124,24 +151,22 @@ def _class_result(
     presence = class_presence(parsed, bool(exact_segments))
     segments = [*(parsed.segments if parsed is not None else []), *exact_segments]
     clips = _clips(segments, presence, duration)
-    intervals = [(k[0], k[1]) for k in clips]
-    best = max(clips.values(), default=0.0)
-    score = round_score(class_score(presence, best, duration_ratio(intervals, duration)))
-    kept = [(k, round_score(v)) for k, v in clips.items() if request.threshold.passes_clip(round_score(v))]
-    ratio = round_score(duration_ratio([(k[0], k[1]) for k, _ in kept], duration))
+    ratio = round_score(duration_ratio([(k[0], k[1]) for k in clips], duration))
+    score = round_score(class_score(presence, max(clips.values(), default=0.0), ratio))
     if not request.threshold.passes_class(score, ratio):
         return None
     result: Dict[str, Any] = {"name": spec.name, "score": score, "duration_ratio": ratio}
-    ordered = order_clips(
-        {"start": k[0], "end": k[1], "score": v, "option": k[2], "prompt": k[3], "thumbnail_url": None}
-        for k, v in kept
-    )
+    scored = [(k, round_score(calibrate(v))) for k, v in clips.items()]
     if request.include_clips:
-        result["clips"] = ordered
-    scores = [v for _, v in kept]
+        result["clips"] = order_clips(
+            {"start": k[0], "end": k[1], "score": v, "option": k[2], "prompt": k[3], "thumbnail_url": None}
+            for k, v in scored
+            if request.threshold.passes_clip(v)
+        )
+    scores = sorted(v for _, v in scored)
     result["_detail"] = (
         round_score(max(scores, default=0.0)),
-        round_score(sum(sorted(scores)) / len(scores)) if scores else 0.0,
+        round_score(sum(scores) / len(scores)) if scores else 0.0,
     )
     return result
 

@@ -710,6 +710,9 @@ def _segments(
         if not end > start:
             notes.append(f"class {name!r}: dropped zero-length segment at {start:g}")
             continue
+        if not allowed:
+            notes.append(f"class {name!r}: dropped segment (no source of this class is judged by the model)")
+            continue
         has_src, src_raw = _lookup(seg, _SOURCE_KEYS)
         if has_src and src_raw is not None:
             source = _source_of(src_raw, allowed)

@@ -20,7 +20,12 @@ import asyncio
 import logging
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
-from classify_shim._exceptions import APIStatusError, AuthenticationError, ClassifyValidationError, TwelveLabsError
+from classify_shim._exceptions import (
+    APIStatusError,
+    AuthenticationError,
+    ClassifyValidationError,
+    TwelveLabsError,
+)
 from classify_shim._types import RequestOptions
 
 from ._cache import Store

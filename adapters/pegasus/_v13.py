@@ -30,8 +30,8 @@ from classify_shim._types import RequestOptions
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "LIST_PAGE_LIMIT",
-    "RateGate",
     "AnalyzeAnswer",
+    "RateGate",
     "V13Client",
     "VideoRecord",
     "build_analyze_body",
@@ -299,6 +299,10 @@ DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 32
 RATE_LIMIT_ATTEMPTS = 6
 """Extra 429 rounds per call beyond the HTTP layer's own retries before a video is given up."""
+RATE_LIMIT_BASE_DELAY = 1.0
+"""First backoff (seconds) after a 429 without ``Retry-After``; doubles each round."""
+RATE_LIMIT_MAX_WAIT = 60.0
+"""Longest single pause; a longer ``Retry-After`` (a daily quota) is cut to this."""
 
 _T = TypeVar("_T")
 
@@ -320,16 +324,16 @@ class RateGate:
         self,
         max_concurrency: Optional[int],
         *,
-        attempts: int = RATE_LIMIT_ATTEMPTS,
-        base_delay: float = 1.0,
-        max_delay: float = 60.0,
+        attempts: Optional[int] = None,
+        base_delay: Optional[float] = None,
+        max_delay: Optional[float] = None,
         sleep: Optional[Callable[[float], Awaitable[None]]] = None,
     ) -> None:
         self.cap = max(1, min(MAX_CONCURRENCY, max_concurrency or MAX_CONCURRENCY))
         self.limit = max(1, min(self.cap, max_concurrency or DEFAULT_CONCURRENCY))
-        self.attempts = attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
+        self.attempts = RATE_LIMIT_ATTEMPTS if attempts is None else attempts
+        self.base_delay = RATE_LIMIT_BASE_DELAY if base_delay is None else base_delay
+        self.max_delay = RATE_LIMIT_MAX_WAIT if max_delay is None else max_delay
         self._sleep = sleep or asyncio.sleep
         self._in_flight = 0
         self._successes = 0
@@ -356,8 +360,10 @@ class RateGate:
             cond.notify_all()
 
     async def _pause(self) -> None:
-        while True:
-            wait = self._resume_at - time.monotonic()
+        seen: Optional[float] = None
+        while self._resume_at != seen:  # again only if a 429 extended the pause meanwhile
+            seen = self._resume_at
+            wait = seen - time.monotonic()
             if wait <= 0:
                 return
             await self._sleep(wait)

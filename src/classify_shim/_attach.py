@@ -10,6 +10,7 @@ keep them in their client wrapper (``{host}/v1.3``).
 from __future__ import annotations
 
 import inspect
+import re
 from importlib import metadata
 from typing import Any, Optional, TypeVar
 
@@ -22,6 +23,7 @@ from ._exceptions import TwelveLabsError
 __all__ = ["attach", "official_sdk_version"]
 
 C = TypeVar("C")
+_VERSION_IN_URL = re.compile(r"/(v\d+(?:\.\d+)?)/?$")
 
 
 def official_sdk_version() -> Optional[Version]:
@@ -44,19 +46,22 @@ def _first(obj: Any, *names: str) -> Any:
     return None
 
 
-def _credentials(client: Any) -> tuple[str, Optional[str]]:
+def _credentials(client: Any) -> tuple[Optional[str], Optional[str]]:
+    """The client's API key and its raw base URL, wherever this SDK generation keeps them."""
     wrapper = getattr(client, "_client_wrapper", None)
     sources = [client] + ([wrapper] if wrapper is not None else [])
     key = None
-    host = None
+    url = None
     for source in sources:
         key = key or _first(source, "api_key", "_api_key")
-        host = host or _first(source, "base_url", "get_base_url", "_base_url")
-    if not key:
-        raise TwelveLabsError(
-            f"attach(): could not find the API key on {type(client).__name__}; pass api_key= explicitly"
-        )
-    return key, _host_root(host) if host else None
+        url = url or _first(source, "base_url", "get_base_url", "_base_url")
+    return key, url
+
+
+def _url_version(url: Optional[str]) -> Optional[str]:
+    """0.x clients keep their API version only in ``{host}/{version}/``."""
+    match = _VERSION_IN_URL.search(url or "")
+    return match.group(1) if match else None
 
 
 def _is_async(client: Any) -> bool:
@@ -75,16 +80,24 @@ def attach(client: C, *, api_key: Optional[str] = None, base_url: Optional[str] 
     """
     if client is None:
         raise TwelveLabsError("attach() needs an official twelvelabs client instance")
-    found_key, found_host = _credentials(client) if api_key is None else (api_key, None)
-    host = base_url or found_host
+    found_key, found_url = _credentials(client)
+    key = api_key or found_key
+    if not key:
+        raise TwelveLabsError(
+            f"attach(): could not find the API key on {type(client).__name__}; pass api_key= explicitly"
+        )
+    host = base_url or (_host_root(found_url) if found_url else None)
     sdk = official_sdk_version()
     # A 0.x client targets its own version path; a 1.x client has no classify to keep, so v1.2.
-    version = getattr(client, "version", None) if sdk is not None and sdk.major == 0 else None
+    version: Optional[str] = None
+    if sdk is not None and sdk.major == 0:
+        attr = getattr(client, "version", None)
+        version = attr if isinstance(attr, str) else _url_version(found_url)
     shim: Any
     if _is_async(client):
-        shim = AsyncTwelveLabs(found_key, base_url=host, **options)
+        shim = AsyncTwelveLabs(key, version or "v1.2", base_url=host, **options)
     else:
-        shim = TwelveLabs(found_key, version if isinstance(version, str) else "v1.2", base_url=host, **options)
+        shim = TwelveLabs(key, version or "v1.2", base_url=host, **options)
     client.classify = shim.classify  # type: ignore[attr-defined]
     client._classify_shim = shim  # type: ignore[attr-defined]  # keeps the backend alive with the client
     return client

@@ -132,7 +132,7 @@ _STATUS_MAP: Dict[int, Type[APIStatusError]] = {
 def make_status_error(response: httpx.Response) -> APIStatusError:
     """0.3.2's mapping and message format (``Error code: <status> - <body>``)."""
     text = response.text.strip() if response.is_stream_consumed or not response.is_closed else ""
-    body: Optional[object] = text or None
+    body: Optional[object] = text if response.is_stream_consumed or not response.is_closed else None
     try:
         body = json.loads(text)
         message = f"Error code: {response.status_code} - {body}"

@@ -103,8 +103,9 @@ def softmax_percentages(
 ) -> List[float]:
     """Softmax of ``scores / temperature`` as percentages with two decimals summing to 100.00.
 
-    Rounded with the largest-remainder method (ties go to the earlier item), so the rounded
-    values add up to exactly 100 hundredths; naive rounding drifts by up to ``n * 0.005``.
+    Rounded with the largest-remainder method (ties go to the higher score, then the earlier
+    item), so the rounded values add up to exactly 100.00 and a higher score never gets a
+    smaller share; naive rounding drifts by up to ``n * 0.005``.
     """
     if not scores:
         return []
@@ -116,7 +117,7 @@ def softmax_percentages(
     exact = [10_000.0 * w / total for w in weights]  # in hundredths of a percent
     floors = [math.floor(x) for x in exact]
     missing = 10_000 - sum(floors)
-    by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+    by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), -scores[i], i))
     for i in by_remainder[:missing]:
         floors[i] += 1
     return [f / 100.0 for f in floors]

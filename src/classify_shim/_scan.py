@@ -96,9 +96,7 @@ _CALL_KEYWORDS: Dict[str, str] = {
     "include_clips": "include-clips-arg",
     "show_detailed_score": "show-detailed-score-arg",
 }
-_LEGACY_KEYWORDS = frozenset(
-    {"index_id", "video_ids", "options", "classes", "page_limit", *_CALL_KEYWORDS}
-)
+_LEGACY_KEYWORDS = frozenset({"index_id", "video_ids", "options", "classes", "page_limit", *_CALL_KEYWORDS})
 _READ_KINDS: Dict[str, str] = {
     "score": "score-read",
     "duration_ratio": "duration-ratio-read",
@@ -110,12 +108,39 @@ _READ_KINDS: Dict[str, str] = {
 _CLASS_KEYS: Dict[str, str] = {"options": "class-options", "conversation_option": "class-conversation-option"}
 # Builtins whose result carries the taint of their arguments.
 _PASS_THROUGH = frozenset(
-    {"sorted", "list", "tuple", "reversed", "iter", "max", "min", "filter", "map", "getattr", "enumerate", "set"}
+    {
+        "sorted",
+        "list",
+        "tuple",
+        "reversed",
+        "iter",
+        "max",
+        "min",
+        "filter",
+        "map",
+        "getattr",
+        "enumerate",
+        "set",
+    }
 )
 _LAMBDA_TAKERS = frozenset({"sorted", "max", "min", "filter", "map", "any", "all"})
 # Builtins that walk their (page result) argument: ``next(result)`` fetches the next page.
 _ITERATING = frozenset(
-    {"next", "anext", "iter", "list", "tuple", "set", "enumerate", "sorted", "zip", "map", "filter", "max", "min"}
+    {
+        "next",
+        "anext",
+        "iter",
+        "list",
+        "tuple",
+        "set",
+        "enumerate",
+        "sorted",
+        "zip",
+        "map",
+        "filter",
+        "max",
+        "min",
+    }
 )
 _MODEL_NAMES = frozenset(
     {
@@ -129,8 +154,20 @@ _MODEL_NAMES = frozenset(
 )
 _SKIP_DIRS = frozenset(
     {
-        ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", ".mypy_cache", ".pytest_cache",
-        ".ruff_cache", ".eggs", "node_modules", "__pycache__", "site-packages",
+        ".git",
+        ".hg",
+        ".svn",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".eggs",
+        "node_modules",
+        "__pycache__",
+        "site-packages",
     }
 )
 _IGNORE_COMMENT = re.compile(r"#\s*classify-shim:\s*ignore(?:\[([A-Za-z0-9_,\s-]*)\])?")
@@ -197,9 +234,7 @@ def _excluded(rel: str, name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in patterns)
 
 
-def iter_python_files(
-    paths: Iterable[str], exclude: Sequence[str] = ()
-) -> Tuple[List[str], List[str]]:
+def iter_python_files(paths: Iterable[str], exclude: Sequence[str] = ()) -> Tuple[List[str], List[str]]:
     """Returns ``(files, missing)``: explicit files as given, ``*.py`` found under directories.
 
     Directory walks skip VCS folders, caches, ``node_modules`` and virtual environments (any folder
@@ -547,11 +582,14 @@ class _Walker(ast.NodeVisitor):
     def _classify_method(self, call: ast.Call) -> Optional[str]:
         """``videos`` / ``index`` / ``by_page_token`` if this is a legacy classify call."""
         func = call.func
-        if isinstance(func, ast.Attribute) and func.attr in _CALL_KINDS:
-            if self._taint(func.value) & _RESOURCE:
-                if func.attr != "index" or self._plausible_index(call):
-                    return func.attr
-                return None
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in _CALL_KINDS
+            and self._taint(func.value) & _RESOURCE
+        ):
+            if func.attr != "index" or self._plausible_index(call):
+                return func.attr
+            return None
         if isinstance(func, (ast.Name, ast.Attribute)):
             flags = self.a.get(self._key(func))
             for method, flag in _FN_FLAGS.items():
@@ -599,7 +637,9 @@ class _Walker(ast.NodeVisitor):
         if not isinstance(expr, ast.Call):
             return False
         func = expr.func
-        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        name = (
+            func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        )
         return name is not None and name in self.a.defs_by_name
 
     def _annotation_flags(self, annotation: Optional[ast.expr]) -> int:
@@ -673,7 +713,9 @@ class _Walker(ast.NodeVisitor):
             migration=f"{MIGRATION_DOC}#{anchor or KINDS[kind]}",
         )
 
-    def _emit(self, node: Union[ast.expr, ast.stmt, ast.keyword], kind: str, anchor: Optional[str] = None) -> None:
+    def _emit(
+        self, node: Union[ast.expr, ast.stmt, ast.keyword], kind: str, anchor: Optional[str] = None
+    ) -> None:
         if self.out is None:
             return
         finding = self._make(node.lineno, node.col_offset, kind, anchor)
@@ -831,7 +873,9 @@ class _Walker(ast.NodeVisitor):
         return context and "name" in present and "prompts" in present
 
     def visit_Dict(self, node: ast.Dict) -> None:
-        keys = [k.value if isinstance(k, ast.Constant) and isinstance(k.value, str) else None for k in node.keys]
+        keys = [
+            k.value if isinstance(k, ast.Constant) and isinstance(k.value, str) else None for k in node.keys
+        ]
         if self._looks_like_class(keys):
             for key_node, key in zip(node.keys, keys):
                 if key in _CLASS_KEYS and key_node is not None:

@@ -22,14 +22,7 @@ RELEVANCE_FLOOR = 0.6
 EXACT_MATCH_SCORE = 92.0
 
 _STOP_WORDS: FrozenSet[str] = frozenset(
-    """
-    a an and are as at be been being but by can could did do does doing for from had has have having he
-    her here hers him his how i if in into is it its itself just me more most my no nor not of off on once
-    only or other our ours out over own same she should so some such than that the their theirs them then
-    there these they this those through to too under until up very was we were what when where which while
-    who whom why will with would you your yours video videos clip clips show shows showing shown about
-    someone something person people one ones
-    """.split()
+    ["a", "an", "and", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for", "from", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "no", "nor", "not", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "video", "videos", "clip", "clips", "show", "shows", "showing", "shown", "about", "someone", "something", "person", "people", "one", "ones"]
 )
 
 # Sloppy spellings that should count as the same word (the seed data says "ustensils").
@@ -49,9 +42,7 @@ def stem(word: str) -> str:
         w = w[:-1]
     if len(w) > 5 and w.endswith("ing"):
         w = w[:-3]
-    elif len(w) > 4 and w.endswith("ed"):
-        w = w[:-2]
-    elif len(w) > 5 and w.endswith("er"):
+    elif (len(w) > 4 and w.endswith("ed")) or (len(w) > 5 and w.endswith("er")):
         w = w[:-2]
     if len(w) > 3 and w.endswith("e"):
         w = w[:-1]
@@ -78,7 +69,7 @@ def relevance(prompt: str, segment_text: str) -> float:
 
 
 @lru_cache(maxsize=4096)
-def _phrase_re(prompt: str) -> "re.Pattern[str]":
+def _phrase_re(prompt: str) -> re.Pattern[str]:
     words = _WORD_RE.findall(prompt.lower())
     body = r"\W+".join(re.escape(w) for w in words) if words else re.escape(prompt.lower())
     return re.compile(r"(?<![a-z0-9])" + body + r"(?![a-z0-9])")

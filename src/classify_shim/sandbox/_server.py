@@ -248,24 +248,25 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "classify-shim-sandbox"
     sys_version = ""
     timeout = 120
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence stderr logging (and never print headers, which carry the API key)."""
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._dispatch("PUT")
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self._dispatch("PATCH")
 
     def _read_body(self) -> bytes:
@@ -393,6 +394,8 @@ class Sandbox:
     attributes and may be changed while it runs (e.g. ``sb.legacy = "retired"``).
     """
 
+    _world: World
+
     def __init__(
         self,
         world: WorldInput = None,
@@ -502,8 +505,8 @@ class Sandbox:
         self._limiter.reset()
 
     def _log(self, entry: Dict[str, Any]) -> None:
-        if entry["path"].startswith("/_sandbox/requests"):
-            return
+        if entry["path"].startswith("/_sandbox/") and entry["endpoint"] != "sandbox.thumbnail":
+            return  # introspection is not traffic; thumbnails are (clients fetch them like a CDN)
         with self._log_lock:
             self._log_entries.append(entry)
 

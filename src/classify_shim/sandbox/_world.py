@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib
 import json
 import random
 import re
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Set, Tuple, Union
 
 from ._match import SOURCES
 
@@ -117,7 +118,7 @@ def _structural_check(world: Any) -> None:
 
 def _jsonschema_check(world: Any) -> None:
     try:
-        import jsonschema
+        jsonschema = importlib.import_module("jsonschema")
     except ImportError:  # a dev dependency only; the structural check still runs
         return
     validator = jsonschema.Draft202012Validator(world_schema())
@@ -131,8 +132,8 @@ def _jsonschema_check(world: Any) -> None:
 def _normalize(world: Dict[str, Any]) -> Dict[str, Any]:
     """Fill optional fields with stable defaults so every consumer sees complete records."""
     seen_v: Dict[str, str] = {}
-    seen_i: set[str] = set()
-    seen_a: set[str] = set()
+    seen_i: Set[str] = set()
+    seen_a: Set[str] = set()
     for idx in world["indexes"]:
         _check(idx["_id"] not in seen_i, "world", f"duplicate index id {idx['_id']}")
         seen_i.add(idx["_id"])
@@ -270,8 +271,3 @@ def synthetic_world(n_videos: int, n_indexes: int = 1, seed: int = 0) -> Dict[st
         indexes[i % n_indexes]["videos"].append(video)
     # Built directly in normalized form: skip re-validation, it would dominate the cost.
     return _normalize({"name": f"synthetic-{n_videos}-{seed}", "indexes": indexes})
-
-
-def find_video(world: World, video_id: str) -> Optional[Dict[str, Any]]:
-    """Video by id, or None."""
-    return world.videos.get(video_id)

@@ -1,0 +1,174 @@
+"""The ``auto`` backend (the default): legacy while the v1.2 endpoint lives, Pegasus after.
+
+Each classify call goes to the v1.2 endpoint until it answers with the retirement error
+(:func:`~classify_shim.adapters.legacy.is_retirement_error`). That call is then served by
+Pegasus, and so is every later call of this client, with ONE ``BackendSwitchWarning``. The
+decision is remembered in the cache, keyed by host, so later processes go straight to Pegasus
+without probing (quietly: each call's deprecation warning already names the backend that
+served it). With the cache off it lasts for the client's life. ``by_page_token`` routes the
+shim's own tokens (``tlcs1.``) to Pegasus and everything else to the legacy endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Optional, Type
+
+from classify_shim._backend import BackendPage
+from classify_shim._config import ClientConfig
+from classify_shim._exceptions import APIStatusError
+from classify_shim._request import ClassifyRequest
+from classify_shim._tokens import is_shim_token
+from classify_shim._types import RequestOptions
+
+from .legacy import AsyncLegacyBackend, LegacyBackend, is_retirement_error
+from .pegasus import AsyncPegasusBackend, PegasusBackend
+from .pegasus._cache import SQLiteStore, Store, open_store
+from .pegasus._engine import user_stacklevel
+
+__all__ = ["AsyncAutoBackend", "AutoBackend", "auto_decision"]
+
+log = logging.getLogger("classify_shim.pegasus")
+
+PEGASUS = "pegasus"
+
+
+def auto_decision(config: ClientConfig) -> Optional[str]:
+    """The remembered ``auto`` decision for ``config.host`` (``"pegasus"``), or None when
+    undecided or the cache is off. Read-only: never creates the cache file (for ``doctor``)."""
+    if config.cache_path is None or not Path(config.cache_path).exists():
+        return None
+    try:
+        store = SQLiteStore(Path(config.cache_path))
+    except Exception:  # an unreadable cache simply has no decision
+        return None
+    try:
+        return store.get_decision(config.host)
+    finally:
+        store.close()
+
+
+def _switch_message(config: ClientConfig, exc: APIStatusError) -> str:
+    code = exc.body.get("code") if isinstance(exc.body, dict) else None
+    answer = f"HTTP {exc.status_code}" + (f" {code}" if code else "")
+    remembered = (
+        f"remembered in {config.cache_path}, so later runs skip the check"
+        if config.cache_path is not None
+        else "for this client's life (the cache is off)"
+    )
+    return (
+        f"The v1.2 Classify endpoint at {config.host} answered {answer}: it is retired. "
+        f"This call and all later ones are served by Pegasus (v1.3 /analyze, model {config.pegasus_model}); "
+        f"decision {remembered}. Results are equivalent but not identical to v1.2 scores "
+        "(see docs/scoring.md). Pass classify_backend='pegasus' to choose it explicitly."
+    )
+
+
+class _Decision:
+    """The switch state shared by the sync and async twins."""
+
+    def __init__(self, config: ClientConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.pegasus = store.get_decision(config.host) == PEGASUS
+        if self.pegasus:
+            log.info("auto backend: %s was found retired earlier; using Pegasus", config.host)
+
+    def switch(self, exc: APIStatusError) -> None:
+        if self.pegasus:
+            return
+        self.pegasus = True
+        self.store.put_decision(self.config.host, PEGASUS)
+        warnings.warn(_switch_message(self.config, exc), self._category(), stacklevel=user_stacklevel())
+
+    @staticmethod
+    def _category() -> Type[Warning]:
+        from classify_shim._warnings import BackendSwitchWarning
+
+        return BackendSwitchWarning
+
+
+class AutoBackend:
+    name = "auto"
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self._store = open_store(config)
+        self._decision = _Decision(config, self._store)
+        self._legacy = LegacyBackend(config)
+        self._pegasus: Optional[PegasusBackend] = None
+
+    @property
+    def decision(self) -> Optional[str]:
+        return PEGASUS if self._decision.pegasus else None
+
+    def _peg(self) -> PegasusBackend:
+        if self._pegasus is None:
+            self._pegasus = PegasusBackend(self.config, store=self._store)
+        return self._pegasus
+
+    def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
+        if not self._decision.pegasus:
+            try:
+                return self._legacy.classify(request, options)
+            except APIStatusError as exc:
+                if not is_retirement_error(exc):
+                    raise
+                self._decision.switch(exc)
+        return self._peg().classify(request, options)
+
+    def page(self, token: str, options: RequestOptions) -> BackendPage:
+        if is_shim_token(token):
+            return self._peg().page(token, options)
+        return self._legacy.page(token, options)
+
+    def close(self) -> None:
+        self._legacy.close()
+        if self._pegasus is not None:
+            self._pegasus.close()  # closes the shared store
+        else:
+            self._store.close()
+
+
+class AsyncAutoBackend:
+    name = "auto"
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self._store = open_store(config)
+        self._decision = _Decision(config, self._store)
+        self._legacy = AsyncLegacyBackend(config)
+        self._pegasus: Optional[AsyncPegasusBackend] = None
+
+    @property
+    def decision(self) -> Optional[str]:
+        return PEGASUS if self._decision.pegasus else None
+
+    def _peg(self) -> AsyncPegasusBackend:
+        if self._pegasus is None:
+            self._pegasus = AsyncPegasusBackend(self.config, store=self._store)
+        return self._pegasus
+
+    async def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
+        if not self._decision.pegasus:
+            try:
+                return await self._legacy.classify(request, options)
+            except APIStatusError as exc:
+                if not is_retirement_error(exc):
+                    raise
+                self._decision.switch(exc)
+        return await self._peg().classify(request, options)
+
+    async def page(self, token: str, options: RequestOptions) -> BackendPage:
+        if is_shim_token(token):
+            return await self._peg().page(token, options)
+        return await self._legacy.page(token, options)
+
+    async def aclose(self) -> None:
+        await self._legacy.aclose()
+        if self._pegasus is not None:
+            await self._pegasus.aclose()
+        else:
+            self._store.close()

@@ -1,0 +1,526 @@
+"""The Pegasus classify run: resolve videos, ask the model once per video, map, store, page.
+
+One run (= one ``classify.videos``/``classify.index`` call):
+
+1. Place every video in its index and load its record (duration, asset id, transcript) —
+   unknown ids fail the call here, before any ``/analyze`` call (``_resolve``).
+2. Per video, concurrently under the rate gate: one ``/analyze`` call carrying every class
+   that needs the model (split only when the prompt is too long for the model, ``plan_chunks``);
+   ``exact_match`` conversation is read from the transcript (``_exact``), so a request with
+   only such classes makes no model call at all. Complete answers come from / go to the
+   answer cache.
+3. A truncated answer (``finish_reason: "length"``) is retried once with a bigger budget, or
+   as two smaller chunks when the budget is already the model's maximum; an unreadable answer
+   is retried once. After that the video is reported (``VideoFailure`` + one
+   ``PartialResultWarning`` per call) and, if part of its answer was readable, mapped from that
+   part. A failing video never fails the others.
+4. Map and order (``_mapping``), store the whole ordered list under a new result id, and
+   return page 0. Pages are served from the store by signed tokens (``_tokens``): a page fetch
+   makes no network call at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+import uuid
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from classify_shim._backend import BackendPage, VideoFailure, optional_callback
+from classify_shim._config import ClientConfig
+from classify_shim._exceptions import (
+    APIError,
+    AuthenticationError,
+    ClassifyValidationError,
+    TwelveLabsError,
+)
+from classify_shim._http import AsyncHTTP, SyncHTTP
+from classify_shim._request import ClassifyRequest, ClassSpec
+from classify_shim._tokens import key_fingerprint, make_token, read_token, rfc3339
+from classify_shim._types import RequestOptions
+
+from ._cache import Store, open_store
+from ._exact import exact_match_segments
+from ._mapping import map_video, order_videos
+from ._parse import AnswerError, ParsedAnswer, Segment, merge_answers, parse_answer
+from ._prompt import (
+    PROMPT_TEMPLATE_VERSION,
+    bigger_budget,
+    build_prompt,
+    build_response_format,
+    max_tokens_for,
+    needs_exact_match,
+    plan_chunks,
+)
+from ._resolve import Resolver
+from ._v13 import RateGate, V13Client, VideoRecord, build_analyze_body
+
+__all__ = ["Core", "Progress", "RunStats", "answer_key", "user_stacklevel", "warn_partial"]
+
+log = logging.getLogger("classify_shim.pegasus")
+
+BACKEND_NAME = "pegasus"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Passed to ``on_progress`` after each video: ``status`` is ``"analyzed"`` (model called),
+    ``"cached"`` (answers from the cache), ``"exact_match"`` (transcript only, no model call) or
+    ``"failed"`` (reported in ``result.errors``)."""
+
+    done: int
+    total: int
+    video_id: str
+    status: str
+
+
+def answer_key(
+    host: str, model: str, schema: Mapping[str, Any], video_ref: Mapping[str, Any], temperature: float, prompt: str
+) -> str:
+    """Answer-cache key: sha256 over everything that shapes the answer (not ``max_tokens``:
+    only complete answers are cached, and a complete answer does not depend on the budget)."""
+    material = {
+        "template": PROMPT_TEMPLATE_VERSION,
+        "host": host,
+        "model": model,
+        "schema": schema,
+        "video": video_ref,
+        "temperature": temperature,
+        "prompt": prompt,
+    }
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Chunk:
+    """What one chunk of classes produced for one video."""
+
+    parsed: Optional[ParsedAnswer] = None
+    problem: Optional[str] = None
+    stage: str = "analyze"
+    calls: int = 0
+    cached: bool = False
+
+
+@dataclass
+class _VideoOutcome:
+    video_id: str
+    item: Optional[Dict[str, Any]]
+    failure: Optional[VideoFailure]
+    status: str
+    calls: int = 0
+
+
+@dataclass
+class RunStats:
+    """Counts of one run, for logs and tests (``Core.last_run``)."""
+
+    videos: int = 0
+    analyze_calls: int = 0
+    cached_chunks: int = 0
+    failures: int = 0
+    rate_limited: int = 0
+    metadata_calls: int = 0
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+def _describe(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+_ROOTS: Optional[Tuple[str, ...]] = None
+
+
+def _internal_frame(filename: str) -> bool:
+    global _ROOTS
+    if _ROOTS is None:
+        import classify_shim
+
+        core = os.path.dirname(os.path.abspath(classify_shim.__file__ or "."))
+        adapters = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        _ROOTS = (core + os.sep, adapters + os.sep)
+    return os.path.abspath(filename).startswith(_ROOTS)
+
+
+def user_stacklevel() -> int:
+    """``stacklevel`` that blames the first frame outside this package (the user's call)."""
+    level = 1
+    frame = sys._getframe(1)
+    while frame is not None and _internal_frame(frame.f_code.co_filename):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def warn_partial(failures: Sequence[VideoFailure], total: int) -> None:
+    """One ``PartialResultWarning`` per classify call that could not classify every video."""
+    if not failures:
+        return
+    from classify_shim._warnings import PartialResultWarning
+
+    shown = ", ".join(f"{f.video_id} ({f.stage})" for f in failures[:5])
+    more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
+    warnings.warn(
+        f"{len(failures)} of {total} video(s) could not be fully classified by Pegasus: {shown}{more}. "
+        "They are listed in result.errors; the other videos are complete.",
+        PartialResultWarning,
+        stacklevel=user_stacklevel(),
+    )
+
+
+class Core:
+    """State shared by the sync and async Pegasus backends: config, store, result pages."""
+
+    def __init__(self, config: ClientConfig, store: Optional[Store] = None) -> None:
+        self.config = config
+        self.store: Store = store if store is not None else open_store(config)
+        self.scope = f"{config.host}|{key_fingerprint(config.api_key)}"
+        self.last_run: Optional[RunStats] = None
+
+    # ------------------------------------------------------------------ pages
+
+    def _page_from(self, result_id: str, stored: Mapping[str, Any], page: int) -> BackendPage:
+        data: List[Any] = list(stored.get("data") or [])
+        limit = int(stored["page_limit"])
+        expires_at = int(stored["expires_at"])
+        pages = max(1, math.ceil(len(data) / limit))
+        if not 0 <= page < pages:
+            raise ClassifyValidationError("page_token", f"points to page {page + 1} of a {pages}-page result")
+        key = self.config.api_key
+        body = {
+            "data": data[page * limit:(page + 1) * limit],
+            "page_info": {
+                "limit_per_page": limit,
+                "total_results": len(data),
+                "page_expired_at": rfc3339(expires_at),
+                "next_page_token": make_token(key, result_id, page + 1, expires_at) if page + 1 < pages else "",
+                "prev_page_token": make_token(key, result_id, page - 1, expires_at) if page > 0 else "",
+            },
+        }
+        errors = [VideoFailure(**e) for e in stored.get("errors") or []]
+        return BackendPage(body=body, backend=BACKEND_NAME, errors=errors)
+
+    def page(self, token: str) -> BackendPage:
+        """A stored page: signature and expiry checked, no network call of any kind."""
+        ref = read_token(self.config.api_key, token)
+        stored = self.store.get_result(ref.result_id, self.scope)
+        if stored is None:
+            where = (
+                "the cache is off, so pages live only in the process (client) that made them"
+                if not self.store.persistent
+                else "the cache no longer holds it"
+            )
+            raise ClassifyValidationError(
+                "page_token", f"points to a result that is not available ({where}); run the classify call again"
+            )
+        return self._page_from(ref.result_id, stored, ref.page)
+
+    # ------------------------------------------------------------------ one chunk
+
+    def _video_ref(self, body: Mapping[str, Any]) -> Dict[str, Any]:
+        if "video" in body:
+            return dict(body["video"])
+        return {"video_id": body.get("video_id")}
+
+    async def _call(
+        self,
+        client: V13Client,
+        gate: RateGate,
+        record: VideoRecord,
+        chunk: Tuple[ClassSpec, ...],
+        max_tokens: int,
+        options: Optional[RequestOptions],
+        stats: RunStats,
+    ) -> Union[ParsedAnswer, AnswerError]:
+        """One ``/analyze`` call (through the gate); a complete answer is cached."""
+        model = self.config.pegasus_model
+        prompt = build_prompt(chunk)
+        response_format = build_response_format(chunk)
+        body = build_analyze_body(model, record, prompt, response_format, self.config.temperature, max_tokens)
+        stats.analyze_calls += 1
+        answer = await gate.run(lambda: client.analyze(body, options), f"analyze {record.video_id}")
+        if answer.data is None:
+            return AnswerError("invalid", "the /analyze answer has no text in 'data'")
+        reason = answer.finish_reason or "stop"
+        try:
+            parsed = parse_answer(answer.data, classes=chunk, duration=record.duration, finish_reason=reason)
+        except AnswerError as exc:
+            log.info("video %s: %s answer (%s)", record.video_id, exc.kind, exc.message)
+            return exc
+        key = answer_key(
+            self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt
+        )
+        self.store.put_answer(
+            key,
+            {
+                "data": answer.data,
+                "finish_reason": reason,
+                "model": model,
+                "generation_id": answer.generation_id,
+                "output_tokens": answer.output_tokens,
+            },
+        )
+        return parsed
+
+    def _cached(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...]) -> Optional[ParsedAnswer]:
+        model = self.config.pegasus_model
+        prompt = build_prompt(chunk)
+        response_format = build_response_format(chunk)
+        body = build_analyze_body(model, record, prompt, response_format, self.config.temperature, 1)
+        key = answer_key(self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt)
+        hit = self.store.get_answer(key)
+        if hit is None or not isinstance(hit.get("data"), str):
+            return None
+        try:
+            return parse_answer(hit["data"], classes=chunk, duration=record.duration, finish_reason="stop")
+        except AnswerError:
+            return None  # a parser change made it unreadable: ask again
+
+    async def _chunk(
+        self,
+        client: V13Client,
+        gate: RateGate,
+        record: VideoRecord,
+        chunk: Tuple[ClassSpec, ...],
+        options: Optional[RequestOptions],
+        stats: RunStats,
+    ) -> _Chunk:
+        """Answer for one chunk: cache, one call, at most one retry (bigger budget or halves)."""
+        model = self.config.pegasus_model
+        try:
+            hit = self._cached(record, chunk)
+        except TwelveLabsError as exc:  # no asset id for a 1.5+ model
+            return _Chunk(problem=str(exc), stage="metadata")
+        if hit is not None:
+            stats.cached_chunks += 1
+            return _Chunk(parsed=hit, cached=True)
+        budget = max_tokens_for(chunk, model, record.duration)
+        first = await self._call(client, gate, record, chunk, budget, options, stats)
+        if isinstance(first, ParsedAnswer):
+            return _Chunk(parsed=first, calls=1)
+        if first.kind == "truncated":
+            bigger = bigger_budget(budget, model)
+            if bigger > budget:
+                second = await self._call(client, gate, record, chunk, bigger, options, stats)
+                if isinstance(second, ParsedAnswer):
+                    return _Chunk(parsed=second, calls=2)
+                return self._gave_up(first, second, chunk, 2, f"max_tokens {budget}, then {bigger}")
+            if len(chunk) > 1:
+                return await self._halves(client, gate, record, chunk, options, stats, first)
+            return self._gave_up(first, None, chunk, 1, f"max_tokens {budget} is the model's maximum")
+        second = await self._call(client, gate, record, chunk, budget, options, stats)
+        if isinstance(second, ParsedAnswer):
+            return _Chunk(parsed=second, calls=2)
+        return self._gave_up(first, second, chunk, 2, "asked twice")
+
+    async def _halves(
+        self,
+        client: V13Client,
+        gate: RateGate,
+        record: VideoRecord,
+        chunk: Tuple[ClassSpec, ...],
+        options: Optional[RequestOptions],
+        stats: RunStats,
+        first: AnswerError,
+    ) -> _Chunk:
+        """The retry of a chunk truncated at the maximum budget: its classes in two calls."""
+        model = self.config.pegasus_model
+        middle = len(chunk) // 2
+        parts: List[ParsedAnswer] = []
+        problems: List[str] = []
+        for half in (chunk[:middle], chunk[middle:]):
+            got = await self._call(client, gate, record, half, max_tokens_for(half, model, record.duration),
+                                   options, stats)
+            if isinstance(got, ParsedAnswer):
+                parts.append(got)
+            else:
+                if got.partial is not None:
+                    parts.append(got.partial)
+                names = ", ".join(c.name for c in half)
+                problems.append(f"{got.kind} answer for {names} ({got.message})")
+        merged = merge_answers(parts) if parts else None
+        if not problems:
+            return _Chunk(parsed=merged, calls=3)
+        return _Chunk(
+            parsed=merged,
+            problem=f"answer truncated at the maximum budget, then split in two: {'; '.join(problems)}",
+            stage="parse",
+            calls=3,
+        )
+
+    @staticmethod
+    def _gave_up(
+        first: AnswerError, second: Optional[AnswerError], chunk: Sequence[ClassSpec], calls: int, how: str
+    ) -> _Chunk:
+        last = second or first
+        partial = last.partial or first.partial
+        if partial is not None:
+            unanswered = [c.name for c in chunk if not (c.name in partial.classes and partial.classes[c.name].answered)]
+            lost = f"; no answer for: {', '.join(unanswered)}" if unanswered else ""
+        else:
+            lost = "; nothing readable"
+        kind = "truncated" if last.kind == "truncated" else "unreadable"
+        return _Chunk(
+            parsed=partial,
+            problem=f"model answer {kind} ({how}): {last.message}{lost}",
+            stage="parse",
+            calls=calls,
+        )
+
+    # ------------------------------------------------------------------ one video
+
+    async def _video(
+        self,
+        client: V13Client,
+        gate: RateGate,
+        record: VideoRecord,
+        request: ClassifyRequest,
+        chunks: Sequence[Tuple[ClassSpec, ...]],
+        options: Optional[RequestOptions],
+        stats: RunStats,
+    ) -> _VideoOutcome:
+        exact: Dict[str, List[Segment]] = {}
+        transcript = record.transcript_dicts()
+        for spec in request.classes:
+            if needs_exact_match(spec):
+                exact[spec.name] = exact_match_segments(transcript, spec)
+        parts: List[ParsedAnswer] = []
+        problems: List[Tuple[str, str]] = []
+        calls = 0
+        all_cached = True
+        for chunk in chunks:
+            try:
+                got = await self._chunk(client, gate, record, chunk, options, stats)
+            except AuthenticationError:
+                raise
+            except APIError as exc:
+                calls += 1
+                problems.append(("analyze", _describe(exc)))
+                all_cached = False
+                continue
+            calls += got.calls
+            all_cached = all_cached and got.cached
+            if got.parsed is not None:
+                parts.append(got.parsed)
+            if got.problem is not None:
+                problems.append((got.stage, got.problem))
+        failure: Optional[VideoFailure] = None
+        if problems:
+            if parts:
+                kept = " (the classes that were answered are used)"
+            elif exact:
+                kept = " (only the exact_match classes were judged)"
+            else:
+                kept = " (no class could be judged; the video is left out of the result)"
+            failure = VideoFailure(
+                video_id=record.video_id,
+                stage=problems[0][0],
+                message="; ".join(p for _, p in problems) + kept,
+                attempts=max(1, calls),
+            )
+        answer = merge_answers(parts) if parts else None
+        item = None
+        if answer is not None or not chunks or exact:
+            item = map_video(record.video_id, record.duration, answer, exact, request)
+        if failure is not None:
+            status = "failed"
+        elif not chunks:
+            status = "exact_match"
+        else:
+            status = "cached" if all_cached else "analyzed"
+        return _VideoOutcome(record.video_id, item, failure, status, calls)
+
+    # ------------------------------------------------------------------ the run
+
+    async def run(
+        self, request: ClassifyRequest, options: Optional[RequestOptions], http: Union[AsyncHTTP, SyncHTTP]
+    ) -> Tuple[BackendPage, RunStats]:
+        """Page 0 of a new result, and the run's counts."""
+        started = time.monotonic()
+        stats = RunStats()
+        self.last_run = stats
+        gate = RateGate(self.config.max_concurrency)
+        client = V13Client(http, on_headers=gate.observe)
+        resolver = Resolver(client, gate, self.store, self.scope, self.config.index_id, options)
+        if request.kind == "videos":
+            order = list(request.video_ids or ())
+            records, meta_errors = await resolver.for_videos(order)
+        else:
+            order, records, meta_errors = await resolver.for_index(str(request.index_id))
+        stats.metadata_calls = resolver.calls
+        stats.videos = len(order)
+        chunks = plan_chunks(request.classes, self.config.pegasus_model)
+        log.info(
+            "classifying %d video(s), %d class(es), %d model call(s) per video, model %s, up to %d in flight",
+            len(order), len(request.classes), len(chunks), self.config.pegasus_model, gate.limit,
+        )
+        outcomes: Dict[str, _VideoOutcome] = {}
+        done = 0
+
+        def report(outcome: _VideoOutcome) -> None:
+            nonlocal done
+            done += 1
+            outcomes[outcome.video_id] = outcome
+            log.info("video %s: %s (%d/%d)", outcome.video_id, outcome.status, done, len(order))
+            optional_callback(self.config.on_progress, Progress(done, len(order), outcome.video_id, outcome.status))
+
+        for vid in order:
+            if vid in meta_errors:
+                failure = VideoFailure(vid, "metadata", _describe(meta_errors[vid]), 1)
+                report(_VideoOutcome(vid, None, failure, "failed"))
+
+        async def guarded(record: VideoRecord) -> _VideoOutcome:
+            try:
+                return await self._video(client, gate, record, request, chunks, options, stats)
+            except (AuthenticationError, asyncio.CancelledError):
+                raise
+            except Exception as exc:  # one bad video never fails the others
+                log.exception("video %s failed unexpectedly", record.video_id)
+                return _VideoOutcome(record.video_id, None, VideoFailure(record.video_id, "analyze", _describe(exc)),
+                                     "failed")
+
+        tasks = [asyncio.ensure_future(guarded(records[v])) for v in order if v in records]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                report(await next_done)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        stats.rate_limited = gate.rate_limited
+        items = [o.item for v in order if (o := outcomes.get(v)) is not None and o.item is not None]
+        failures = [o.failure for v in order if (o := outcomes.get(v)) is not None and o.failure is not None]
+        stats.failures = len(failures)
+        data = order_videos(items)
+        result_id = uuid.uuid4().hex
+        expires_at = math.ceil(time.time() + self.config.page_ttl_s)
+        stored = {
+            "data": data,
+            "page_limit": request.page_limit,
+            "expires_at": expires_at,
+            "errors": [asdict(f) for f in failures],
+            "total_videos": len(order),
+            "model": self.config.pegasus_model,
+        }
+        self.store.put_result(result_id, self.scope, expires_at, stored)
+        log.info(
+            "classified %d video(s): %d with a passing class, %d failed, %d analyze call(s), %d cached answer(s), "
+            "%d rate-limit pause(s), %.1f s",
+            len(order), len(data), len(failures), stats.analyze_calls, stats.cached_chunks, stats.rate_limited,
+            time.monotonic() - started,
+        )
+        return self._page_from(result_id, stored, 0), stats
+
+    def close(self) -> None:
+        self.store.close()

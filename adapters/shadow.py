@@ -1,0 +1,591 @@
+"""Shadow mode (``classify_backend="shadow"``): serve legacy results, compare Pegasus on the side.
+
+Callers always get the v1.2 (legacy) result, unchanged — the very page the legacy backend
+returned. For a sample of calls the Pegasus backend classifies the same request concurrently
+(a daemon worker thread for :class:`ShadowBackend`, an asyncio task for
+:class:`AsyncShadowBackend`), so the legacy result is never delayed or altered, and Pegasus
+errors never reach the caller: they are logged and counted.
+
+* Which calls: ``videos`` and ``index`` (read-only classify calls). ``by_page_token`` goes to
+  the legacy backend only — a first page's comparison already covers the request.
+* Sampling (``ClientConfig.shadow_sample_rate`` = r, 0-1) is deterministic and counter-based:
+  the n-th shadowable call of a client (n = 0, 1, …) is sampled iff ``ceil((n+1)·r) > ceil(n·r)``.
+  So the first call is sampled whenever r > 0, and exactly ``ceil(N·r)`` of the first N calls
+  are, spread evenly (r = 0.25: calls 0, 4, 8, …). r is rounded to a fraction with a
+  denominator of at most 10 000.
+* What is compared: :func:`classify_shim._compare.compare_results` per (video, class) on the
+  videos the legacy page lists (plus, when the legacy result has one page only, every
+  requested video); Pegasus computes all pages, videos it failed on are skipped.
+* Where mismatches go: the ``classify_shim.shadow`` logger (INFO per comparison, WARNING per
+  mismatching pair and per failed Pegasus run), ``on_mismatch(ClassComparison)`` for each
+  mismatching pair (its exceptions are logged and counted, never raised), and the aggregate
+  :class:`ShadowReport` (``shadow_report(client)`` or ``backend.report``; ``.to_dict()``).
+* ``wait()`` joins pending comparisons (``await backend.wait()`` for async); ``close()`` /
+  ``aclose()`` wait too. At most ``MAX_PENDING`` comparisons queue up; past that, sampled
+  calls are counted as ``dropped`` instead of piling up work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import logging
+import threading
+from concurrent.futures import Future
+from fractions import Fraction
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Set, Tuple, Union
+
+from classify_shim._backend import (
+    AsyncBackend,
+    BackendPage,
+    SyncBackend,
+    VideoFailure,
+    load_async_backend,
+    load_backend,
+)
+from classify_shim._compare import (
+    DEFAULT_TOLERANCES,
+    ClassComparison,
+    ComparisonSummary,
+    MismatchReport,
+    Tolerances,
+    compare_results,
+)
+from classify_shim._config import ClientConfig
+from classify_shim._exceptions import TwelveLabsError
+from classify_shim._request import MAX_PAGE_LIMIT, ClassifyRequest
+from classify_shim._types import RequestOptions
+
+from .legacy import AsyncLegacyBackend, LegacyBackend
+
+__all__ = [
+    "MAX_PENDING",
+    "AsyncShadowBackend",
+    "Sampler",
+    "ShadowBackend",
+    "ShadowReport",
+    "shadow_backend",
+    "shadow_report",
+]
+
+logger = logging.getLogger("classify_shim.shadow")
+
+#: Comparisons allowed to wait at once; more sampled calls are dropped (and counted).
+MAX_PENDING = 32
+#: Safety bound on following Pegasus page tokens for one request.
+MAX_PEGASUS_PAGES = 1000
+#: Recent per-call reports kept on the aggregate report.
+RECENT_REPORTS = 20
+
+
+class Sampler:
+    """Counter-based deterministic sampler; see the module docstring for the rule."""
+
+    def __init__(self, rate: float) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"sample rate must be from 0 to 1, got {rate!r}")
+        fraction = Fraction(rate).limit_denominator(10_000)
+        self._p, self._q = fraction.numerator, fraction.denominator
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def _ceil(self, n: int) -> int:
+        return -(-n * self._p // self._q)
+
+    def __call__(self) -> bool:
+        with self._lock:
+            n = self._n
+            self._n += 1
+        return self._ceil(n + 1) > self._ceil(n)
+
+
+class ShadowReport:
+    """Aggregate of every comparison a shadow backend made; thread-safe, live.
+
+    Counters: ``calls`` (shadowable calls seen), ``sampled``, ``compared``,
+    ``pegasus_errors`` (Pegasus runs that raised), ``legacy_errors`` (sampled calls whose
+    legacy call raised, so nothing to compare), ``dropped`` (sampled while ``MAX_PENDING``
+    comparisons were waiting), ``callback_errors`` (``on_mismatch`` raised),
+    ``internal_errors`` (a comparison itself failed — a bug; logged with traceback).
+    """
+
+    def __init__(self, tolerances: Tolerances = DEFAULT_TOLERANCES) -> None:
+        self.tolerances = tolerances
+        self.calls = 0
+        self.sampled = 0
+        self.compared = 0
+        self.pegasus_errors = 0
+        self.legacy_errors = 0
+        self.dropped = 0
+        self.callback_errors = 0
+        self.internal_errors = 0
+        self.last_error: Optional[str] = None
+        self._summary = ComparisonSummary()
+        self._recent: Deque[MismatchReport] = collections.deque(maxlen=RECENT_REPORTS)
+        self._lock = threading.Lock()
+
+    def _bump(self, counter: str, error: Optional[BaseException] = None) -> None:
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + 1)
+            if error is not None:
+                self.last_error = f"{type(error).__name__}: {error}"[:500]
+
+    def _add(self, report: MismatchReport) -> None:
+        with self._lock:
+            self.compared += 1
+            self._summary.add(report)
+            self._recent.append(report)
+
+    @property
+    def pairs(self) -> int:
+        return self._summary.pairs
+
+    @property
+    def agreements(self) -> int:
+        return self._summary.agreements
+
+    @property
+    def mismatches(self) -> int:
+        return self._summary.mismatches
+
+    @property
+    def agreement_rate(self) -> Optional[float]:
+        """Share of compared (video, class) pairs with the same pass/fail verdict."""
+        return self._summary.agreement_rate
+
+    @property
+    def mean_abs_score_delta(self) -> Optional[float]:
+        return self._summary.mean_abs_score_delta
+
+    @property
+    def recent(self) -> List[MismatchReport]:
+        """The last few per-call reports, oldest first."""
+        with self._lock:
+            return list(self._recent)
+
+    def per_class(self) -> Dict[str, Dict[str, Any]]:
+        with self._lock:
+            return self._summary.per_class()
+
+    def to_dict(self) -> Dict[str, Any]:
+        with self._lock:
+            summary = self._summary.to_dict()
+            return {
+                "calls": self.calls,
+                "sampled": self.sampled,
+                "compared": self.compared,
+                "pegasus_errors": self.pegasus_errors,
+                "legacy_errors": self.legacy_errors,
+                "dropped": self.dropped,
+                "callback_errors": self.callback_errors,
+                "internal_errors": self.internal_errors,
+                "last_error": self.last_error,
+                "pairs": summary["pairs"],
+                "agreements": summary["agreements"],
+                "agreement_rate": summary["agreement_rate"],
+                "mismatches": summary["mismatches"],
+                "mean_abs_score_delta": summary["mean_abs_score_delta"],
+                "mean_abs_duration_ratio_delta": summary["mean_abs_duration_ratio_delta"],
+                "mean_clip_iou": summary["mean_clip_iou"],
+                "skipped_videos": summary["skipped_videos"],
+                "per_class": summary["per_class"],
+                "tolerances": self.tolerances.to_dict(),
+            }
+
+    def __repr__(self) -> str:
+        return (
+            f"ShadowReport(calls={self.calls}, sampled={self.sampled}, compared={self.compared}, "
+            f"pairs={self.pairs}, mismatches={self.mismatches}, agreement_rate={self.agreement_rate!r}, "
+            f"pegasus_errors={self.pegasus_errors})"
+        )
+
+
+def _next_token(body: Dict[str, Any]) -> Optional[str]:
+    info = body.get("page_info")
+    token = info.get("next_page_token") if isinstance(info, dict) else None
+    return token if isinstance(token, str) and token else None
+
+
+def _full_request(request: ClassifyRequest) -> ClassifyRequest:
+    """The same request with the largest page, so Pegasus's whole result takes few pages."""
+    return dataclasses.replace(request, page_limit=MAX_PAGE_LIMIT)
+
+
+class _Core:
+    """Everything both twins share: sampling, bookkeeping, comparing and reporting."""
+
+    def __init__(self, config: ClientConfig, tolerances: Tolerances) -> None:
+        self.config = config
+        self.sampler = Sampler(config.shadow_sample_rate)
+        self.report = ShadowReport(tolerances)
+        self.on_mismatch: Optional[Callable[[Any], None]] = config.on_mismatch
+        self.pegasus_error: Optional[BaseException] = None  # construction failure, kept
+
+    def sample(self) -> bool:
+        self.report._bump("calls")
+        return self.sampler()
+
+    def pegasus_failed(self, method: str, exc: BaseException) -> None:
+        self.report._bump("pegasus_errors", exc)
+        logger.warning(
+            "shadow %s: the Pegasus run failed (%s: %s); the caller got the legacy result",
+            method, type(exc).__name__, exc,
+        )
+        logger.debug("shadow Pegasus failure", exc_info=exc)
+
+    def internal_error(self, exc: BaseException) -> None:
+        self.report._bump("internal_errors", exc)
+        logger.error("shadow comparison failed unexpectedly", exc_info=exc)
+
+    def publish(
+        self, request: ClassifyRequest, legacy_body: Dict[str, Any], pegasus_body: Dict[str, Any],
+        failures: Sequence[VideoFailure],
+    ) -> MismatchReport:
+        info = legacy_body.get("page_info")
+        single_page = isinstance(info, dict) and not info.get("next_page_token") and not info.get("prev_page_token")
+        scope: Optional[List[str]] = None
+        if single_page and request.video_ids is not None:
+            listed = [v.get("video_id") for v in legacy_body.get("data", []) if isinstance(v, dict)]
+            scope = [str(v) for v in listed if v] + [v for v in request.video_ids if v not in listed]
+        report = compare_results(
+            legacy_body,
+            pegasus_body,
+            class_names=[c.name for c in request.classes],
+            video_ids=scope,
+            skip_videos=[f.video_id for f in failures],
+            tolerances=self.report.tolerances,
+        )
+        self.report._add(report)
+        logger.info(
+            "shadow %s: %d videos x %d classes compared, %d agree on pass/fail, %d mismatches, %d skipped",
+            request.kind, len(report.video_ids), len(report.class_names), report.agreements,
+            len(report.mismatches), len(report.skipped_videos),
+        )
+        for pair in report.mismatches:
+            _log_mismatch(pair)
+            self._callback(pair)
+        return report
+
+    def _callback(self, pair: ClassComparison) -> None:
+        if self.on_mismatch is None:
+            return
+        try:
+            self.on_mismatch(pair)
+        except Exception as exc:  # a user's hook must never break anything
+            self.report._bump("callback_errors", exc)
+            logger.warning("shadow on_mismatch callback %r raised %s: %s", self.on_mismatch, type(exc).__name__, exc)
+
+
+def _fmt(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _log_mismatch(pair: ClassComparison) -> None:
+    logger.warning(
+        "shadow mismatch: video %s class %r (%s): legacy pass=%s score=%s ratio=%s; "
+        "pegasus pass=%s score=%s ratio=%s; clip IoU=%s",
+        pair.video_id, pair.class_name, ",".join(pair.reasons), pair.legacy_pass, _fmt(pair.legacy_score),
+        _fmt(pair.legacy_duration_ratio), pair.pegasus_pass, _fmt(pair.pegasus_score),
+        _fmt(pair.pegasus_duration_ratio), _fmt(pair.clip_iou),
+    )
+
+
+class _Job:
+    __slots__ = ("legacy", "request")
+
+    def __init__(self, request: ClassifyRequest) -> None:
+        self.request = request
+        # The legacy page once the caller's call returned; None when it raised.
+        self.legacy: Future[Optional[BackendPage]] = Future()
+
+
+class ShadowBackend:
+    """Sync shadow backend: legacy serves, Pegasus is compared in a background thread."""
+
+    name = "shadow"
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        legacy: Optional[SyncBackend] = None,
+        pegasus: Optional[SyncBackend] = None,
+        tolerances: Tolerances = DEFAULT_TOLERANCES,
+    ) -> None:
+        self._core = _Core(config, tolerances)
+        self._legacy: SyncBackend = legacy if legacy is not None else LegacyBackend(config)
+        self._pegasus = pegasus  # built on first sampled call, in the worker thread
+        self._cond = threading.Condition()
+        self._pending = 0
+        self._jobs: Deque[Optional[_Job]] = collections.deque()
+        self._worker: Optional[threading.Thread] = None
+        self._closed = False
+
+    @property
+    def report(self) -> ShadowReport:
+        return self._core.report
+
+    @property
+    def pending(self) -> int:
+        """Comparisons queued or running."""
+        return self._pending
+
+    # ------------------------------------------------------------------ backend protocol
+    def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
+        job = self._start(request)
+        try:
+            page = self._legacy.classify(request, options)
+        except BaseException:
+            if job is not None:
+                job.legacy.set_result(None)
+            raise
+        if job is not None:
+            job.legacy.set_result(page)
+        return page
+
+    def page(self, token: str, options: RequestOptions) -> BackendPage:
+        return self._legacy.page(token, options)
+
+    def close(self) -> None:
+        """Join pending comparisons, stop the worker, close both backends (idempotent)."""
+        with self._cond:
+            if self._closed:
+                return
+        self.wait()
+        with self._cond:
+            self._closed = True
+            self._jobs.append(None)
+            self._cond.notify_all()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
+        if self._pegasus is not None:
+            try:
+                self._pegasus.close()
+            except Exception as exc:
+                logger.debug("closing the shadow Pegasus backend failed: %s", exc)
+        self._legacy.close()
+
+    # ------------------------------------------------------------------ shadow API
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until no comparison is pending; False if ``timeout`` ran out first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending == 0, timeout)
+
+    # ------------------------------------------------------------------ internals
+    def _start(self, request: ClassifyRequest) -> Optional[_Job]:
+        if not self._core.sample():
+            return None
+        with self._cond:
+            if self._closed:
+                return None
+            if self._pending >= MAX_PENDING:
+                self._core.report._bump("dropped")
+                logger.debug("shadow: %d comparisons pending, this call is not shadowed", self._pending)
+                return None
+            self._core.report._bump("sampled")
+            job = _Job(request)
+            self._pending += 1
+            self._jobs.append(job)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="classify-shim-shadow", daemon=True)
+                self._worker.start()
+            self._cond.notify_all()
+        return job
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._jobs))
+                job = self._jobs.popleft()
+            if job is None:
+                return
+            try:
+                self._run(job)
+            except Exception as exc:
+                self._core.internal_error(exc)
+            finally:
+                with self._cond:
+                    self._pending -= 1
+                    self._cond.notify_all()
+
+    def _pegasus_backend(self) -> SyncBackend:
+        if self._pegasus is None:
+            if self._core.pegasus_error is not None:
+                raise self._core.pegasus_error
+            try:
+                self._pegasus = load_backend("pegasus", self._core.config)
+            except Exception as exc:
+                self._core.pegasus_error = exc
+                raise
+        return self._pegasus
+
+    def _pegasus_result(self, request: ClassifyRequest) -> Tuple[Dict[str, Any], List[VideoFailure]]:
+        backend = self._pegasus_backend()
+        page = backend.classify(_full_request(request), RequestOptions())
+        data: List[Any] = list(page.body.get("data") or [])
+        failures = list(page.errors)
+        token = _next_token(page.body)
+        for _ in range(MAX_PEGASUS_PAGES):
+            if token is None:
+                break
+            page = backend.page(token, RequestOptions())
+            data.extend(page.body.get("data") or [])
+            failures.extend(page.errors)
+            token = _next_token(page.body)
+        return {"data": data}, failures
+
+    def _run(self, job: _Job) -> None:
+        try:
+            pegasus_body, failures = self._pegasus_result(job.request)
+        except Exception as exc:
+            self._core.pegasus_failed(job.request.kind, exc)
+            job.legacy.result()  # keep the job alive until the caller's call ended
+            return
+        legacy_page = job.legacy.result()
+        if legacy_page is None:
+            self._core.report._bump("legacy_errors")
+            return
+        self._core.publish(job.request, legacy_page.body, pegasus_body, failures)
+
+
+class AsyncShadowBackend:
+    """Async shadow backend: legacy serves, Pegasus is compared in an asyncio task."""
+
+    name = "shadow"
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        legacy: Optional[AsyncBackend] = None,
+        pegasus: Optional[AsyncBackend] = None,
+        tolerances: Tolerances = DEFAULT_TOLERANCES,
+    ) -> None:
+        self._core = _Core(config, tolerances)
+        self._legacy: AsyncBackend = legacy if legacy is not None else AsyncLegacyBackend(config)
+        self._pegasus = pegasus
+        self._tasks: Set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    @property
+    def report(self) -> ShadowReport:
+        return self._core.report
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
+        legacy = self._start(request)
+        try:
+            page = await self._legacy.classify(request, options)
+        except BaseException:
+            if legacy is not None and not legacy.done():
+                legacy.set_result(None)
+            raise
+        if legacy is not None and not legacy.done():
+            legacy.set_result(page)
+        return page
+
+    async def page(self, token: str, options: RequestOptions) -> BackendPage:
+        return await self._legacy.page(token, options)
+
+    async def aclose(self) -> None:
+        """Await pending comparisons, then close both backends (idempotent)."""
+        if self._closed:
+            return
+        await self.wait()
+        self._closed = True
+        if self._pegasus is not None:
+            try:
+                await self._pegasus.aclose()
+            except Exception as exc:
+                logger.debug("closing the shadow Pegasus backend failed: %s", exc)
+        await self._legacy.aclose()
+
+    async def wait(self, timeout: Optional[float] = None) -> bool:
+        """Await pending comparison tasks; False if ``timeout`` ran out first."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while self._tasks:
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            _, pending = await asyncio.wait(set(self._tasks), timeout=remaining)
+            if pending and deadline is not None and loop.time() >= deadline:
+                return False
+        return True
+
+    def _start(self, request: ClassifyRequest) -> Optional[asyncio.Future[Optional[BackendPage]]]:
+        if not self._core.sample() or self._closed:
+            return None
+        if len(self._tasks) >= MAX_PENDING:
+            self._core.report._bump("dropped")
+            return None
+        self._core.report._bump("sampled")
+        loop = asyncio.get_running_loop()
+        legacy: asyncio.Future[Optional[BackendPage]] = loop.create_future()
+        task = loop.create_task(self._run(request, legacy), name="classify-shim-shadow")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return legacy
+
+    def _pegasus_backend(self) -> AsyncBackend:
+        if self._pegasus is None:
+            if self._core.pegasus_error is not None:
+                raise self._core.pegasus_error
+            try:
+                self._pegasus = load_async_backend("pegasus", self._core.config)
+            except Exception as exc:
+                self._core.pegasus_error = exc
+                raise
+        return self._pegasus
+
+    async def _pegasus_result(self, request: ClassifyRequest) -> Tuple[Dict[str, Any], List[VideoFailure]]:
+        backend = self._pegasus_backend()
+        page = await backend.classify(_full_request(request), RequestOptions())
+        data: List[Any] = list(page.body.get("data") or [])
+        failures = list(page.errors)
+        token = _next_token(page.body)
+        for _ in range(MAX_PEGASUS_PAGES):
+            if token is None:
+                break
+            page = await backend.page(token, RequestOptions())
+            data.extend(page.body.get("data") or [])
+            failures.extend(page.errors)
+            token = _next_token(page.body)
+        return {"data": data}, failures
+
+    async def _run(self, request: ClassifyRequest, legacy: asyncio.Future[Optional[BackendPage]]) -> None:
+        try:
+            try:
+                pegasus_body, failures = await self._pegasus_result(request)
+            except Exception as exc:
+                self._core.pegasus_failed(request.kind, exc)
+                return
+            legacy_page = await legacy
+            if legacy_page is None:
+                self._core.report._bump("legacy_errors")
+                return
+            self._core.publish(request, legacy_page.body, pegasus_body, failures)
+        except Exception as exc:
+            self._core.internal_error(exc)
+
+
+def shadow_backend(client: Any) -> Union[ShadowBackend, AsyncShadowBackend]:
+    """The shadow backend behind a shim client (or an official client given ``attach``)."""
+    backend = getattr(client, "_backend", None)
+    if backend is None:
+        backend = getattr(getattr(client, "_classify_shim", None), "_backend", None)
+    if isinstance(backend, (ShadowBackend, AsyncShadowBackend)):
+        return backend
+    name = getattr(backend, "name", None)
+    raise TwelveLabsError(
+        f"this client does not run in shadow mode (its classify backend is {name!r}); "
+        f"create it with classify_backend='shadow' or TWELVELABS_CLASSIFY_BACKEND=shadow"
+    )
+
+
+def shadow_report(client: Any) -> ShadowReport:
+    """The live aggregate report of a shadow-mode client (call ``wait()`` first for totals)."""
+    return shadow_backend(client).report

@@ -1,0 +1,179 @@
+"""Our legacy backend vs the real ``twelvelabs==0.3.2``: same sandbox, same calls, interleaved.
+
+The sandbox runs in its own process (noise off, no latency), so the client process's CPU clock
+measures client work only. For each call (``videos``, ``index``, ``by_page_token``) both clients
+run alternately ``--repetitions`` times; the figure is median(ours) / median(0.3.2), wall and
+CPU. Goal: <= 1.0x. A component breakdown (validation, warnings, HTTP, response models) shows
+where any difference comes from.
+
+    python bench/legacy_overhead.py [--repetitions 300] [--videos 200]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import external_sandbox, interleave, median, parser, print_table, ratio, write_results
+
+CLASSES: List[Dict[str, Any]] = [
+    {"name": "DanceTok", "prompts": ["dance tutorial", "dance group", "dance competition"]},
+    {"name": "CookTok", "prompts": ["cooking tutorial", "utensils review"]},
+    {"name": "Sports", "prompts": ["soccer goal"], "options": ["visual"]},
+]
+OPTIONS = ["visual", "conversation"]
+
+
+def _calls(ours: Any, real: Any, index_id: str, video_ids: List[str], token: str) -> Dict[str, Tuple[Callable[[], Any], Callable[[], Any]]]:
+    """(ours, real) pairs making byte-identical requests."""
+    vids = video_ids[:5]
+
+    def videos(c: Any) -> Callable[[], Any]:
+        return lambda: c.classify.videos(vids, OPTIONS, CLASSES, include_clips=True)
+
+    def index(c: Any) -> Callable[[], Any]:
+        return lambda: c.classify.index(
+            index_id, OPTIONS, CLASSES, page_limit=50, include_clips=True, show_detailed_score=True
+        )
+
+    def page(c: Any) -> Callable[[], Any]:
+        return lambda: c.classify.by_page_token(token)
+
+    return {
+        "videos (5 ids, clips)": (videos(ours), videos(real)),
+        "index (50/page, clips, detailed)": (index(ours), index(real)),
+        "by_page_token (50/page)": (page(ours), page(real)),
+    }
+
+
+def _components(body: Dict[str, Any], index_id: str, repetitions: int) -> List[Tuple[str, float, float]]:
+    """Per-component medians (microseconds): ours vs 0.3.2's equivalent step, offline."""
+    import httpx
+    import twelvelabs.models as real_models
+
+    from classify_shim._models import ClassifyPageResult
+    from classify_shim._request import build_index_request, parse_request_options
+    from classify_shim._warnings import raise_if_escalated, warn_legacy_call
+
+    def timed(fn: Callable[[], Any]) -> float:
+        samples = []
+        for _ in range(repetitions):
+            t0 = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t0)
+        return median(samples) * 1e6
+
+    def real_body() -> Any:
+        # what 0.3.2 does before sending: a dict literal and remove_none_values
+        from twelvelabs.util import remove_none_values
+
+        return remove_none_values({
+            "index_id": index_id, "options": OPTIONS, "classes": CLASSES, "conversation_option": "semantic",
+            "page_limit": 50, "include_clips": True, "threshold": None, "show_detailed_score": True,
+        })
+
+    rows: List[Tuple[str, float, float]] = []
+    rows.append((
+        "request validation / body",
+        timed(lambda: (build_index_request(index_id, OPTIONS, CLASSES, page_limit=50, include_clips=True,
+                                           show_detailed_score=True), parse_request_options({}))),
+        timed(real_body),
+    ))
+    with warnings.catch_warnings(record=True):
+        rows.append((
+            "deprecation warning (deduplicated)",
+            timed(lambda: (raise_if_escalated("index", "legacy", "v1.2"), warn_legacy_call("index", "legacy", "v1.2"))),
+            0.0,
+        ))
+    rows.append((
+        "response models (50 videos)",
+        timed(lambda: ClassifyPageResult(None, **body)),
+        timed(lambda: real_models.ClassifyPageResult(None, **body)),  # type: ignore[arg-type]
+    ))
+    raw = json.dumps(body).encode()
+    rows.append((
+        "JSON decode of the page",
+        timed(lambda: httpx.Response(200, content=raw, headers={"content-type": "application/json"}).json()),
+        timed(lambda: httpx.Response(200, content=raw, headers={"content-type": "application/json"}).json()),
+    ))
+    return rows
+
+
+def main() -> int:
+    ap = parser(__doc__.splitlines()[0])
+    ap.add_argument("--repetitions", type=int, default=300, help="interleaved A/B rounds per call")
+    ap.add_argument("--videos", type=int, default=200, help="videos in the synthetic world")
+    args = ap.parse_args()
+
+    import twelvelabs
+
+    from classify_shim import TwelveLabs
+    from classify_shim.sandbox import synthetic_world
+
+    world = synthetic_world(args.videos, seed=7)
+    index_id = world["indexes"][0]["_id"]
+    video_ids = [v["_id"] for v in world["indexes"][0]["videos"]]
+    rows = []
+    results: Dict[str, Any] = {}
+    body: Dict[str, Any] = {}
+    scenarios = ["videos (5 ids, clips)", "index (50/page, clips, detailed)", "by_page_token (50/page)",
+                 "videos, warnings off"]
+    with tempfile.TemporaryDirectory() as tmp:
+        world_file = Path(tmp) / "world.json"
+        world_file.write_text(json.dumps(world))
+        for name in scenarios:
+            # A fresh sandbox per call kind: it keeps every result set for the token's lifetime,
+            # and a server slowed by thousands of stored pages would blur the comparison.
+            with external_sandbox("--token-ttl-s", "3600", world=str(world_file)) as (base_url, _proc):
+                os.environ["TWELVELABS_BASE_URL"] = base_url  # how 0.3.2 is pointed elsewhere
+                real = twelvelabs.TwelveLabs(api_key="bench-key")
+                ours = TwelveLabs("bench-key", classify_backend="legacy", base_url=base_url, cache=False)
+                first = real.classify.index(index_id, OPTIONS, CLASSES, page_limit=50, include_clips=True,
+                                            show_detailed_score=True)
+                body = json.loads(first.model_dump_json())
+                key = "videos (5 ids, clips)" if name == "videos, warnings off" else name
+                a, b = _calls(ours, real, index_id, video_ids, first.page_info.next_page_token)[key]
+                if name == "videos, warnings off":
+                    os.environ["TWELVELABS_CLASSIFY_WARNINGS"] = "off"
+                try:
+                    with warnings.catch_warnings(record=True):  # the shim's one-per-site warning
+                        samples = interleave({"ours": a, "real": b}, args.repetitions)
+                finally:
+                    os.environ.pop("TWELVELABS_CLASSIFY_WARNINGS", None)
+                    os.environ.pop("TWELVELABS_BASE_URL", None)
+                    ours.close()
+            mo, mr = median(samples["ours"]["wall"]), median(samples["real"]["wall"])
+            co, cr = median(samples["ours"]["cpu"]), median(samples["real"]["cpu"])
+            rows.append((name, mo * 1e3, mr * 1e3, ratio(mo, mr), co * 1e3, cr * 1e3, ratio(co, cr)))
+            results[name] = {
+                "ours_wall_ms_median": mo * 1e3, "real_wall_ms_median": mr * 1e3, "wall_ratio": ratio(mo, mr),
+                "ours_cpu_ms_median": co * 1e3, "real_cpu_ms_median": cr * 1e3, "cpu_ratio": ratio(co, cr),
+            }
+    print_table(
+        ["call", "ours ms", "0.3.2 ms", "wall ratio", "ours CPU ms", "0.3.2 CPU ms", "CPU ratio"],
+        rows,
+        title=f"legacy backend vs twelvelabs 0.3.2 (median of {args.repetitions} interleaved rounds; goal <= 1.0x)",
+    )
+    comp = _components(body, index_id, max(200, args.repetitions))
+    print_table(["component", "ours us", "0.3.2 us"], comp, title="where the time goes (offline, medians)")
+    worst = max(r["wall_ratio"] for r in results.values())
+    write_results("legacy_overhead", {
+        "parameters": {"repetitions": args.repetitions, "videos": args.videos, "sandbox": "separate process"},
+        "calls": results,
+        "components_us": {name: {"ours": o, "real": r} for name, o, r in comp},
+        "worst_wall_ratio": worst,
+        "goal": "<= 1.0",
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
