@@ -67,14 +67,21 @@ def _switch_message(config: ClientConfig, exc: APIStatusError) -> str:
 
 
 class _Decision:
-    """The switch state shared by the sync and async twins."""
+    """The switch state shared by the sync and async twins. The cache is opened only once
+    Pegasus is needed, so a user on a live legacy endpoint gets no cache file."""
 
-    def __init__(self, config: ClientConfig, store: Store) -> None:
+    def __init__(self, config: ClientConfig) -> None:
         self.config = config
-        self.store = store
-        self.pegasus = store.get_decision(config.host) == PEGASUS
+        self._store: Optional[Store] = None
+        self.pegasus = auto_decision(config) == PEGASUS
         if self.pegasus:
             log.info("auto backend: %s was found retired earlier; using Pegasus", config.host)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.config)
+        return self._store
 
     def switch(self, exc: APIStatusError) -> None:
         if self.pegasus:
@@ -82,6 +89,11 @@ class _Decision:
         self.pegasus = True
         self.store.put_decision(self.config.host, PEGASUS)
         warnings.warn(_switch_message(self.config, exc), self._category(), stacklevel=user_stacklevel())
+
+    def close_unused_store(self) -> None:
+        """Close the store when no Pegasus backend owns it."""
+        if self._store is not None:
+            self._store.close()
 
     @staticmethod
     def _category() -> Type[Warning]:
@@ -95,8 +107,7 @@ class AutoBackend:
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
-        self._store = open_store(config)
-        self._decision = _Decision(config, self._store)
+        self._decision = _Decision(config)
         self._legacy = LegacyBackend(config)
         self._pegasus: Optional[PegasusBackend] = None
 
@@ -106,7 +117,7 @@ class AutoBackend:
 
     def _peg(self) -> PegasusBackend:
         if self._pegasus is None:
-            self._pegasus = PegasusBackend(self.config, store=self._store)
+            self._pegasus = PegasusBackend(self.config, store=self._decision.store)
         return self._pegasus
 
     def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
@@ -129,7 +140,7 @@ class AutoBackend:
         if self._pegasus is not None:
             self._pegasus.close()  # closes the shared store
         else:
-            self._store.close()
+            self._decision.close_unused_store()
 
 
 class AsyncAutoBackend:
@@ -137,8 +148,7 @@ class AsyncAutoBackend:
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
-        self._store = open_store(config)
-        self._decision = _Decision(config, self._store)
+        self._decision = _Decision(config)
         self._legacy = AsyncLegacyBackend(config)
         self._pegasus: Optional[AsyncPegasusBackend] = None
 
@@ -148,7 +158,7 @@ class AsyncAutoBackend:
 
     def _peg(self) -> AsyncPegasusBackend:
         if self._pegasus is None:
-            self._pegasus = AsyncPegasusBackend(self.config, store=self._store)
+            self._pegasus = AsyncPegasusBackend(self.config, store=self._decision.store)
         return self._pegasus
 
     async def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
@@ -171,4 +181,4 @@ class AsyncAutoBackend:
         if self._pegasus is not None:
             await self._pegasus.aclose()
         else:
-            self._store.close()
+            self._decision.close_unused_store()

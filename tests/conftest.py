@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import pytest
@@ -48,12 +49,19 @@ def sandbox() -> Iterator[Any]:
 
 
 @pytest.fixture
-def sb(sandbox: Any) -> Iterator[Any]:
-    """The session sandbox with an empty request log; settings and world restored afterwards."""
+def sb(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The session sandbox with an empty request log; settings and world restored afterwards.
+
+    ``sb.requests()`` lists only requests that started during this test: the server appends a
+    log entry after writing its response, so a previous test's last entry can land late.
+    """
     saved = {name: getattr(sandbox, name) for name in _SANDBOX_SETTINGS}
     world = sandbox.world
     sandbox.clear_requests()
     sandbox.reset_rate_limits()
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    everything = sandbox.requests
+    monkeypatch.setattr(sandbox, "requests", lambda: [e for e in everything() if e.get("time", started) >= started])
     yield sandbox
     for name, value in saved.items():
         setattr(sandbox, name, value)

@@ -82,8 +82,8 @@ def _chunk_at(lines: List[str], start: int) -> Optional[int]:
 
 
 def _calls(tree: ast.AST) -> List[Tuple[str, ...]]:
-    """Dotted names of every call in ``tree`` (``client.classify.videos`` -> its parts)."""
-    out: List[Tuple[str, ...]] = []
+    """Dotted names of every call in ``tree``, in source order (``client.classify.videos`` -> parts)."""
+    found: List[Tuple[int, int, Tuple[str, ...]]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -94,18 +94,19 @@ def _calls(tree: ast.AST) -> List[Tuple[str, ...]]:
             func = func.value
         if isinstance(func, ast.Name):
             parts.append(func.id)
-            out.append(tuple(reversed(parts)))
-    return out
+            found.append((node.lineno, node.col_offset, tuple(reversed(parts))))
+    return [name for _, _, name in sorted(found)]
 
 
 def _name(code: str) -> Optional[str]:
+    """``iterative`` if it pages with ``next()``, else the last classify method it calls."""
     calls = _calls(ast.parse(code))
     methods = [c[2] for c in calls if len(c) == 3 and c[:2] == ("client", "classify")]
     if not methods:
         return None
     if ("next",) in calls:
         return "iterative"
-    return methods[0]
+    return methods[-1]
 
 
 def extract_examples(text: str) -> Dict[str, Example]:

@@ -49,6 +49,8 @@ class Store(Protocol):
 
     def put_video(self, scope: str, index_id: str, video_id: str, value: Mapping[str, Any]) -> None: ...
 
+    def forget_video(self, scope: str, video_id: str) -> None: ...
+
     def get_video_index(self, scope: str, video_id: str) -> Optional[str]: ...
 
     def put_video_index(self, scope: str, mapping: Mapping[str, str]) -> None: ...
@@ -104,6 +106,12 @@ class MemoryStore:
     def put_video(self, scope: str, index_id: str, video_id: str, value: Mapping[str, Any]) -> None:
         with self._lock:
             self._videos[(scope, index_id, video_id)] = json.loads(_dumps(value))
+
+    def forget_video(self, scope: str, video_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._videos if k[0] == scope and k[2] == video_id]:
+                del self._videos[key]
+            self._index.pop((scope, video_id), None)
 
     def get_video_index(self, scope: str, video_id: str) -> Optional[str]:
         with self._lock:
@@ -231,6 +239,12 @@ class SQLiteStore:
             "INSERT OR REPLACE INTO videos (scope, index_id, video_id, value, created) VALUES (?, ?, ?, ?, ?)",
             (scope, index_id, video_id, _dumps(value), time.time()),
         )
+
+    def forget_video(self, scope: str, video_id: str) -> None:
+        """Metadata and placement of a video the API no longer knows."""
+        with self._lock:
+            self._db.execute("DELETE FROM videos WHERE scope = ? AND video_id = ?", (scope, video_id))
+            self._db.execute("DELETE FROM video_index WHERE scope = ? AND video_id = ?", (scope, video_id))
 
     def get_video_index(self, scope: str, video_id: str) -> Optional[str]:
         row = self._one("SELECT index_id FROM video_index WHERE scope = ? AND video_id = ?", (scope, video_id))

@@ -60,7 +60,7 @@ from ._prompt import (
     needs_exact_match,
     plan_chunks,
 )
-from ._resolve import Resolver
+from ._resolve import Resolver, is_not_found
 from ._v13 import RateGate, V13Client, VideoRecord, build_analyze_body
 
 __all__ = ["Core", "Progress", "RunStats", "answer_key", "user_stacklevel", "warn_partial"]
@@ -250,7 +250,8 @@ class Core:
         stats.analyze_calls += 1
         answer = await gate.run(lambda: client.analyze(body, options), f"analyze {record.video_id}")
         if answer.data is None:
-            return AnswerError("invalid", "the /analyze answer has no text in 'data'")
+            kind = "truncated" if answer.finish_reason == "length" else "invalid"
+            return AnswerError(kind, "the /analyze answer has no text in 'data'")
         reason = answer.finish_reason or "stop"
         try:
             parsed = parse_answer(answer.data, classes=chunk, duration=record.duration, finish_reason=reason)
@@ -405,6 +406,8 @@ class Core:
                 raise
             except APIError as exc:
                 calls += 1
+                if is_not_found(exc):  # deleted since we cached it: resolve it afresh next time
+                    self.store.forget_video(self.scope, record.video_id)
                 problems.append(("analyze", _describe(exc)))
                 all_cached = False
                 continue
@@ -504,7 +507,7 @@ class Core:
         stats.failures = len(failures)
         data = order_videos(items)
         result_id = uuid.uuid4().hex
-        expires_at = math.ceil(time.time() + self.config.page_ttl_s)
+        expires_at = int(time.time() + self.config.page_ttl_s)  # whole seconds, as page_expired_at
         stored = {
             "data": data,
             "page_limit": request.page_limit,

@@ -131,18 +131,24 @@ def _check_id(field_name: str, value: object) -> str:
     return text
 
 
-def _check_list(field_name: str, value: object) -> List[Any]:
+def _check_list(field_name: str, value: object, hint: str = "") -> List[Any]:
+    """A non-empty list; ``hint`` says what belongs in it, for the error message."""
+    suffix = f"; {hint}" if hint else ""
     if value is None:
-        raise _fail(field_name, "is required and must be a non-empty list, got None", "parameter_not_provided")
+        raise _fail(field_name, f"is required and must be a non-empty list, got None{suffix}", "parameter_not_provided")
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise _fail(field_name, f"must be a list, got {_type_name(value)}")
+        raise _fail(field_name, f"must be a list, got {_type_name(value)}{suffix}")
     if not value:
-        raise _fail(field_name, "must not be empty", "parameter_not_provided")
+        raise _fail(field_name, f"must not be empty{suffix}", "parameter_not_provided")
     return list(value)
 
 
+_OPTIONS_HINT = f"allowed values are {', '.join(ALLOWED_OPTIONS)}"
+_CLASSES_HINT = "each class is a dict with 'name' and a non-empty 'prompts' list"
+
+
 def _check_options(field_name: str, value: object) -> Tuple[str, ...]:
-    items = _check_list(field_name, value)
+    items = _check_list(field_name, value, _OPTIONS_HINT)
     seen: List[str] = []
     for i, item in enumerate(items):
         if item not in ALLOWED_OPTIONS:
@@ -241,7 +247,7 @@ def _class_as_dict(index: int, item: object) -> Dict[str, Any]:
 def _check_classes(
     value: object, options: Tuple[str, ...], conversation_option: str
 ) -> Tuple[Tuple[ClassSpec, ...], List[Dict[str, Any]]]:
-    items = _check_list("classes", value)
+    items = _check_list("classes", value, _CLASSES_HINT)
     specs: List[ClassSpec] = []
     wire: List[Dict[str, Any]] = []
     seen: Dict[str, str] = {}
@@ -257,7 +263,7 @@ def _check_classes(
         seen[folded] = name
         if "prompts" not in raw:
             raise _fail(f"classes[{i}].prompts", "is required and must list at least one prompt", "parameter_not_provided")
-        prompts = _check_list(f"classes[{i}].prompts", raw["prompts"])
+        prompts = _check_list(f"classes[{i}].prompts", raw["prompts"], "give at least one prompt string")
         checked = tuple(
             _check_text(f"classes[{i}].prompts[{j}]", p, MAX_PROMPT_LENGTH) for j, p in enumerate(prompts)
         )
@@ -334,7 +340,7 @@ def build_videos_request(
     threshold: object = None,
     show_detailed_score: object = None,
 ) -> ClassifyRequest:
-    ids = _check_list("video_ids", video_ids)
+    ids = _check_list("video_ids", video_ids, "give the ids of the videos to classify")
     seen: Dict[str, int] = {}
     for i, vid in enumerate(ids):
         _check_id(f"video_ids[{i}]", vid)

@@ -254,3 +254,23 @@ def test_pegasus15_without_asset_id_is_reported(sb: Any, tmp_path: Path) -> None
     with pytest.raises(Exception, match="asset_id"):
         build_analyze_body("pegasus1.5", record, "p", {"type": "json_schema"}, 0.0, 600)
     assert build_analyze_body("pegasus1.2", record, "p", {"type": "json_schema"}, 0.0, 600)["video_id"] == "v"
+
+
+def test_a_video_deleted_after_caching_is_reported_then_unknown(sb: Any, tmp_path: Path) -> None:
+    import copy
+
+    vids = _videos(sb)[:3]
+    with _client(sb, tmp_path) as client:
+        client.classify.videos(vids, ["visual"], CLASSES)  # map + metadata cached
+        world = copy.deepcopy(sb.world)
+        world["indexes"][0]["videos"] = [v for v in world["indexes"][0]["videos"] if v["_id"] != vids[0]]
+        sb.set_world(world)
+        sb.clear_requests()
+        result = client.classify.videos(vids, ["visual", "conversation"], CLASSES)  # new prompt: asks again
+        assert [(e.video_id, e.stage) for e in result.errors] == [(vids[0], "analyze")]
+        assert "resource_not_exist" in result.errors[0].message
+        sb.clear_requests()
+        with pytest.raises(BadRequestError) as info:  # forgotten: now resolved afresh, and unknown
+            client.classify.videos(vids, ["visual", "text_in_video"], CLASSES)
+    assert info.value.body["code"] == "resource_not_exist"
+    assert _calls(sb) == []

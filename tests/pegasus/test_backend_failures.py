@@ -15,9 +15,9 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import httpx
 import pytest
+from classify_shim.adapters.pegasus import _v13
 
 from classify_shim import PartialResultWarning, TwelveLabs
-from classify_shim.adapters.pegasus import _v13
 from classify_shim.sandbox import Sandbox, default_world
 
 KEY = "tlk_pegasus_failures_01"
@@ -313,7 +313,7 @@ def test_sync_client_inside_a_running_event_loop_leaks_nothing(sandbox_factory: 
         with _client(sb, tmp_path) as client:  # a sync client used from async code (Jupyter-like)
             return _classify(client, ids)
 
-    result, partial = asyncio.run(handler())
+    result, _partial = asyncio.run(handler())
     assert result.errors == [] and result.data
     assert not any(name.startswith("classify-shim-pegasus") for name in _threads() - before)
 

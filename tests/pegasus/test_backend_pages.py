@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -147,7 +148,10 @@ def test_another_process_serves_the_page_without_any_request(sb: Any, tmp_path: 
         print(len(page.data), page.page_info.total_results, bool(page.page_info.prev_page_token))
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    script = tmp_path / "other_process.py"
+    script.write_text(code, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWELVELABS_")}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     n, total, has_prev = out.stdout.split()
     assert int(n) == 2 and int(total) >= 7 and has_prev == "True"

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from classify_shim._config import ClientConfig
 from classify_shim.adapters.pegasus import _cache
 from classify_shim.adapters.pegasus._cache import MemoryStore, SQLiteStore, open_store
+
+from classify_shim._config import ClientConfig
 
 CLASSES = [
     {"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group", "Dance competition"]},
@@ -174,10 +174,11 @@ def test_classify_through_the_client_writes_a_private_json_cache(sb: Any, tmp_pa
     path = tmp_path / "cachedir" / "c.sqlite3"
     vids = [v["_id"] for v in sb.world["indexes"][0]["videos"][:2]]
     secret = "tlk_secret_marker_0123456789"
-    with TwelveLabs(api_key=secret, classify_backend="pegasus", base_url=sb.base_url, cache=path) as client:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            client.classify.videos(vids, ["visual"], CLASSES)
+    with TwelveLabs(
+        api_key=secret, classify_backend="pegasus", base_url=sb.base_url, cache=path
+    ) as client, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client.classify.videos(vids, ["visual"], CLASSES)
     assert _mode(path) == 0o600
     assert _mode(path.parent) == 0o700
     db = sqlite3.connect(str(path))
@@ -191,3 +192,15 @@ def test_classify_through_the_client_writes_a_private_json_cache(sb: Any, tmp_pa
     assert all(isinstance(a["data"], str) for a in answers)
     assert videos == 2 and results == 1
     assert secret.encode() not in path.read_bytes()  # only a fingerprint of the key is stored
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_forget_video_drops_metadata_and_placement(tmp_path: Path, kind: str) -> None:
+    store = SQLiteStore(tmp_path / "c.sqlite3") if kind == "sqlite" else MemoryStore()
+    store.put_video("s", "i", "v", {"duration": 1})
+    store.put_video("s", "i", "w", {"duration": 2})
+    store.put_video_index("s", {"v": "i", "w": "i"})
+    store.forget_video("s", "v")
+    assert store.get_video("s", "i", "v") is None and store.get_video_index("s", "v") is None
+    assert store.get_video("s", "i", "w") == {"duration": 2} and store.get_video_index("s", "w") == "i"
+    store.close()

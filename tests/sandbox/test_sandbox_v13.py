@@ -404,3 +404,40 @@ def test_hostile_noise_promises() -> None:
     odd = [s for a in parsed for c in a["classes"] for s in c["segments"]
            if seconds(s["start"]) < 0 or seconds(s["end"]) > PARTY["duration"] or seconds(s["end"]) < seconds(s["start"])]
     assert odd
+
+
+# --------------------------------------------------------------------------- agreement with v1.2
+
+def _union(intervals: List[Any]) -> float:
+    total, end = 0.0, -1.0
+    for s, e in sorted(intervals):
+        if s > end:
+            total += e - s
+            end = e
+        elif e > end:
+            total += e - end
+            end = e
+    return total
+
+
+@pytest.mark.parametrize("options", [["visual", "conversation"], ["visual"], ["conversation", "text_in_video"]])
+def test_model_agrees_with_v12_on_pass_fail(client: httpx.Client, options: List[str]) -> None:
+    """Read naively (confidence as score, segment union as ratio), the model's answers give the
+    same pass/fail as the v1.2 emulation for every (video, class) of the default world."""
+    classes = [{"name": c["name"], "prompts": c["prompts"], "sources": options} for c in REQUESTED]
+    v12: Dict[str, List[str]] = {}
+    for idx in WORLD["indexes"]:
+        r = client.post("/v1.2/classify/bulk", json={"index_id": idx["_id"], "options": options,
+                                                     "classes": classes, "page_limit": 50})
+        v12.update({d["video_id"]: [c["name"] for c in d["classes"]] for d in r.json()["data"]})
+    pairs = 0
+    for idx in WORLD["indexes"]:
+        for video in idx["videos"]:
+            answer = json.loads(analyze(client, video_id=video["_id"], prompt=class_prompt(classes)).json()["data"])
+            for cls in answer["classes"]:
+                ratio = _union([(s["start"], s["end"]) for s in cls["segments"]]) / video["duration"]
+                passes = cls["present"] and cls["confidence"] >= 75 and ratio >= 0.5
+                assert passes == (cls["name"] in v12.get(video["_id"], [])), (video["filename"], cls)
+                pairs += 1
+    assert pairs == 2 * sum(len(i["videos"]) for i in WORLD["indexes"])
+    assert any(v12.values())

@@ -182,10 +182,13 @@ def class_score(clips: Sequence[Clip], ratio: float) -> float:
 
 
 def softmax_percent(scores: Sequence[float]) -> List[float]:
-    """Softmax of 0-100 scores (temperature 10), as percentages summing to 100."""
+    """Softmax of 0-100 scores (temperature 100), as percentages summing to 100.
+
+    Temperature 100 reproduces a recorded v1.2 answer (96.23 / 90.78 -> 51.46 / 48.54) to 0.1.
+    """
     if not scores:
         return []
     top = max(scores)
-    exps = [math.exp((s - top) / 10.0) for s in scores]
+    exps = [math.exp((s - top) / 100.0) for s in scores]
     total = sum(exps)
     return [100.0 * e / total for e in exps]

@@ -131,11 +131,12 @@ def list_videos(world: World, index_id: str, query: Mapping[str, str]) -> Respon
         raise invalid("sort_by", "must be created_at or updated_at")
     if sort_option not in ("asc", "desc"):
         raise invalid("sort_option", "must be asc or desc")
-    videos = list(idx["videos"])
+    videos = world.videos_by_created(index_id, newest_first=sort_option == "desc")
     if query.get("filename"):
         videos = [v for v in videos if v["filename"] == query["filename"]]
-    videos.sort(key=lambda v: (v["created_at"], v["_id"]), reverse=sort_option == "desc")
-    return Response(200, _paged([_video_json(v) for v in videos], page, limit), extra_log={"index": index_id})
+    payload = _paged(videos, page, limit)
+    payload["data"] = [_video_json(v) for v in payload["data"]]
+    return Response(200, payload, extra_log={"index": index_id})
 
 
 def get_video(world: World, index_id: str, video_id: str, query: Mapping[str, str]) -> Response:

@@ -183,12 +183,23 @@ class World:
         self.videos: Dict[str, Dict[str, Any]] = {}
         self.video_index: Dict[str, str] = {}
         self.assets: Dict[str, Dict[str, Any]] = {}
+        self._sorted: Dict[Tuple[str, bool], List[Dict[str, Any]]] = {}
         for idx in data["indexes"]:
             self.indexes[idx["_id"]] = idx
             for vid in idx["videos"]:
                 self.videos[vid["_id"]] = vid
                 self.video_index[vid["_id"]] = idx["_id"]
                 self.assets[vid["asset_id"]] = vid
+
+    def videos_by_created(self, index_id: str, newest_first: bool) -> List[Dict[str, Any]]:
+        """An index's videos by creation time (cached: big worlds are listed page by page)."""
+        key = (index_id, newest_first)
+        cached = self._sorted.get(key)
+        if cached is None:
+            cached = sorted(self.indexes[index_id]["videos"], key=lambda v: (v["created_at"], v["_id"]),
+                            reverse=newest_first)
+            self._sorted[key] = cached
+        return cached
 
     def describe(self) -> str:
         """One-line summary for the CLI banner."""

@@ -1,0 +1,1 @@
+"""Reliability suites: faults (``-m faults``), bad input (``-m badinput``), security (``-m security``)."""
