@@ -66,6 +66,7 @@ class PegasusBackend:
 
     def __init__(self, config: ClientConfig, *, store: Optional[Store] = None) -> None:
         self.config = config
+        self.warn_partial_results = True  # False for callers that never show Pegasus results (shadow)
         self._core = Core(config, store)
         self._sync_http: Optional[SyncHTTP] = None
         if config.http_client is not None:
@@ -99,7 +100,8 @@ class PegasusBackend:
                 await http.aclose()
 
         page, stats = run_in_worker(job)
-        warn_partial(page.errors, stats.videos)
+        if self.warn_partial_results:
+            warn_partial(page.errors, stats.videos)
         return page
 
     def page(self, token: str, options: RequestOptions) -> BackendPage:
@@ -118,6 +120,7 @@ class AsyncPegasusBackend:
 
     def __init__(self, config: ClientConfig, *, store: Optional[Store] = None) -> None:
         self.config = config
+        self.warn_partial_results = True  # False for callers that never show Pegasus results (shadow)
         self._core = Core(config, store)
         self._http = _async_http(config)
 
@@ -127,7 +130,8 @@ class AsyncPegasusBackend:
 
     async def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
         page, stats = await self._core.run(request, options, self._http)
-        warn_partial(page.errors, stats.videos)
+        if self.warn_partial_results:
+            warn_partial(page.errors, stats.videos)
         return page
 
     async def page(self, token: str, options: RequestOptions) -> BackendPage:

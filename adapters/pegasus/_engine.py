@@ -74,7 +74,8 @@ BACKEND_NAME = "pegasus"
 class Progress:
     """Passed to ``on_progress`` after each video: ``status`` is ``"analyzed"`` (model called),
     ``"cached"`` (answers from the cache), ``"exact_match"`` (transcript only, no model call) or
-    ``"failed"`` (reported in ``result.errors``)."""
+    ``"failed"`` (reported in ``result.errors``). The sync client calls it from its worker
+    thread; an exception it raises is logged and ignored."""
 
     done: int
     total: int

@@ -153,8 +153,10 @@ class ClientConfig:
         shadow_sample_rate: float = 1.0,
         on_mismatch: Optional[Callable[[Any], None]] = None,
     ) -> ClientConfig:
+        if api_key is not None and not isinstance(api_key, str):
+            raise TwelveLabsError(f"api_key must be a string, got {type(api_key).__name__}")
         key = api_key or os.environ.get(ENV_API_KEY)
-        if not key or not isinstance(key, str) or not key.strip():
+        if not key or not key.strip():
             raise TwelveLabsError(
                 "Provide `api_key` to initialize a client (or set TWELVELABS_API_KEY). "
                 "You can find the key on the API Key page of the TwelveLabs dashboard."
@@ -165,6 +167,22 @@ class ClientConfig:
             raise TwelveLabsError(f"max_retries must be a non-negative integer, got {max_retries!r}")
         if not 0.0 <= shadow_sample_rate <= 1.0:
             raise TwelveLabsError(f"shadow_sample_rate must be from 0 to 1, got {shadow_sample_rate!r}")
+        if base_url is not None and (
+            not isinstance(base_url, str) or not re.match(r"^https?://[^/\s]+", base_url.strip())
+        ):
+            raise TwelveLabsError(f"base_url must be an http:// or https:// URL, got {base_url!r}")
+        if cache is not None and not isinstance(cache, (bool, str, Path)):
+            raise TwelveLabsError(f"cache must be True, False, a file path or None, got {type(cache).__name__}")
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise TwelveLabsError(f"http_client must be an httpx.Client, got {type(http_client).__name__}")
+        if async_http_client is not None and not isinstance(async_http_client, httpx.AsyncClient):
+            raise TwelveLabsError(f"http_client must be an httpx.AsyncClient, got {type(async_http_client).__name__}")
+        if not isinstance(timeout, (NotGiven, httpx.Timeout)) and timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise TwelveLabsError(f"timeout must be a positive number of seconds, an httpx.Timeout or None, got {timeout!r}")
+        if isinstance(page_ttl_s, bool) or not isinstance(page_ttl_s, (int, float)) or page_ttl_s < 0:
+            raise TwelveLabsError(f"page_ttl_s must be a non-negative number of seconds, got {page_ttl_s!r}")
         backend, source = resolve_backend(classify_backend)
         if isinstance(timeout, NotGiven):
             resolved_timeout = DEFAULT_TIMEOUT

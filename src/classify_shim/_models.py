@@ -11,6 +11,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     AsyncIterator,
+    Iterable,
     Dict,
     Iterator,
     List,
@@ -19,10 +20,11 @@ from typing import (
     Protocol,
     TypeVar,
     Union,
-    overload,
+    get_args,
 )
 
-from pydantic import BaseModel, PrivateAttr, RootModel
+from pydantic import BaseModel, GetCoreSchemaHandler, PrivateAttr, TypeAdapter
+from pydantic_core import core_schema
 
 if TYPE_CHECKING:
     from ._backend import VideoFailure
@@ -52,26 +54,35 @@ class TokenPageInfo(BaseModel):
     prev_page_token: Optional[str] = None
 
 
-class RootModelList(RootModel[List[T]]):
-    """A list that is also a pydantic model: iterates, indexes and has ``len`` like 0.3.2's."""
+class RootModelList(List[T]):
+    """A list of models: iterates, indexes, has ``len`` and ``.root`` like 0.3.2's RootModelList.
 
-    def __init__(self, _list: List[T]) -> None:
-        super().__init__(root=_list)
+    0.3.2's was a pydantic ``RootModel``, which is *not* a ``list``: the SDK's own documented
+    pagination example tests ``isinstance(data, list)`` and crashed. Ours is a real list that
+    pydantic validates and serialises as one, and keeps the RootModel methods users call.
+    """
 
-    def __iter__(self) -> Iterator[T]:  # type: ignore[override]
-        return iter(self.root)
+    def __init__(self, _list: Iterable[T] = ()) -> None:
+        super().__init__(_list)
 
-    @overload
-    def __getitem__(self, item: int) -> T: ...
+    @property
+    def root(self) -> List[T]:
+        return self
 
-    @overload
-    def __getitem__(self, item: slice) -> List[T]: ...
+    def model_dump(self, **kwargs: Any) -> List[Any]:
+        return [item.model_dump(**kwargs) if isinstance(item, BaseModel) else item for item in self]
 
-    def __getitem__(self, item: Union[int, slice]) -> Union[T, List[T]]:
-        return self.root[item]
+    def model_dump_json(self, **kwargs: Any) -> str:
+        return TypeAdapter(List[Any]).dump_json(self.model_dump(), **kwargs).decode()
 
-    def __len__(self) -> int:
-        return len(self.root)
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        args = get_args(source)
+        items = handler.generate_schema(args[0] if args else Any)
+        return core_schema.no_info_after_validator_function(cls, core_schema.list_schema(items))
+
+    def __repr__(self) -> str:
+        return f"RootModelList({list.__repr__(self)})"
 
 
 class ClassifyClassParams:

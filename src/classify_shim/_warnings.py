@@ -245,8 +245,10 @@ def warn_legacy_call(method: str, backend: str, version: str) -> None:
     builtin = rule is None or rule == _BUILTIN_MAIN or (rule == _BUILTIN_IGNORE and not _user_ignores_deprecations())
     if not builtin:
         registry = module_globals.setdefault("__warningregistry__", {})
+        # ``python -c`` code has no source a loader can give; linecache then fails on its globals.
+        source_globals = module_globals if os.path.isfile(filename) else None
         warnings.warn_explicit(message, category, filename, lineno, module=module, registry=registry,
-                               module_globals=module_globals)
+                               module_globals=source_globals)
         return
     key = (filename, lineno, method)
     with _lock:

@@ -13,11 +13,11 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import httpx
 import pytest
-from legacy_support import API_KEY, valid_page
 
 import classify_shim
 from classify_shim import AsyncTwelveLabs, ClassifyValidationError, TwelveLabs
 from classify_shim.models import ClassifyClassParams
+from legacy_support import API_KEY, valid_page
 
 pytestmark = [pytest.mark.badinput, pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning")]
 

@@ -6,13 +6,13 @@ import importlib.util
 from typing import Any, Optional
 
 import pytest
-import twelvelabs
-from legacy_support import API_KEY
+import twelvelabs  # type: ignore[import-untyped]
 
 import classify_shim
 from classify_shim import TwelveLabs
 from classify_shim._config import BACKEND_CHOICES, ClientConfig, resolve_backend
 from classify_shim._types import NOT_GIVEN
+from legacy_support import API_KEY
 
 pytestmark = pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning")
 

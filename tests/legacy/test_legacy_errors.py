@@ -14,16 +14,16 @@ from typing import Any, Callable, Dict, List, Optional
 
 import httpx
 import pytest
-import twelvelabs
-from legacy_support import API_KEY, valid_page
-from twelvelabs.base_client import APIClient
+import twelvelabs  # type: ignore[import-untyped]
+from twelvelabs.base_client import APIClient  # type: ignore[import-untyped]
 
 import classify_shim
 from classify_shim import TwelveLabs
+from legacy_support import API_KEY, valid_page
 
 pytestmark = pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning")
 
-CLASSES = [{"name": "DanceTok", "prompts": ["Dance tutorial"]}]
+CLASSES: List[Dict[str, Any]] = [{"name": "DanceTok", "prompts": ["Dance tutorial"]}]
 
 STATUS_CLASSES = {
     400: "BadRequestError",
@@ -95,7 +95,7 @@ CALLS: Dict[str, Callable[[TwelveLabs], Any]] = {
 
 def _real_error(response: httpx.Response) -> Any:
     """What 0.3.2 builds from the same response (its own mapping code, run directly)."""
-    return APIClient._make_status_error(None, response)  # type: ignore[arg-type]
+    return APIClient._make_status_error(None, response)
 
 
 @pytest.mark.parametrize("status", list(STATUS_CLASSES))

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import pytest
-import seed
-import twelvelabs
-from legacy_support import API_KEY, child_env, run_python
+import twelvelabs  # type: ignore[import-untyped]
 
+import seed
 from classify_shim import TwelveLabs
+from legacy_support import API_KEY, child_env, run_python
 
 
 def _pegasus_ready() -> bool:
@@ -40,7 +40,7 @@ pytestmark = [
 OURS = "from classify_shim import TwelveLabs"
 REAL = "from twelvelabs import TwelveLabs"
 # The arguments the examples pass (the extracted code is checked to contain them).
-CLASSES = [
+CLASSES: List[Dict[str, Any]] = [
     {"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group", "Dance competition"]},
     {"name": "CookTok", "prompts": ["Cooking tutorial", "Cooking ustensils review"]},
 ]
@@ -219,7 +219,6 @@ def both(sb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tuple[TwelveLabs,
 
 def test_real_sdk_gets_equal_results_for_videos(both: Tuple[TwelveLabs, Any], sb: Any) -> None:
     ours, real = both
-    index_id, video_ids = world_ids(sb.world)
     all_ids = [v for ix in sb.world["indexes"] for v in [x["_id"] for x in ix["videos"]]][:6]
     for kwargs in (CALL_KWARGS, dict(CALL_KWARGS, page_limit=10, include_clips=False),
                    dict(CALL_KWARGS, threshold={"min_video_score": 50, "min_duration_ratio": 0.1})):
@@ -265,8 +264,7 @@ LEGACY_PROGRAM = """\
 import os
 import sys
 
-from twelvelabs import TwelveLabs
-from twelvelabs.exceptions import APIStatusError
+from twelvelabs import APIStatusError, TwelveLabs
 
 CLASSES = [
     {"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group", "Dance competition"]},
@@ -328,14 +326,15 @@ print("done", file=sys.stderr)
 
 
 def test_legacy_program_prints_the_same_with_the_real_sdk(sb: Any, tmp_path: Path) -> None:
-    index_id, video_ids = world_ids(sb.world)
+    index_id, _ = world_ids(sb.world)
     all_ids = [v["_id"] for v in sb.world["indexes"][0]["videos"]][:5]
     env = child_env(KEY=API_KEY, INDEX_ID=index_id, VIDEO_IDS=",".join(all_ids),
                     TWELVELABS_BASE_URL=sb.base_url, TWELVELABS_CLASSIFY_BACKEND="legacy")
     outputs = {}
     for label, import_line in (("ours", OURS), ("real", REAL)):
         script = tmp_path / f"{label}_program.py"
-        script.write_text(LEGACY_PROGRAM.replace(REAL, import_line), encoding="utf-8")
+        code = LEGACY_PROGRAM.replace("from twelvelabs import", import_line.split(" TwelveLabs")[0])
+        script.write_text(code, encoding="utf-8")
         proc = run_python([str(script)], cwd=tmp_path, env=env)
         assert proc.returncode == 0, proc.stderr
         outputs[label] = proc

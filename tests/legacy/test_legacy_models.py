@@ -9,11 +9,13 @@ from typing import Any, Dict, List, Optional
 
 import httpx
 import pytest
-import twelvelabs.models as real_models
-import twelvelabs.models.classify as real_classify
-from legacy_support import API_KEY, valid_page
+import twelvelabs.models as real_models  # type: ignore[import-untyped]
+import twelvelabs.models.classify as real_classify  # type: ignore[import-untyped]
 
 from classify_shim import TwelveLabs, models
+from legacy_support import API_KEY, valid_page
+
+pytestmark = pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning")
 
 PAIRS = [
     ("ClassifyPageResult", real_classify.ClassifyPageResult),
@@ -61,7 +63,7 @@ def test_fields_types_and_optionality_match(name: str, theirs: Any) -> None:
     for field_name, spec in real.items():
         assert mine[field_name] == spec, field_name
     for field_name in extra:
-        annotation, required, default = mine[field_name]
+        _, required, default = mine[field_name]
         assert not required and default is None, "a superset field must be optional and default to None"
 
 
@@ -84,19 +86,39 @@ def test_class_params_is_a_plain_class_with_the_same_constructor() -> None:
 
 
 def test_root_model_list_iterates_indexes_and_has_len() -> None:
-    data = models.RootModelList[models.ClassifyClip](
-        [{"start": 0, "end": 1, "score": 50, "option": "visual", "prompt": "a"},
-         {"start": 2, "end": 3, "score": 60, "option": "conversation", "prompt": "b"}]
+    """What users do with ``video.classes`` / ``cls.clips``: iterate, index, slice, len, root, dump."""
+    cls = models.ClassifyClass(
+        name="A", score=90, duration_ratio=0.5,
+        clips=[{"start": 0, "end": 1, "score": 50, "option": "visual", "prompt": "a"},
+               {"start": 2, "end": 3, "score": 60, "option": "conversation", "prompt": "b"}],
     )
+    data = cls.clips
+    assert data is not None
+    assert type(data).__name__.startswith("RootModelList")
     assert len(data) == 2
     assert [c.prompt for c in data] == ["a", "b"]
     assert data[1].option == "conversation" and data[-1].prompt == "b"
     assert [c.prompt for c in data[0:1]] == ["a"]
-    assert isinstance(data[0], models.ClassifyClip)
-    theirs = real_models.RootModelList[real_classify.ClassifyClip](data.model_dump())
-    assert theirs.model_dump() == [{k: v for k, v in c.items() if k != "detailed_scores"} for c in data.model_dump()]
-    classes = models.RootModelList[models.ClassifyClass]([{"name": "A", "score": 1, "duration_ratio": 0.5}])
-    assert real_models.RootModelList[real_classify.ClassifyClass](classes.model_dump()).model_dump() == classes.model_dump()
+    assert all(isinstance(c, models.ClassifyClip) for c in data)
+    assert [c.prompt for c in data.root] == ["a", "b"]
+    theirs = real_classify.ClassifyClass(**cls.model_dump())
+    assert theirs.clips is not None and len(theirs.clips) == len(data)
+    assert theirs.clips.model_dump() == [{k: v for k, v in c.items() if k != "detailed_scores"}
+                                         for c in data.model_dump()]
+    assert theirs.model_dump() == _strip_class(cls.model_dump())
+
+
+def _strip_class(dump: Dict[str, Any]) -> Dict[str, Any]:
+    for clip in dump.get("clips") or []:
+        clip.pop("detailed_scores", None)
+    return dump
+
+
+def test_page_data_is_a_list_as_the_reference_example_assumes() -> None:
+    """The reference's pagination example branches on ``isinstance(data, list)``."""
+    page = models.ClassifyPageResult(None, **valid_page("v1"))
+    assert isinstance(page.data, list)
+    assert isinstance(page.data[0].classes, list)
 
 
 def _strip_clip_detailed_scores(dump: Dict[str, Any]) -> Dict[str, Any]:
@@ -171,7 +193,7 @@ def _pages_client(pages: Dict[str, Dict[str, Any]], seen: List[str]) -> TwelveLa
                       http_client=httpx.Client(transport=httpx.MockTransport(handler)), max_retries=0)
 
 
-CLASSES = [{"name": "DanceTok", "prompts": ["Dance tutorial"]}]
+CLASSES: List[Dict[str, Any]] = [{"name": "DanceTok", "prompts": ["Dance tutorial"]}]
 
 
 @pytest.mark.parametrize("end_token", ["", None], ids=["empty-string", "absent"])

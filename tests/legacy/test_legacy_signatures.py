@@ -7,10 +7,10 @@ from typing import Any, List, Tuple
 
 import httpx
 import pytest
-import twelvelabs
-from legacy_support import API_KEY
+import twelvelabs  # type: ignore[import-untyped]
 
 from classify_shim import AsyncTwelveLabs, TwelveLabs
+from legacy_support import API_KEY
 
 METHODS = ("videos", "index", "by_page_token")
 
@@ -50,7 +50,7 @@ def test_unbound_method_signature_matches_0_3_2(method: str) -> None:
     theirs = inspect.signature(getattr(twelvelabs.resources.Classify, method))
     mine = inspect.signature(getattr(Classify, method))
     assert _shape(mine) == _shape(theirs)
-    assert list(mine.parameters)[0] == "self"
+    assert next(iter(mine.parameters)) == "self"
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -103,3 +103,50 @@ def test_constructor_accepts_positional_key_and_version() -> None:
 def test_client_is_a_context_manager_like_0_3_2() -> None:
     with TwelveLabs(API_KEY, classify_backend="legacy") as client:
         assert client.classify is not None
+
+
+TYPED_USER_CODE = '''\
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from classify_shim import TwelveLabs
+from classify_shim.models import ClassifyClassParams, ClassifyPageResult
+
+SEED_STYLE = [{"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group"]}]
+ANNOTATED: List[Dict[str, Any]] = [{"name": "CookTok", "prompts": ["Cooking tutorial"]}]
+PARAMS: List[ClassifyClassParams] = [ClassifyClassParams("DanceTok", ["Dance tutorial"])]  # 0.3.2's documented type
+OPTIONS = ["visual", "conversation"]
+
+client = TwelveLabs(api_key="k")
+a: ClassifyPageResult = client.classify.videos(["v1"], OPTIONS, SEED_STYLE, include_clips=True, page_limit=1)
+b = client.classify.index(index_id="i", options=["visual"], classes=ANNOTATED, threshold={"min_video_score": 80})
+c = client.classify.videos(video_ids=["v1"], options=OPTIONS, classes=PARAMS)
+d = client.classify.by_page_token(a.page_info.next_page_token or "", headers={"X-A": "b"})
+for data in b:
+    for video in data:
+        for cls in video.classes:
+            print(video.video_id, cls.name, cls.score + 1.0, cls.duration_ratio)
+            for clip in cls.clips or []:
+                print(clip.start, clip.prompt, clip.thumbnail_url, clip.detailed_scores)
+print(len(c.data), c.data[0].video_id, d.page_info.total_results)
+'''
+
+
+def test_typed_legacy_code_type_checks(tmp_path: Any) -> None:
+    """Code written against the documented 0.3.2 types passes ``mypy --strict`` with our annotations."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("mypy")
+    src = Path(__file__).resolve().parents[2] / "src"
+    (tmp_path / "user_code.py").write_text(TYPED_USER_CODE)
+    env = {**os.environ, "MYPYPATH": str(src)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull,
+         "--no-error-summary", "user_code.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

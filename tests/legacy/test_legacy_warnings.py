@@ -17,9 +17,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-import deprecation
+import deprecation  # type: ignore[import-untyped]
 import pytest
-from legacy_support import API_KEY, REPO, child_env, run_python, world_videos
 
 from classify_shim import (
     AsyncTwelveLabs,
@@ -28,10 +27,11 @@ from classify_shim import (
     TwelveLabs,
     UnsupportedWarning,
 )
+from legacy_support import API_KEY, REPO, child_env, run_python, world_videos
 
 pytestmark = pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning")
 
-CLASSES = [{"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group"]}]
+CLASSES: List[Dict[str, Any]] = [{"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group"]}]
 WARNING_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<category>\w+): (?P<text>client\.classify\.\w+\(\))", re.M)
 
 WORKER = '''\
@@ -228,11 +228,11 @@ def test_content_category_and_attributes(legacy_client: TwelveLabs, sb: Any, met
         "by_page_token": lambda: legacy_client.classify.by_page_token(first.page_info.next_page_token or "x"),
     }
     [w] = _record(calls[method])
+    assert isinstance(w.message, ClassifyDeprecationWarning)
+    assert isinstance(w.message, deprecation.DeprecatedWarning)
+    assert isinstance(w.message, DeprecationWarning)
     message = w.message
     assert isinstance(message, UnsupportedWarning)  # the API's sunset (2025-02-28) has passed
-    assert isinstance(message, ClassifyDeprecationWarning)
-    assert isinstance(message, deprecation.DeprecatedWarning)
-    assert isinstance(message, DeprecationWarning)
     assert issubclass(UnsupportedWarning, deprecation.UnsupportedWarning)
     text = str(message)
     assert f"client.classify.{method}()" in text

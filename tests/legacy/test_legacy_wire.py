@@ -11,15 +11,15 @@ import json
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
-import twelvelabs
-from legacy_support import API_KEY, Captured, CaptureServer
+import twelvelabs  # type: ignore[import-untyped]
 
 from classify_shim import TwelveLabs
 from classify_shim.models import ClassifyClassParams
+from legacy_support import API_KEY, Captured, CaptureServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning")
 
-CLASSES = [
+CLASSES: List[Dict[str, Any]] = [
     {"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group", "Dance competition"]},
     {"name": "CookTok", "prompts": ["Cooking tutorial", "Cooking ustensils review"],
      "options": ["visual"], "conversation_option": "exact_match"},

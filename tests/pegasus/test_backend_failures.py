@@ -385,3 +385,12 @@ def test_rate_gate_adapts_and_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
     assert gate.cap == 3 and gate.limit <= 3
     default = _v13.RateGate(None)
     assert default.limit == _v13.DEFAULT_CONCURRENCY
+
+
+def test_partial_warning_can_be_silenced_by_the_owner(sandbox_factory: Any, tmp_path: Path) -> None:
+    """Shadow mode never shows Pegasus results to the caller, so it turns the warning off."""
+    sb = sandbox_factory(_world([{"text": "x"}, {"text": "y"}]))
+    with _client(sb, tmp_path) as client:
+        client._backend.warn_partial_results = False  # type: ignore[attr-defined]
+        result, partial = _classify(client, _ids(sb))
+    assert partial == [] and [e.video_id for e in result.errors] == [_ids(sb)[0]]

@@ -56,7 +56,9 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
     )
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--video-ids", metavar="ID,ID,...", help="classify these videos (classify.videos)")
-    target.add_argument("--index-id", metavar="ID", help="classify every video of this index (classify.index)")
+    target.add_argument(
+        "--index-id", metavar="ID", help="classify every video of this index (classify.index)"
+    )
     parser.add_argument(
         "--options",
         default="visual,conversation",
@@ -178,15 +180,17 @@ def _threshold(value: Optional[str]) -> Any:
 
 def parse_request(args: argparse.Namespace, *, include_clips: bool, show_detailed_score: bool) -> RequestArgs:
     classes = load_classes(args.classes)
+    target: Union[List[str], str]
     if args.video_ids is not None:
-        ids = _split(args.video_ids)
-        if not ids:
+        target = _split(args.video_ids)
+        if not target:
             raise UsageError("--video-ids: give at least one id")
-        kind, target = "videos", ids  # type: Any
+        kind = "videos"
     else:
-        if not args.index_id.strip():
+        target = str(args.index_id).strip()
+        if not target:
             raise UsageError("--index-id: give an index id")
-        kind, target = "index", args.index_id.strip()
+        kind = "index"
     return RequestArgs(
         kind=kind,
         target=target,
