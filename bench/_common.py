@@ -153,7 +153,7 @@ def quiet_shim_warnings() -> Iterator[None]:
 
 
 @contextmanager
-def external_sandbox(*extra: str, world: Optional[str] = None) -> Iterator[Tuple[str, "subprocess.Popen[str]"]]:
+def external_sandbox(*extra: str, world: Optional[str] = None) -> Iterator[Tuple[str, subprocess.Popen[str]]]:
     """A sandbox in its own process, so its threads do not share this process's GIL or CPU clock.
 
     Yields ``(base_url, process)``; the process is stopped (SIGTERM, then kill) on exit.

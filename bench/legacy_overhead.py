@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple

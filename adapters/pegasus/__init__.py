@@ -66,7 +66,8 @@ class PegasusBackend:
 
     def __init__(self, config: ClientConfig, *, store: Optional[Store] = None) -> None:
         self.config = config
-        self.warn_partial_results = True  # False for callers that never show Pegasus results (shadow)
+        # Shadow runs never show Pegasus results, so their partial failures are not the caller's news.
+        self.warn_partial_results = config.backend != "shadow"
         self._core = Core(config, store)
         self._sync_http: Optional[SyncHTTP] = None
         if config.http_client is not None:
@@ -120,7 +121,8 @@ class AsyncPegasusBackend:
 
     def __init__(self, config: ClientConfig, *, store: Optional[Store] = None) -> None:
         self.config = config
-        self.warn_partial_results = True  # False for callers that never show Pegasus results (shadow)
+        # Shadow runs never show Pegasus results, so their partial failures are not the caller's news.
+        self.warn_partial_results = config.backend != "shadow"
         self._core = Core(config, store)
         self._http = _async_http(config)
 

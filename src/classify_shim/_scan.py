@@ -313,6 +313,8 @@ class _Module:
     ccp_names: Set[str] = field(default_factory=set)
     imports_sdk: bool = False
     has_classify_call: bool = False
+    indexed: bool = False
+    def_names: Set[str] = field(default_factory=set)
 
 
 def _stored_names(body: Sequence[ast.AST]) -> Tuple[Set[str], Set[str], Set[str]]:
@@ -361,8 +363,9 @@ def _is_generator(node: FuncNode) -> bool:
 
 def _index_module(module: _Module) -> None:
     """Collects functions, scopes and the names ``ClassifyClassParams`` is imported as."""
+    parents: List[ast.AST] = []
 
-    def visit(node: ast.AST, parents: List[ast.AST]) -> None:
+    def visit(node: ast.AST) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             args = node.args
             params = [a.arg for a in [*args.posonlyargs, *args.args]]
@@ -408,10 +411,23 @@ def _index_module(module: _Module) -> None:
             for alias in node.names:
                 if alias.name.split(".")[0] in ("twelvelabs", "classify_shim"):
                     module.imports_sdk = True
+        parents.append(node)
         for child in ast.iter_child_nodes(node):
-            visit(child, [*parents, node])
+            visit(child)
+        parents.pop()
 
-    visit(module.tree, [])
+    visit(module.tree)
+    module.indexed = True
+
+
+_DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
+
+
+def _relevant(text: str, all_imports: bool) -> bool:
+    """Only code that mentions classify can start a finding; the rest is analysed on demand
+    (when a result flows into one of its functions), which keeps big trees fast."""
+    lowered = text.lower()
+    return "classify" in lowered or (all_imports and "twelvelabs" in lowered)
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,16 +436,40 @@ def _index_module(module: _Module) -> None:
 
 class _Analysis:
     def __init__(self, modules: List[_Module], all_imports: bool) -> None:
-        self.modules = modules
         self.all_imports = all_imports
+        self.modules: List[_Module] = []  # analysed (indexed) modules
         self.taint: Dict[Tuple[int, str], int] = {}
         self.returns: Dict[int, int] = {}
         self.defs_by_name: Dict[str, List[_Func]] = {}
+        self.lazy: Dict[str, List[_Module]] = {}  # function name -> modules not analysed yet
         self.changed = False
         for module in modules:
-            for func in module.funcs.values():
-                if not isinstance(func.node, ast.Lambda):
-                    self.defs_by_name.setdefault(func.node.name, []).append(func)
+            if module.indexed:
+                self._add(module)
+            else:
+                for name in module.def_names:
+                    self.lazy.setdefault(name, []).append(module)
+
+    def _add(self, module: _Module) -> None:
+        self.modules.append(module)
+        for func in module.funcs.values():
+            if not isinstance(func.node, ast.Lambda):
+                self.defs_by_name.setdefault(func.node.name, []).append(func)
+
+    def load(self, name: str) -> None:
+        """A result flows into ``name(...)``: analyse the modules that define it."""
+        for module in self.lazy.pop(name, []):
+            if module.indexed:
+                continue
+            _index_module(module)
+            for other in module.def_names:
+                waiting = self.lazy.get(other)
+                if waiting and module in waiting:
+                    waiting.remove(module)
+                    if not waiting:
+                        del self.lazy[other]
+            self._add(module)
+            self.changed = True
 
     def get(self, key: Optional[Tuple[int, str]]) -> int:
         return self.taint.get(key, 0) if key is not None else 0
@@ -453,7 +493,7 @@ class _Analysis:
     def returns_of(self, name: str) -> int:
         """Taint of ``name(...)``: only if *every* definition of that name returns a result."""
         defs = self.defs_by_name.get(name)
-        if not defs:
+        if not defs or name in self.lazy:  # a definition not analysed returns nothing tainted
             return 0
         flags = _ALL
         for func in defs:
@@ -463,7 +503,7 @@ class _Analysis:
     def run(self) -> List[Finding]:
         for _ in range(_MAX_PASSES):
             self.changed = False
-            for module in self.modules:
+            for module in list(self.modules):
                 _Walker(self, module, None).visit(module.tree)
             if not self.changed:
                 break
@@ -640,7 +680,7 @@ class _Walker(ast.NodeVisitor):
         name = (
             func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
         )
-        return name is not None and name in self.a.defs_by_name
+        return name is not None and (name in self.a.defs_by_name or name in self.a.lazy)
 
     def _annotation_flags(self, annotation: Optional[ast.expr]) -> int:
         if annotation is None:
@@ -670,13 +710,15 @@ class _Walker(ast.NodeVisitor):
             name, via_attr = func.attr, True
         else:
             return
-        defs = self.a.defs_by_name.get(name)
-        if not defs:
+        if name not in self.a.defs_by_name and name not in self.a.lazy:
             return
         positional = [self._taint(a) for a in call.args]
         keywords = {kw.arg: self._taint(kw.value) for kw in call.keywords if kw.arg}
         if not any(positional) and not any(keywords.values()):
             return
+        if name in self.a.lazy:
+            self.a.load(name)
+        defs = self.a.defs_by_name.get(name, [])
         for target in defs:
             if target.is_method and not via_attr:
                 continue
@@ -941,12 +983,13 @@ def scan_sources(
             report.errors.append(ScanError(path, "cannot parse: the file is too deeply nested or too large"))
             continue
         lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        module = _Module(path=path, tree=tree, lines=lines)
-        try:
-            _index_module(module)
-        except RecursionError:
-            report.errors.append(ScanError(path, "cannot analyse: the file is too deeply nested"))
-            continue
+        module = _Module(path=path, tree=tree, lines=lines, def_names=set(_DEF.findall(text)))
+        if _relevant(text, all_imports):
+            try:
+                _index_module(module)
+            except RecursionError:
+                report.errors.append(ScanError(path, "cannot analyse: the file is too deeply nested"))
+                continue
         modules.append(module)
     report.files_scanned = len(modules)
     analysis = _Analysis(modules, all_imports)

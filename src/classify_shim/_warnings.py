@@ -205,6 +205,18 @@ def _matching_filter(category: Type[Warning], text: str, module: str, lineno: in
     return None
 
 
+def _is_pythons_own_ignore() -> bool:
+    """Python's default ``ignore::DeprecationWarning`` sits right after its ``__main__`` rule.
+
+    ``filterwarnings("ignore", category=DeprecationWarning)`` (or ``-W``, or pytest's ini) moves
+    an identical tuple to the front; then it is the user's choice and must be obeyed.
+    """
+    filters = [tuple(f) for f in warnings.filters]
+    if _BUILTIN_MAIN not in filters or _user_ignores_deprecations():
+        return False
+    return filters.index(_BUILTIN_MAIN) < filters.index(_BUILTIN_IGNORE)
+
+
 def _user_ignores_deprecations() -> bool:
     return any(re.match(r"^ignore(::|:[^:]*:)(Pending)?DeprecationWarning", opt or "") for opt in sys.warnoptions)
 
@@ -242,7 +254,7 @@ def warn_legacy_call(method: str, backend: str, version: str) -> None:
     module = str(module_globals.get("__name__", "<unknown>"))
     category = type(message)
     rule = _matching_filter(category, str(message), module, lineno)
-    builtin = rule is None or rule == _BUILTIN_MAIN or (rule == _BUILTIN_IGNORE and not _user_ignores_deprecations())
+    builtin = rule is None or rule == _BUILTIN_MAIN or (rule == _BUILTIN_IGNORE and _is_pythons_own_ignore())
     if not builtin:
         registry = module_globals.setdefault("__warningregistry__", {})
         # ``python -c`` code has no source a loader can give; linecache then fails on its globals.

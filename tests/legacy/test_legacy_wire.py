@@ -95,6 +95,25 @@ def test_same_request_as_0_3_2(name: str, capture: CaptureServer, monkeypatch: p
         assert "content-type" not in ours.headers and ours.body == b""
 
 
+@pytest.mark.parametrize("name", ["videos-all-options", "videos-headers-kwarg", "index-all-options",
+                                  "by-page-token-params"])
+def test_async_client_sends_the_same(name: str, capture: CaptureServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from classify_shim import AsyncTwelveLabs
+
+    call = CALLS[name]
+    theirs = _real_request(capture, monkeypatch, call)
+
+    async def go() -> None:
+        async with AsyncTwelveLabs(API_KEY, classify_backend="legacy", base_url=capture.url, max_retries=0) as client:
+            await call(client)
+
+    asyncio.run(go())
+    assert len(capture.requests) == 1
+    assert _essentials(capture.requests[0]) == _essentials(theirs)
+
+
 @pytest.mark.parametrize("name", ["videos-all-options", "index-minimal", "by-page-token"])
 def test_base_url_from_env_like_0_3_2(name: str, capture: CaptureServer, monkeypatch: pytest.MonkeyPatch) -> None:
     call = CALLS[name]

@@ -35,7 +35,7 @@ def settled_requests(
     new arrived for ``quiet_s``, bounded by ``limit_s``. A wait, never a timing assertion.
     """
     deadline = time.monotonic() + limit_s
-    entries = sb.requests()
+    entries: Entries = sb.requests()
     stable_since = time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.01)
@@ -226,3 +226,9 @@ class CuttingProxy:
 def pairs(entries: Entries, endpoint: str) -> List[Tuple[Optional[str], int]]:
     """``(video, status)`` per request on one endpoint, in log order."""
     return [(e.get("video"), int(e.get("status") or 0)) for e in entries if e.get("endpoint") == endpoint]
+
+
+def reset_log(sb: Any) -> None:
+    """Empty the sandbox log once the last answered request has been logged (see settled_requests)."""
+    settled_requests(sb, quiet_s=0.05, limit_s=2.0)
+    sb.clear_requests()

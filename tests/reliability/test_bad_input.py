@@ -16,8 +16,6 @@ import asyncio
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
-from legacy_support import API_KEY
-from reliability._support import settled_requests
 
 from classify_shim import (
     AsyncTwelveLabs,
@@ -27,6 +25,8 @@ from classify_shim import (
     TwelveLabsError,
 )
 from classify_shim.models import ClassifyClassParams
+from legacy_support import API_KEY
+from reliability._support import settled_requests
 
 pytestmark = [
     pytest.mark.badinput,
@@ -211,7 +211,7 @@ def test_unicode_class_names_are_accepted_and_returned_intact(
         {"name": names[1], "prompts": ["cooking tutorial"]},
         {"name": names[2], "prompts": ["soccer goal"]},
     ]
-    result = getattr(client_for(backend).classify, "index")(INDEX_ID, OK_OPTIONS, classes, page_limit=50)
+    result = client_for(backend).classify.index(INDEX_ID, OK_OPTIONS, classes, page_limit=50)
     returned = {c.name for item in result.data for c in item.classes}
     assert names[0] in returned and names[1] in returned, f"unicode names lost or altered: {sorted(returned)}"
     assert len(settled_requests(sb, at_least=1)) >= 1
@@ -230,9 +230,8 @@ def test_exactly_100_prompts_is_accepted(sb: Any, client_for: Callable[[str], Tw
 # the lead with a patch for _config.py. Strict xfail: each one fails loudly once fixed, so the id
 # is removed from this set in the same change.
 CONSTRUCTOR_GAPS = {
-    "backend-int", "timeout-str", "timeout-negative", "max-concurrency-str", "page-ttl-negative",
-    "shadow-rate-str", "on-progress-not-callable", "base-url-ftp", "base-url-int", "cache-int",
-    "http-client-wrong-type", "env-concurrency-word",
+    "backend-int", "max-concurrency-str", "env-concurrency-word", "shadow-rate-str", "on-progress-not-callable",
+    "timeout-nan", "pegasus-model-int",
 }
 
 # name -> (kwargs, env, fragment naming the field)
@@ -249,6 +248,7 @@ CONSTRUCTOR_CASES: Dict[str, Tuple[Dict[str, Any], Dict[str, str], str]] = {
     "max-retries-float": ({"max_retries": 2.0}, {}, "max_retries"),
     "timeout-str": ({"timeout": "fast"}, {}, "timeout"),
     "timeout-negative": ({"timeout": -1}, {}, "timeout"),
+    "timeout-nan": ({"timeout": float("nan")}, {}, "timeout"),
     "version-no-v": ({"version": "1.2"}, {}, "version"),
     "max-concurrency-zero": ({"max_concurrency": 0}, {}, "max_concurrency"),
     "max-concurrency-str": ({"max_concurrency": "4"}, {}, "max_concurrency"),
@@ -261,6 +261,7 @@ CONSTRUCTOR_CASES: Dict[str, Tuple[Dict[str, Any], Dict[str, str], str]] = {
     "base-url-int": ({"base_url": 5}, {}, "base_url"),
     "cache-int": ({"cache": 5}, {}, "cache"),
     "http-client-wrong-type": ({"http_client": "client"}, {}, "http_client"),
+    "pegasus-model-int": ({"classify_backend": "pegasus", "pegasus_model": 5}, {}, "pegasus_model"),
 }
 
 

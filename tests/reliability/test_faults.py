@@ -27,7 +27,6 @@ from typing import Any, Callable, Dict, Iterator, List
 
 import httpx
 import pytest
-from legacy_support import API_KEY
 
 from classify_shim import (
     APIConnectionError,
@@ -44,10 +43,12 @@ from classify_shim._backend import VideoFailure
 from classify_shim._http import RetryPolicy
 from classify_shim.sandbox import Sandbox, synthetic_world
 from classify_shim.sandbox._server import RateLimiter
+from legacy_support import API_KEY
 from reliability._support import (
     CuttingProxy,
     StripRateLimitHints,
     count,
+    reset_log,
     settled_requests,
     statuses,
 )
@@ -103,6 +104,11 @@ def run(client: TwelveLabs, method: str, *args: Any, **kwargs: Any) -> Outcome:
         for page in result:
             returned += [d.video_id for d in page]
     return Outcome(returned, list(result.errors), list(caught))
+
+
+def figure(name: str, **values: Any) -> None:
+    """The measured figure, shown by ``pytest -m faults -rP`` (docs/reliability.md quotes it)."""
+    print(f"FIGURE {name}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
 
 
 def assert_accounted(requested: List[str], out: Outcome) -> None:
@@ -198,6 +204,8 @@ def test_429_storm_with_retry_after_every_video_analyzed_once(
     out = run(client, "videos", video_ids(w), OPTIONS, CLASSES, page_limit=50)
     log = settled_requests(sb, until=lambda e: statuses(e, ANALYZE)[200] >= 8)
     codes = statuses(log, ANALYZE)
+    figure("429 storm with Retry-After", videos=8, analyze_200=codes[200], analyze_429=codes[429],
+           failed=len(out.failures), min_wait_s=min(recorded_waits, default=None))
     assert codes[200] == 8, f"{codes[200]} successful analyze calls for 8 videos: {dict(codes)}"
     assert codes[429] >= 1, f"the storm did not happen: {dict(codes)}"
     assert set(codes) == {200, 429}
@@ -223,6 +231,8 @@ def test_429_storm_without_any_hint_falls_back_to_bounded_backoff(
     out = run(client, "videos", video_ids(w), OPTIONS, CLASSES)
     log = settled_requests(sb, until=lambda e: statuses(e, ANALYZE)[200] >= 4)
     codes = statuses(log, ANALYZE)
+    figure("429 storm without hints", videos=4, analyze_200=codes[200], analyze_429=codes[429],
+           stripped=strip.stripped, failed=len(out.failures))
     assert codes[429] >= 1 and strip.stripped >= codes[429], f"no hint-less 429 reached the client: {dict(codes)}"
     assert codes[200] == 4, dict(codes)
     assert out.failures == []
@@ -241,6 +251,8 @@ def test_429_on_the_legacy_endpoint_is_retried_until_the_window_resets(
     results = [run(client, "videos", [vid], OPTIONS, CLASSES) for vid in vids]
     log = settled_requests(sb, until=lambda e: statuses(e, CLASSIFY)[200] >= 4)
     codes = statuses(log, CLASSIFY)
+    figure("v1.2 429s", calls=4, classify_200=codes[200], classify_429=codes[429],
+           max_wait_s=round(max(recorded_waits, default=0), 2))
     assert codes[200] == 4 and codes[429] >= 1, dict(codes)
     assert count(log, CLASSIFY) == 4 + codes[429]
     assert codes[429] <= 4 * 3
@@ -308,6 +320,8 @@ def test_5xx_bursts_pegasus_every_video_accounted_and_rerun_only_asks_for_the_fa
         pytest.fail("a fault during the run escaped as an exception instead of result.errors")
     log = settled_requests(sb, quiet_s=0.2)
     faults = [e for e in log if e.get("fault")]
+    figure("5xx bursts pegasus", videos=len(ids), requests=len(log), injected_faults=len(faults),
+           analyze_requests=count(log, ANALYZE), returned=len(out.returned), failed=len(out.failures))
     assert faults, "no fault was injected; the test proves nothing"
     assert len(log) == sum(1 for e in log if e["status"] == 200) + len(faults) + sum(
         1 for e in log if e["status"] not in (0, 200) and not e.get("fault"))
@@ -317,10 +331,11 @@ def test_5xx_bursts_pegasus_every_video_accounted_and_rerun_only_asks_for_the_fa
     assert all(f.attempts >= 1 and f.message for f in out.failures)
 
     sb.fault_rate = 0.0
-    sb.clear_requests()
+    reset_log(sb)
     again = run(client, "videos", ids, OPTIONS, CLASSES, page_limit=5)
     log2 = settled_requests(sb, quiet_s=0.1)
     analyzed_before = {f.video_id for f in out.failures}
+    figure("5xx bursts rerun with cache", analyze_calls=count(log2, ANALYZE), failed_before=len(analyzed_before))
     assert count(log2, ANALYZE) == len(analyzed_before), (
         f"rerun made {count(log2, ANALYZE)} analyze calls; {len(analyzed_before)} videos had failed")
     assert again.failures == [] and sorted(again.returned) == sorted(ids)
@@ -332,11 +347,12 @@ def test_5xx_bursts_pegasus_every_video_accounted_and_rerun_only_asks_for_the_fa
 def test_timeouts_every_video_reported_with_bounded_attempts(
     make_sandbox: Callable[..., Sandbox], make_client: Callable[..., TwelveLabs], retry_waits: List[float]
 ) -> None:
-    """Figure: the model takes 1 s, the client waits 0.25 s, max_retries=1 -> 3 videos x 2 = 6
-    analyze requests, 3 videos in result.errors (APITimeoutError), 0 results, 1 warning."""
+    """Figure: the model takes 1.5 s, the client waits 0.5 s, max_retries=1 -> 3 videos x 2 = 6
+    analyze requests, 3 videos in result.errors (APITimeoutError), 0 results, 1 warning.
+    (Metadata GETs have no simulated latency, so only analyze calls time out.)"""
     w = world(3, seed=14)
-    sb = make_sandbox(world=w, latency_ms=1000)
-    client = make_client(sb.base_url, "pegasus", max_retries=1, max_concurrency=3, timeout=0.25)
+    sb = make_sandbox(world=w, latency_ms=1500)
+    client = make_client(sb.base_url, "pegasus", max_retries=1, max_concurrency=3, timeout=0.5)
     out = run(client, "videos", video_ids(w), OPTIONS, CLASSES)
     log = settled_requests(sb, until=lambda e: count(e, ANALYZE) >= 6, quiet_s=0.3)
     assert count(log, ANALYZE) == 6, f"{count(log, ANALYZE)} analyze requests for 3 videos x 2 attempts"
@@ -359,7 +375,7 @@ def test_connection_dropped_mid_response_legacy_is_retried(
     proxy = CuttingProxy(sandbox.base_url)
     try:
         proxy.cut(b"POST /v1.2/classify", 1)
-        sandbox.clear_requests()
+        reset_log(sandbox)
         out = run(make_client(proxy.base_url, "legacy", max_retries=2), "videos", vids, OPTIONS, CLASSES)
         log = settled_requests(sandbox, at_least=2)
     finally:
@@ -376,7 +392,7 @@ def test_connection_dropped_mid_response_without_retries_raises_connection_error
     proxy = CuttingProxy(sandbox.base_url)
     try:
         proxy.cut(b"POST /v1.2/classify", 1)
-        sandbox.clear_requests()
+        reset_log(sandbox)
         client = make_client(proxy.base_url, "legacy", max_retries=0)
         with pytest.raises(APIConnectionError) as info:
             client.classify.videos([sandbox.world["indexes"][0]["videos"][0]["_id"]], OPTIONS, CLASSES)
@@ -401,6 +417,8 @@ def test_connection_dropped_mid_response_pegasus_analyze(
         log = settled_requests(sb, until=lambda e: count(e, ANALYZE) >= 9)
     finally:
         proxy.close()
+    figure("mid-response drops pegasus", cuts=len(proxy.cuts), analyze_requests=count(log, ANALYZE),
+           returned=len(out.returned), failed=len(out.failures))
     assert len(proxy.cuts) == 3
     assert count(log, ANALYZE) == 9, f"{count(log, ANALYZE)} analyze requests, expected 6 + 3 cut"
     assert out.failures == [] and sorted(out.returned) == sorted(video_ids(w))
@@ -470,14 +488,14 @@ def test_retired_legacy_endpoint_raises_once_on_legacy_and_switches_on_auto(
     assert info.value.status_code == 410 and "retired" in str(info.value)
     assert count(settled_requests(sb, at_least=1), CLASSIFY) == 1
 
-    sb.clear_requests()
+    reset_log(sb)
     auto = make_client(sb.base_url, "auto", max_retries=3)
     out = run(auto, "videos", ids, OPTIONS, CLASSES)
     log = settled_requests(sb, until=lambda e: count(e, ANALYZE) >= 3)
     assert count(log, CLASSIFY) == 1 and count(log, ANALYZE) == 3
     assert sum(1 for c in out.caught if issubclass(c.category, BackendSwitchWarning)) == 1
     assert sorted(out.returned) == sorted(ids)
-    sb.clear_requests()
+    reset_log(sb)
     run(auto, "videos", ids, OPTIONS, CLASSES)
     assert count(settled_requests(sb, quiet_s=0.1), CLASSIFY) == 0
 
@@ -491,19 +509,25 @@ def test_expired_page_tokens(make_sandbox: Callable[..., Sandbox], make_client: 
     sb = make_sandbox(token_ttl_s=0)
     legacy = make_client(sb.base_url, "legacy", max_retries=3)
     first = legacy.classify.index(sb.world["indexes"][0]["_id"], OPTIONS, CLASSES, page_limit=1)
-    sb.clear_requests()
+    reset_log(sb)
     with pytest.raises(BadRequestError) as info:
-        legacy.classify.by_page_token(first.page_info.next_page_token)
+        legacy.classify.by_page_token(next_token(first))
     assert isinstance(info.value.body, dict) and info.value.body.get("code") == "page_token_expired"
     assert len(settled_requests(sb, at_least=1)) == 1
 
     pegasus = make_client(sb.base_url, "pegasus", page_ttl_s=0)
     first = pegasus.classify.index(sb.world["indexes"][0]["_id"], OPTIONS, CLASSES, page_limit=1)
-    sb.clear_requests()
+    reset_log(sb)
     with pytest.raises(ClassifyValidationError) as shim_info:
-        pegasus.classify.by_page_token(first.page_info.next_page_token)
+        pegasus.classify.by_page_token(next_token(first))
     assert shim_info.value.body == {"code": "page_token_expired", "message": str(shim_info.value)}
     assert settled_requests(sb, quiet_s=0.1) == []
+
+
+def next_token(result: Any) -> str:
+    token = result.page_info.next_page_token
+    assert token, "the first page has no next_page_token"
+    return str(token)
 
 
 def _flip(token: str, at: int) -> str:
@@ -517,18 +541,18 @@ def test_tampered_page_tokens(sandbox: Any, make_client: Callable[..., TwelveLab
     request (the server decides), BadRequestError, no retry."""
     index_id = sandbox.world["indexes"][0]["_id"]
     pegasus = make_client(sandbox.base_url, "pegasus", max_retries=3)
-    token = pegasus.classify.index(index_id, OPTIONS, CLASSES, page_limit=1).page_info.next_page_token
+    token = next_token(pegasus.classify.index(index_id, OPTIONS, CLASSES, page_limit=1))
     assert token.startswith("tlcs1.")
     payload_at, signature_at = len("tlcs1.") + 3, len(token) - 3
-    sandbox.clear_requests()
+    reset_log(sandbox)
     for bad in (_flip(token, payload_at), _flip(token, signature_at), token[:-10], token + "A"):
         with pytest.raises(BadRequestError, match="page_token"):
             pegasus.classify.by_page_token(bad)
     assert settled_requests(sandbox, quiet_s=0.1) == []
 
     legacy = make_client(sandbox.base_url, "legacy", max_retries=3)
-    real = legacy.classify.index(index_id, OPTIONS, CLASSES, page_limit=1).page_info.next_page_token
-    sandbox.clear_requests()
+    real = next_token(legacy.classify.index(index_id, OPTIONS, CLASSES, page_limit=1))
+    reset_log(sandbox)
     with pytest.raises(BadRequestError):
         legacy.classify.by_page_token(real.rsplit("-", 1)[0] + "-99")
     assert count(settled_requests(sandbox, at_least=1), "v1.2.classify.page") == 1
@@ -568,6 +592,8 @@ def test_sandbox_restarted_mid_run_pegasus_recovers(
     assert "error" not in box, f"the restart escaped as an exception: {box.get('error')!r}"
     out: Outcome = box["out"]
     log = settled_requests(sb, quiet_s=0.2)
+    figure("restart mid-run pegasus", requests_before_stop=before, requests_total=len(log),
+           analyze_requests=count(log, ANALYZE), returned=len(out.returned), failed=len(out.failures))
     assert before >= 1 and len(log) > before, "no request after the restart"
     assert out.failures == [], out.failures
     assert sorted(out.returned) == sorted(video_ids(w))
@@ -643,6 +669,9 @@ def test_a_faulty_run_in_a_fresh_process_exits_cleanly(tmp_path: Path) -> None:
     for marker in ("Traceback", "Exception ignored", "Task exception was never retrieved", "Unhandled"):
         assert marker not in proc.stderr, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    figure("subprocess under faults", exit_code=proc.returncode, requests=summary["requests"],
+           faults=summary["faults"], pegasus_returned=len(summary["pegasus"]["returned"]),
+           pegasus_failed=len(summary["pegasus"]["failed"]), legacy_raised=summary["legacy"]["raised"])
     assert summary["faults"] >= 1
     ids = summary["ids"]
     peg = summary["pegasus"]

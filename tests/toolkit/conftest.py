@@ -1,88 +1,28 @@
-"""Fixtures for the toolkit tests: sandboxes of their own and a way to run ``classify-shim``.
+"""Fixtures of the toolkit CLI tests: sandboxes of their own (module scope).
 
-The CLI runs as a subprocess (``python -m classify_shim.cli``), as a user runs it, with an
-environment built from scratch: no ``TWELVELABS_*`` variable of the developer leaks in.
+``toolkit_live`` serves the v1.2 endpoints; ``toolkit_retired`` answers them "retired".
+Helpers live in ``toolkit_support`` (a plain module, importable by name).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Iterator
 
 import pytest
-
-CLI_KEY = "tlk_toolkit_test_key_5b1e9c"
-CLASSES = [
-    {"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group"]},
-    {"name": "CookTok", "prompts": ["Cooking tutorial"]},
-]
-
-
-@dataclass
-class World:
-    base_url: str
-    index_id: str
-    video_ids: List[str]
-
-
-def _world(base_url: str) -> World:
-    with urllib.request.urlopen(f"{base_url}/_sandbox/world", timeout=10) as response:
-        world = json.load(response)
-    first = world["indexes"][0]
-    return World(base_url, first["_id"], [v["_id"] for v in first["videos"]])
+from toolkit_support import World, world_of
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[World]:
+def toolkit_live() -> Iterator[World]:
     from classify_shim.sandbox import Sandbox
 
     with Sandbox() as sb:
-        yield _world(sb.base_url)
+        yield world_of(sb.base_url)
 
 
 @pytest.fixture(scope="module")
-def retired() -> Iterator[World]:
+def toolkit_retired() -> Iterator[World]:
     from classify_shim.sandbox import Sandbox
 
     with Sandbox(legacy="retired") as sb:
-        yield _world(sb.base_url)
-
-
-def cli_env(world: Optional[World], tmp_path: Path, **extra: Optional[str]) -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWELVELABS_") and k != "PYTHONWARNINGS"}
-    env["PYTHONIOENCODING"] = "utf-8"
-    if world is not None:
-        env["TWELVELABS_BASE_URL"] = world.base_url
-    env["TWELVELABS_API_KEY"] = CLI_KEY
-    env["TWELVELABS_CLASSIFY_CACHE"] = str(tmp_path / "cache.sqlite3")
-    for name, value in extra.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
-
-
-def run_cli(
-    args: List[str], env: Dict[str, str], *, stdin: Optional[str] = None, timeout: float = 180
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "classify_shim.cli", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-    )
-
-
-def as_json(proc: subprocess.CompletedProcess[str]) -> Any:
-    assert proc.stdout.strip(), f"no output; stderr:\n{proc.stderr}"
-    return json.loads(proc.stdout)
+        yield world_of(sb.base_url)

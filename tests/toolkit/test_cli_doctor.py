@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 import pytest
+from toolkit_support import CLASSES, CLI_KEY, World, as_json, cli_env, run_cli
 
 from classify_shim.cli._doctor import sdk_status
-
-from .conftest import CLASSES, CLI_KEY, World, as_json, cli_env, run_cli
 
 
 def doctor(env: Dict[str, str], *args: str) -> Tuple[int, Dict[str, Any]]:
@@ -27,8 +26,8 @@ def test_help(tmp_path: Path) -> None:
     assert "--json" in proc.stdout and "--no-network" in proc.stdout
 
 
-def test_everything_reported(live: World, tmp_path: Path) -> None:
-    code, report = doctor(cli_env(live, tmp_path))
+def test_everything_reported(toolkit_live: World, tmp_path: Path) -> None:
+    code, report = doctor(cli_env(toolkit_live, tmp_path))
     assert code == 0, report["problems"]
     installed: Optional[str]
     try:
@@ -42,33 +41,40 @@ def test_everything_reported(live: World, tmp_path: Path) -> None:
     assert report["warnings"]["mode"] == "default"
     assert report["cache"]["enabled"] is True
     assert report["cache"]["path"] == str(tmp_path / "cache.sqlite3")
-    assert report["base_url"]["host"] == live.base_url
+    assert report["base_url"]["host"] == toolkit_live.base_url
     reach = report["base_url"]["reachability"]
     assert reach["reachable"] is True and reach["status"] == 200 and reach["api_key"] == "accepted"
     assert report["environment"]["TWELVELABS_API_KEY"] == "<set>"
     assert report["problems"] == []
 
 
-def test_backend_sources(live: World, tmp_path: Path) -> None:
-    _, report = doctor(cli_env(live, tmp_path), "--no-network", "--backend", "pegasus")
+def test_backend_sources(toolkit_live: World, tmp_path: Path) -> None:
+    _, report = doctor(cli_env(toolkit_live, tmp_path), "--no-network", "--backend", "pegasus")
     assert (report["backend"]["value"], report["backend"]["source"]) == ("pegasus", "argument")
-    _, report = doctor(cli_env(live, tmp_path, TWELVELABS_CLASSIFY_BACKEND="Shadow"), "--no-network")
+    _, report = doctor(cli_env(toolkit_live, tmp_path, TWELVELABS_CLASSIFY_BACKEND="Shadow"), "--no-network")
     assert (report["backend"]["value"], report["backend"]["source"]) == ("shadow", "env")
-    code, report = doctor(cli_env(live, tmp_path, TWELVELABS_CLASSIFY_BACKEND="bogus"), "--no-network")
+    code, report = doctor(
+        cli_env(toolkit_live, tmp_path, TWELVELABS_CLASSIFY_BACKEND="bogus"), "--no-network"
+    )
     assert code == 1
     assert report["backend"]["value"] is None
     assert any("TWELVELABS_CLASSIFY_BACKEND" in p for p in report["problems"])
 
 
-def test_invalid_and_missing_settings_are_problems(live: World, tmp_path: Path) -> None:
+def test_invalid_and_missing_settings_are_problems(toolkit_live: World, tmp_path: Path) -> None:
     code, report = doctor(
-        cli_env(live, tmp_path, TWELVELABS_CLASSIFY_WARNINGS="loud", TWELVELABS_CLASSIFY_CONCURRENCY="zero"),
+        cli_env(
+            toolkit_live,
+            tmp_path,
+            TWELVELABS_CLASSIFY_WARNINGS="loud",
+            TWELVELABS_CLASSIFY_CONCURRENCY="zero",
+        ),
         "--no-network",
     )
     assert code == 1
     text = " ".join(report["problems"])
     assert "TWELVELABS_CLASSIFY_WARNINGS" in text and "TWELVELABS_CLASSIFY_CONCURRENCY" in text
-    code, report = doctor(cli_env(live, tmp_path, TWELVELABS_API_KEY=None))
+    code, report = doctor(cli_env(toolkit_live, tmp_path, TWELVELABS_API_KEY=None))
     assert code == 1
     assert report["api_key"]["set"] is False
     assert report["base_url"]["reachability"]["reachable"] is True  # still checked, without the key
@@ -85,15 +91,23 @@ def test_unreachable_host_is_reported_not_fatal(tmp_path: Path) -> None:
     assert reach["reachable"] is False and reach["error"]
 
 
-def test_cache_off_and_size(live: World, tmp_path: Path) -> None:
-    _, report = doctor(cli_env(live, tmp_path, TWELVELABS_CLASSIFY_CACHE="off"), "--no-network")
+def test_cache_off_and_size(toolkit_live: World, tmp_path: Path) -> None:
+    _, report = doctor(cli_env(toolkit_live, tmp_path, TWELVELABS_CLASSIFY_CACHE="off"), "--no-network")
     assert report["cache"]["enabled"] is False
-    env = cli_env(live, tmp_path)
+    env = cli_env(toolkit_live, tmp_path)
     _, before = doctor(env, "--no-network")
     assert before["cache"]["exists"] is False
     run = run_cli(
-        ["classify", "--classes", json.dumps(CLASSES), "--video-ids", ",".join(live.video_ids[:2]),
-         "--backend", "pegasus", "--json"],
+        [
+            "classify",
+            "--classes",
+            json.dumps(CLASSES),
+            "--video-ids",
+            ",".join(toolkit_live.video_ids[:2]),
+            "--backend",
+            "pegasus",
+            "--json",
+        ],
         env,
     )
     assert run.returncode == 0, run.stderr
@@ -101,12 +115,13 @@ def test_cache_off_and_size(live: World, tmp_path: Path) -> None:
     assert after["cache"]["exists"] is True and after["cache"]["size_bytes"] > 0
 
 
-def test_remembered_auto_decision(retired: World, tmp_path: Path) -> None:
-    env = cli_env(retired, tmp_path)
+def test_remembered_auto_decision(toolkit_retired: World, tmp_path: Path) -> None:
+    env = cli_env(toolkit_retired, tmp_path)
     _, before = doctor(env, "--no-network")
     assert before["backend"]["decision"] is None
     run = run_cli(
-        ["classify", "--classes", json.dumps(CLASSES), "--video-ids", retired.video_ids[0], "--json"], env
+        ["classify", "--classes", json.dumps(CLASSES), "--video-ids", toolkit_retired.video_ids[0], "--json"],
+        env,
     )
     assert run.returncode == 0, run.stderr
     _, after = doctor(env, "--no-network")
@@ -115,12 +130,22 @@ def test_remembered_auto_decision(retired: World, tmp_path: Path) -> None:
     assert "retired" in after["backend"]["why"]
 
 
-def test_text_output(live: World, tmp_path: Path) -> None:
-    proc = run_cli(["doctor", "--no-network"], cli_env(live, tmp_path), timeout=60)
+def test_text_output(toolkit_live: World, tmp_path: Path) -> None:
+    proc = run_cli(["doctor", "--no-network"], cli_env(toolkit_live, tmp_path), timeout=60)
     assert proc.returncode == 0
     labels = [line.split("  ")[0].strip() for line in proc.stdout.splitlines()]
-    for label in ("classify-shim", "twelvelabs SDK", "API key", "backend", "warnings", "cache", "pegasus",
-                  "base URL", "environment", "problems"):
+    for label in (
+        "classify-shim",
+        "twelvelabs SDK",
+        "API key",
+        "backend",
+        "warnings",
+        "cache",
+        "pegasus",
+        "base URL",
+        "environment",
+        "problems",
+    ):
         assert label in labels, proc.stdout
     assert CLI_KEY not in proc.stdout
 

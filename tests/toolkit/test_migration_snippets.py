@@ -202,7 +202,8 @@ def _run(block: Block, env: Env, tmp_path: Path) -> subprocess.CompletedProcess[
     child_env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("TWELVELABS_") and k not in ("PYTHONWARNINGS", "SANDBOX_VIDEO_IDS", "SANDBOX_INDEX_ID")
+        if not k.startswith("TWELVELABS_")
+        and k not in ("PYTHONWARNINGS", "SANDBOX_VIDEO_IDS", "SANDBOX_INDEX_ID")
     }
     child_env.update(
         TWELVELABS_BASE_URL=env.base_url,
@@ -235,6 +236,7 @@ def test_snippet_runs(block: Block, sandboxes: Dict[str, Env], tmp_path: Path) -
 
 def test_a_failing_snippet_is_caught(sandboxes: Dict[str, Env], tmp_path: Path) -> None:
     """The harness must be able to fail: a snippet that raises is reported."""
-    bad = Block(0, ["python", "test"], "import os\nraise SystemExit(os.environ['SANDBOX_INDEX_ID'][:0] or 3)\n", "x")
+    bad = Block(
+        0, ["python", "test"], "import os\nraise SystemExit(os.environ['SANDBOX_INDEX_ID'][:0] or 3)\n", "x"
+    )
     assert _run(bad, sandboxes["live"], tmp_path).returncode == 3
-

@@ -7,7 +7,7 @@ sync and async twins cannot drift apart.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Literal, Mapping, Optional, Sequence, Union
 
 from .._backend import BackendPage
 from .._models import ClassifyClassParams, ClassifyPageResult
@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncClassify", "Classify"]
 
-Options = List[Union[str, Literal["visual", "conversation", "text_in_video"]]]
-Classes = List[Union[ClassifyClassParams, Dict[str, Any]]]
+# Sequences (covariant) so typed user code passing list[dict[str, list[str]]] type-checks.
+Options = Sequence[Union[str, Literal["visual", "conversation", "text_in_video"]]]
+Classes = Sequence[Union[ClassifyClassParams, Mapping[str, Any]]]
 ConversationOption = Optional[Union[str, Literal["semantic", "exact_match"]]]
 
 
@@ -85,14 +86,14 @@ class Classify(_ClassifyBase):
 
     def videos(
         self,
-        video_ids: List[str],
+        video_ids: Sequence[str],
         options: Options,
         classes: Classes,
         *,
         conversation_option: ConversationOption = "semantic",
         page_limit: Optional[int] = None,
         include_clips: Optional[bool] = None,
-        threshold: Optional[Dict[str, Any]] = None,
+        threshold: Optional[Union[Mapping[str, Any], int, float]] = None,
         show_detailed_score: Optional[bool] = None,
         **kwargs: Any,
     ) -> ClassifyPageResult:
@@ -116,7 +117,7 @@ class Classify(_ClassifyBase):
         conversation_option: ConversationOption = "semantic",
         page_limit: Optional[int] = None,
         include_clips: Optional[bool] = None,
-        threshold: Optional[Dict[str, Any]] = None,
+        threshold: Optional[Union[Mapping[str, Any], int, float]] = None,
         show_detailed_score: Optional[bool] = None,
         **kwargs: Any,
     ) -> ClassifyPageResult:
@@ -151,14 +152,14 @@ class AsyncClassify(_ClassifyBase):
 
     async def videos(
         self,
-        video_ids: List[str],
+        video_ids: Sequence[str],
         options: Options,
         classes: Classes,
         *,
         conversation_option: ConversationOption = "semantic",
         page_limit: Optional[int] = None,
         include_clips: Optional[bool] = None,
-        threshold: Optional[Dict[str, Any]] = None,
+        threshold: Optional[Union[Mapping[str, Any], int, float]] = None,
         show_detailed_score: Optional[bool] = None,
         **kwargs: Any,
     ) -> ClassifyPageResult:
@@ -182,7 +183,7 @@ class AsyncClassify(_ClassifyBase):
         conversation_option: ConversationOption = "semantic",
         page_limit: Optional[int] = None,
         include_clips: Optional[bool] = None,
-        threshold: Optional[Dict[str, Any]] = None,
+        threshold: Optional[Union[Mapping[str, Any], int, float]] = None,
         show_detailed_score: Optional[bool] = None,
         **kwargs: Any,
     ) -> ClassifyPageResult:

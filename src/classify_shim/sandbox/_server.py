@@ -345,13 +345,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
             resp.headers["X-Api-Version"] = "1.3"
         entry["video"] = resp.video
         entry.update(resp.extra_log)
+        entry["status"] = resp.status
+        entry["duration_ms"] = round((time.time() - started) * 1000, 3)
+        sb._log(entry)  # before the answer leaves: a client that got it finds it in the log
         try:
             self._write(resp)
         except OSError:
             self.close_connection = True
-        entry["status"] = resp.status
-        entry["duration_ms"] = round((time.time() - started) * 1000, 3)
-        sb._log(entry)
 
     def _route(self, method: str, path: str) -> Tuple[str, Optional[Handler], Tuple[str, ...], bool, bool]:
         allowed = False
