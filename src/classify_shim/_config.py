@@ -5,6 +5,7 @@ Every knob lives here once, with its env var; ``docs/configuration.md`` document
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -58,6 +59,10 @@ def resolve_backend(argument: Optional[str]) -> tuple[str, str]:
         value, source = os.environ[ENV_BACKEND], "env"
     else:
         return "auto", "default"
+    if not isinstance(value, str):
+        raise TwelveLabsError(
+            f"classify_backend must be one of {', '.join(BACKEND_CHOICES)}, got {type(value).__name__} {value!r}"
+        )
     normalised = value.strip().lower()
     if normalised not in BACKEND_CHOICES:
         where = "classify_backend" if source == "argument" else ENV_BACKEND
@@ -165,7 +170,11 @@ class ClientConfig:
             raise TwelveLabsError(f"version={version!r} is not an API version such as 'v1.2'")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise TwelveLabsError(f"max_retries must be a non-negative integer, got {max_retries!r}")
-        if not 0.0 <= shadow_sample_rate <= 1.0:
+        if (
+            isinstance(shadow_sample_rate, bool)
+            or not isinstance(shadow_sample_rate, (int, float))
+            or not 0.0 <= shadow_sample_rate <= 1.0
+        ):
             raise TwelveLabsError(f"shadow_sample_rate must be from 0 to 1, got {shadow_sample_rate!r}")
         if base_url is not None and (
             not isinstance(base_url, str) or not re.match(r"^https?://[^/\s]+", base_url.strip())
@@ -178,7 +187,7 @@ class ClientConfig:
         if async_http_client is not None and not isinstance(async_http_client, httpx.AsyncClient):
             raise TwelveLabsError(f"http_client must be an httpx.AsyncClient, got {type(async_http_client).__name__}")
         if not isinstance(timeout, (NotGiven, httpx.Timeout)) and timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf
         ):
             raise TwelveLabsError(f"timeout must be a positive number of seconds, an httpx.Timeout or None, got {timeout!r}")
         if isinstance(page_ttl_s, bool) or not isinstance(page_ttl_s, (int, float)) or page_ttl_s < 0:
@@ -191,10 +200,21 @@ class ClientConfig:
         else:
             resolved_timeout = httpx.Timeout(timeout)
         concurrency = max_concurrency
+        if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)):
+            raise TwelveLabsError(f"max_concurrency must be an integer of at least 1, got {concurrency!r}")
         if concurrency is None and os.environ.get(ENV_CONCURRENCY):
-            concurrency = int(os.environ[ENV_CONCURRENCY])
+            raw = os.environ[ENV_CONCURRENCY].strip()
+            if not raw.isdigit():
+                raise TwelveLabsError(f"{ENV_CONCURRENCY}={raw!r} is not a whole number of concurrent calls")
+            concurrency = int(raw)
         if concurrency is not None and concurrency < 1:
             raise TwelveLabsError(f"max_concurrency must be at least 1, got {concurrency!r}")
+        for hook_name, hook in (("on_progress", on_progress), ("on_mismatch", on_mismatch)):
+            if hook is not None and not callable(hook):
+                raise TwelveLabsError(f"{hook_name} must be callable, got {type(hook).__name__}")
+        for text_name, text in (("pegasus_model", pegasus_model), ("index_id", index_id)):
+            if text is not None and (not isinstance(text, str) or not text.strip()):
+                raise TwelveLabsError(f"{text_name} must be a non-empty string, got {text!r}")
         return cls(
             api_key=key.strip(),
             version=version,

@@ -226,13 +226,9 @@ def test_exactly_100_prompts_is_accepted(sb: Any, client_for: Callable[[str], Tw
 
 # ------------------------------------------------------------------------------ the constructor
 
-# Cases where the constructor does not (yet) raise TwelveLabsError naming the field: reported to
-# the lead with a patch for _config.py. Strict xfail: each one fails loudly once fixed, so the id
-# is removed from this set in the same change.
-CONSTRUCTOR_GAPS = {
-    "backend-int", "max-concurrency-str", "env-concurrency-word", "shadow-rate-str", "on-progress-not-callable",
-    "timeout-nan", "pegasus-model-int",
-}
+# Constructor cases that once slipped through; kept empty now, the mechanism stays for new ones.
+# Strict xfail: an id listed here fails loudly once fixed, so it is removed in the same change.
+CONSTRUCTOR_GAPS: set = set()
 
 # name -> (kwargs, env, fragment naming the field)
 CONSTRUCTOR_CASES: Dict[str, Tuple[Dict[str, Any], Dict[str, str], str]] = {

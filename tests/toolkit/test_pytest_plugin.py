@@ -76,11 +76,6 @@ def test_fixture_points_the_client_at_a_running_sandbox(pytester: pytest.Pyteste
     result.assert_outcomes(passed=1)
 
 
-@pytest.mark.xfail(
-    strict=False,  # a race: it may happen to pass
-    reason="the sandbox logs a request after writing its response, so a client can see the response "
-    "before the log entry exists; remove this marker once it logs before writing",
-)
 def test_request_log_is_complete_when_the_response_arrives(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_user=f"""

@@ -498,11 +498,6 @@ def test_videos_pegasus_fails_on_are_skipped(fresh: Any) -> None:
     assert ids[3] not in last.video_ids and len(last.video_ids) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the Pegasus backend to skip warn_partial() when config.backend == 'shadow' "
-    "(adapters/pegasus/__init__.py); remove this marker once it does",
-)
 def test_pegasus_warnings_do_not_reach_the_caller(fresh: Any) -> None:
     """The caller never sees Pegasus results, so Pegasus's partial-result warning is not theirs."""
     fresh.set_world(_scripted_world(fresh, {1: [{"text": "no idea"}] * 6}))
