@@ -252,7 +252,7 @@ def make_client(
 ) -> Any:
     from .. import TwelveLabs
 
-    return TwelveLabs(classify_backend=backend, base_url=base_url, on_progress=on_progress)  # type: ignore[arg-type]
+    return TwelveLabs(classify_backend=backend, base_url=base_url, on_progress=on_progress)
 
 
 def start_request(client: Any, request: RequestArgs) -> Any:
