@@ -270,7 +270,8 @@ def warn_legacy_call(method: str, backend: str, version: str) -> None:
     warnings.showwarning(message, category, filename, lineno)
 
 
-def _reset_seen_for_tests() -> None:
+def reset_call_sites() -> None:
+    """Forget which call sites were warned (the demo shows each backend's warning)."""
     with _lock:
         _seen.clear()
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
+
+from .._config import ENV_BACKEND
 
 __all__ = ["register", "run"]
 
@@ -23,8 +26,9 @@ def register(subparsers: Any) -> None:
         description=__doc__,
     )
     parser.add_argument(
-        "--backend", choices=("legacy", "pegasus", "both"), default="both",
-        help="which backend(s) to run the example through (default: both, then a side-by-side table)",
+        "--backend", choices=("legacy", "pegasus", "both"), default=None,
+        help="which backend(s) to run the example through (default: TWELVELABS_CLASSIFY_BACKEND when it "
+        "is legacy or pegasus, else both, then a side-by-side table)",
     )
     parser.add_argument("--json", action="store_true", help="print the side-by-side comparison as JSON")
     parser.set_defaults(func=run)
@@ -75,9 +79,11 @@ def _print_table(rows: List[Dict[str, Any]], backends: List[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import TwelveLabs
     from ..examples import legacy_videos
+    from .._warnings import reset_call_sites
     from ..sandbox import Sandbox
 
-    backends = ["legacy", "pegasus"] if args.backend == "both" else [args.backend]
+    choice = args.backend or os.environ.get(ENV_BACKEND, "").strip().lower()
+    backends = [choice] if choice in ("legacy", "pegasus") else ["legacy", "pegasus"]
     out = sys.stdout
     results: Dict[str, Dict[Row, Tuple[float, float]]] = {}
     with Sandbox() as sandbox, tempfile.TemporaryDirectory() as tmp:
@@ -87,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             for backend in backends:
                 print(f"\n=== backend: {backend} (sandbox {sandbox.base_url}) ===")
+                reset_call_sites()  # each backend's run shows the warning its user would get
                 client = TwelveLabs(
                     "demo-key", classify_backend=backend, base_url=sandbox.base_url,
                     cache=Path(tmp) / "cache.sqlite3", max_retries=2,
