@@ -16,6 +16,7 @@ import re
 import sys
 import threading
 import warnings
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Dict, Optional, Set, Tuple, Type
 
@@ -221,45 +222,62 @@ def _user_ignores_deprecations() -> bool:
     return any(re.match(r"^ignore(::|:[^:]*:)(Pending)?DeprecationWarning", opt or "") for opt in sys.warnoptions)
 
 
-def raise_if_escalated(method: str, backend: str, version: str) -> None:
-    """Escalation (``TWELVELABS_CLASSIFY_WARNINGS=error`` or an ``error`` filter) fails the call
-    before anything is sent, rather than after a request was paid for."""
-    mode = resolve_warning_mode()
-    if mode == "off":
-        return
-    message = build_warning(method, backend, version)
-    if mode == "error":
-        raise message
-    frame = _caller_frame()
-    if frame is None:  # pragma: no cover
-        return
-    module = str(frame.f_globals.get("__name__", "<unknown>"))
-    rule = _matching_filter(type(message), str(message), module, frame.f_lineno)
-    if rule is not None and rule[0] == "error":
-        raise message
+@dataclass(frozen=True)
+class _Decision:
+    """A pending warning and what the filters in force say about it at the caller's line."""
+
+    message: ClassifyDeprecationWarning
+    frame: FrameType
+    module: str
+    rule: Optional[Tuple[Any, ...]]
+
+    @property
+    def escalated(self) -> bool:
+        return self.rule is not None and self.rule[0] == "error"
+
+    @property
+    def left_to_python_defaults(self) -> bool:
+        rule = self.rule
+        return rule is None or rule == _BUILTIN_MAIN or (rule == _BUILTIN_IGNORE and _is_pythons_own_ignore())
 
 
-def warn_legacy_call(method: str, backend: str, version: str) -> None:
+def _decide(method: str, backend: str, version: str) -> Optional[_Decision]:
+    """None when silenced; raises at once in ``error`` mode."""
     mode = resolve_warning_mode()
     if mode == "off":
-        return
+        return None
     message = build_warning(method, backend, version)
     if mode == "error":
         raise message
     frame = _caller_frame()
     if frame is None:  # pragma: no cover - only when called from our own top level
+        return None
+    module = str(frame.f_globals.get("__name__", "<unknown>"))
+    rule = _matching_filter(type(message), str(message), module, frame.f_lineno)
+    return _Decision(message, frame, module, rule)
+
+
+def raise_if_escalated(method: str, backend: str, version: str) -> None:
+    """Escalation (``TWELVELABS_CLASSIFY_WARNINGS=error`` or an ``error`` filter) fails the call
+    before anything is sent, rather than after a request was paid for."""
+    decision = _decide(method, backend, version)
+    if decision is not None and decision.escalated:
+        raise decision.message
+
+
+def warn_legacy_call(method: str, backend: str, version: str) -> None:
+    decision = _decide(method, backend, version)
+    if decision is None:
         return
+    message, frame = decision.message, decision.frame
     filename, lineno = frame.f_code.co_filename, frame.f_lineno
-    module_globals: Dict[str, Any] = frame.f_globals
-    module = str(module_globals.get("__name__", "<unknown>"))
     category = type(message)
-    rule = _matching_filter(category, str(message), module, lineno)
-    builtin = rule is None or rule == _BUILTIN_MAIN or (rule == _BUILTIN_IGNORE and _is_pythons_own_ignore())
-    if not builtin:
+    if not decision.left_to_python_defaults:
+        module_globals: Dict[str, Any] = frame.f_globals
         registry = module_globals.setdefault("__warningregistry__", {})
         # ``python -c`` code has no source a loader can give; linecache then fails on its globals.
         source_globals = module_globals if os.path.isfile(filename) else None
-        warnings.warn_explicit(message, category, filename, lineno, module=module, registry=registry,
+        warnings.warn_explicit(message, category, filename, lineno, module=decision.module, registry=registry,
                                module_globals=source_globals)
         return
     key = (filename, lineno, method)
