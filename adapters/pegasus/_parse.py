@@ -10,6 +10,7 @@ that cannot be read raises :class:`AnswerError` so the caller can retry once, th
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -149,6 +150,7 @@ class AnswerError(ValueError):
 # --------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # called ~1,500 times per answer on the same few names
 def _key(text: str) -> str:
     """Comparison key: case-, width-, whitespace- and punctuation-insensitive."""
     folded = unicodedata.normalize("NFKC", text).casefold()

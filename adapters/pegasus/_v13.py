@@ -357,7 +357,8 @@ class RateGate:
         cond = self._condition()
         async with cond:
             self._in_flight -= 1
-            cond.notify_all()
+            # Wake only as many waiters as may start: waking all of them is quadratic in videos.
+            cond.notify(max(1, self.limit - self._in_flight))
 
     async def _pause(self) -> None:
         seen: Optional[float] = None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 import httpx
+from pydantic_core import from_json
 
 from ._exceptions import APIConnectionError, APIStatusError, APITimeoutError, make_status_error
 from ._types import NotGiven, RequestOptions
@@ -92,7 +93,7 @@ def _decode(response: httpx.Response) -> Any:
     if not response.content:
         return None
     if "json" in response.headers.get("content-type", ""):
-        return response.json()
+        return from_json(response.content)  # twice as fast as json.loads on result pages
     return response.text
 
 

@@ -10,6 +10,7 @@ built-in filters would decide: any filter the user set (``-W``, ``PYTHONWARNINGS
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import importlib
 import os
 import re
@@ -133,6 +134,7 @@ _PKG_DIRS: Optional[Tuple[str, ...]] = None
 _USER_LIKE = (os.sep + "examples" + os.sep, os.sep + "cli" + os.sep)
 
 
+@functools.lru_cache(maxsize=1024)  # walked on every legacy call; paths do not move
 def _is_internal(filename: str) -> bool:
     global _PKG_DIRS
     if _PKG_DIRS is None:

@@ -13,7 +13,7 @@ typos of real parameter names, and the constructor.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import pytest
 
@@ -228,7 +228,7 @@ def test_exactly_100_prompts_is_accepted(sb: Any, client_for: Callable[[str], Tw
 
 # Constructor cases that once slipped through; kept empty now, the mechanism stays for new ones.
 # Strict xfail: an id listed here fails loudly once fixed, so it is removed in the same change.
-CONSTRUCTOR_GAPS: set = set()
+CONSTRUCTOR_GAPS: Set[str] = set()
 
 # name -> (kwargs, env, fragment naming the field)
 CONSTRUCTOR_CASES: Dict[str, Tuple[Dict[str, Any], Dict[str, str], str]] = {

@@ -78,8 +78,8 @@ def _print_table(rows: List[Dict[str, Any]], backends: List[str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import TwelveLabs
-    from ..examples import legacy_videos
     from .._warnings import reset_call_sites
+    from ..examples import legacy_videos
     from ..sandbox import Sandbox
 
     choice = args.backend or os.environ.get(ENV_BACKEND, "").strip().lower()
