@@ -39,14 +39,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=(
             "Report what the shim would do in this environment: the installed `twelvelabs` SDK and "
             "what it implies, the classify backend and where that choice comes from (for auto: the "
-            "remembered decision), the warning mode, the cache file, and whether the API host answers "
-            "(one GET, 2 s timeout; reported, never fatal). The API key is never printed."
+            "remembered decision), the warning mode, the cache file, and whether a configured API host "
+            "answers (one GET, 2 s timeout; reported, never fatal; the default public host only with "
+            "--network). The API key is never printed."
         ),
         epilog="Exit codes: 0 ok, 1 a setting is invalid or missing (TwelveLabs() would fail), 3 unexpected error.",
     )
     parser.add_argument("--backend", choices=cfg.BACKEND_CHOICES, help="check as if classify_backend=BACKEND")
     parser.add_argument("--base-url", metavar="URL", help="check as if base_url=URL")
     parser.add_argument("--no-network", action="store_true", help="skip the reachability check")
+    parser.add_argument(
+        "--network", action="store_true",
+        help="also check the default public API host (by default only a configured base URL is contacted)",
+    )
     parser.add_argument(
         "--timeout", type=float, default=2.0, metavar="S", help="reachability timeout (default 2 s)"
     )
@@ -275,8 +280,12 @@ def collect(args: argparse.Namespace) -> Dict[str, Any]:
         "environment": _environment(),
         "problems": problems,
     }
-    if not args.no_network:
+    # The public API host is contacted only on request: doctor must run quietly offline.
+    configured = report["base_url"]["source"] != "default"
+    if not args.no_network and (configured or args.network):
         report["base_url"]["reachability"] = _reach(host, api_key, args.timeout)
+    elif not args.no_network:
+        report["base_url"]["reachability_skipped"] = "default public host; pass --network to check it"
     return report
 
 
@@ -343,6 +352,8 @@ def _print(report: Dict[str, Any], out: TextIO) -> None:
             text += f"; reachable: HTTP {reach['status']}{extra} ({reach['elapsed_ms']} ms)"
         else:
             text += f"; NOT reachable: {reach['error']}"
+    elif base.get("reachability_skipped"):
+        text += f"; not contacted ({base['reachability_skipped']})"
     lines.append(("base URL", text))
     env = report["environment"]
     lines.append(
