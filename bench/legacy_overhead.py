@@ -56,7 +56,6 @@ def _calls(ours: Any, real: Any, index_id: str, video_ids: List[str], token: str
 def _components(body: Dict[str, Any], index_id: str, repetitions: int) -> List[Tuple[str, float, float]]:
     """Per-step medians in microseconds, ours vs 0.3.2's equivalent step, offline and interleaved."""
     import httpx
-    import pydantic_core
     import twelvelabs.models as real_models
     from twelvelabs.util import remove_none_values
 
@@ -99,61 +98,13 @@ def _components(body: Dict[str, Any], index_id: str, repetitions: int) -> List[T
         lambda: _decode(httpx.Response(200, content=raw, headers=headers)),
         lambda: httpx.Response(200, content=raw, headers=headers).json(),
     )))
-    # What a decoder change in the HTTP layer would give, against the same 0.3.2 step.
-    rows.append(("  what-if: pydantic_core.from_json", *pair(
-        lambda: pydantic_core.from_json(httpx.Response(200, content=raw, headers=headers).content),
-        lambda: httpx.Response(200, content=raw, headers=headers).json(),
-    )))
     return rows
-
-
-WHAT_IF = "what-if: "
-
-
-def _what_if_applies() -> bool:
-    """True while the HTTP layer still decodes with ``json.loads`` (the proposal is not in yet)."""
-    import inspect
-
-    from classify_shim import _http
-
-    return "from_json" not in inspect.getsource(_http._decode)
-
-
-def _apply_what_if() -> Callable[[], None]:
-    """The two core changes proposed in docs/performance.md, applied in this process only:
-    decode JSON bodies with ``pydantic_core.from_json``, and memoize the warning machinery's
-    per-call work (frame classification by file name, the warning text per method/backend)."""
-    import functools
-
-    import httpx
-    import pydantic_core
-
-    from classify_shim import _http, _warnings
-
-    saved = (_http._decode, _warnings._is_internal, _warnings.build_warning)
-
-    def decode(response: httpx.Response) -> Any:
-        if not response.content:
-            return None
-        if "json" in response.headers.get("content-type", ""):
-            return pydantic_core.from_json(response.content)
-        return response.text
-
-    _http._decode = decode  # type: ignore[assignment]
-    _warnings._is_internal = functools.lru_cache(maxsize=1024)(saved[1])  # type: ignore[assignment]
-    _warnings.build_warning = functools.lru_cache(maxsize=64)(saved[2])  # type: ignore[assignment]
-
-    def undo() -> None:
-        _http._decode, _warnings._is_internal, _warnings.build_warning = saved  # type: ignore[assignment]
-
-    return undo
 
 
 def main() -> int:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--repetitions", type=int, default=300, help="interleaved A/B rounds per call")
     ap.add_argument("--videos", type=int, default=200, help="videos in the synthetic world")
-    ap.add_argument("--no-what-if", action="store_true", help="skip the rows measuring the proposed core changes")
     args = ap.parse_args()
 
     import twelvelabs
@@ -169,9 +120,6 @@ def main() -> int:
     body: Dict[str, Any] = {}
     scenarios = ["videos (5 ids, clips)", "index (50/page, clips, detailed)", "by_page_token (50/page)",
                  "videos, warnings off"]
-    if not args.no_what_if and _what_if_applies():
-        scenarios += [WHAT_IF + "videos (5 ids, clips)", WHAT_IF + "index (50/page, clips, detailed)",
-                      WHAT_IF + "by_page_token (50/page)"]
     with tempfile.TemporaryDirectory() as tmp:
         world_file = Path(tmp) / "world.json"
         world_file.write_text(json.dumps(world))
@@ -185,17 +133,14 @@ def main() -> int:
                 first = real.classify.index(index_id, OPTIONS, CLASSES, page_limit=50, include_clips=True,
                                             show_detailed_score=True)
                 body = json.loads(first.model_dump_json())
-                key = "videos (5 ids, clips)" if name == "videos, warnings off" else name.replace(WHAT_IF, "")
+                key = "videos (5 ids, clips)" if name == "videos, warnings off" else name
                 a, b = _calls(ours, real, index_id, video_ids, first.page_info.next_page_token)[key]
                 if name == "videos, warnings off":
                     os.environ["TWELVELABS_CLASSIFY_WARNINGS"] = "off"
-                undo = _apply_what_if() if name.startswith(WHAT_IF) else None
                 try:
                     with warnings.catch_warnings(record=True):  # the shim's one-per-site warning
                         samples = interleave({"ours": a, "real": b}, args.repetitions)
                 finally:
-                    if undo is not None:
-                        undo()
                     os.environ.pop("TWELVELABS_CLASSIFY_WARNINGS", None)
                     os.environ.pop("TWELVELABS_BASE_URL", None)
                     ours.close()

@@ -90,25 +90,6 @@ def measure(classes: List[Dict[str, Any]], noise: str, n_videos: int, repeat: in
     }
 
 
-def what_if_memoized_key(n_videos: int, repeat: int) -> Any:
-    """The 50-class case again with the parser's key normaliser memoized (a pure function of a
-    short string, called ~1,500 times per answer). Skipped once the parser caches it itself."""
-    import functools
-
-    from classify_shim.adapters.pegasus import _parse
-
-    if hasattr(_parse._key, "cache_info"):
-        return None
-    original = _parse._key
-    _parse._key = functools.lru_cache(maxsize=4096)(original)  # type: ignore[assignment]
-    try:
-        result = measure(FIFTY_CLASSES, "none", n_videos, repeat)
-    finally:
-        _parse._key = original  # type: ignore[assignment]
-    result["label"] = "50 classes, _key memoized (what-if)"
-    return result
-
-
 def main() -> int:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--videos", type=int, default=300, help="distinct answers per scenario")
@@ -123,11 +104,6 @@ def main() -> int:
             scenarios.append(r)
             rows.append((label, r["prompts"], noise, r["answer_chars_median"], r["median_us"], r["p95_us"],
                          r["max_us"], f"{r['unreadable_share']:.0%}"))
-    whatif = what_if_memoized_key(args.videos, args.repeat)
-    if whatif is not None:
-        rows.append(("50 classes (what-if: _key memoized)", whatif["prompts"], whatif["noise"],
-                     whatif["answer_chars_median"], whatif["median_us"], whatif["p95_us"], whatif["max_us"],
-                     f"{whatif['unreadable_share']:.0%}"))
     print_table(["classes", "prompts", "noise", "answer chars", "median us", "p95 us", "max us", "unreadable"],
                 rows, title="parse + map per video (goal < 1000 us)")
     worst_p95 = max(s["p95_us"] for s in scenarios)
@@ -135,7 +111,6 @@ def main() -> int:
         "parameters": {"videos": args.videos, "repeat": args.repeat, "options": OPTIONS},
         "scenarios": scenarios,
         "worst_p95_us": worst_p95,
-        "what_if_memoized_key": whatif,
         "goal_us": 1000,
     })
     return 0

@@ -2,9 +2,10 @@
 
 One run (= one ``classify.videos``/``classify.index`` call):
 
-1. Place every video in its index and load its record (duration, asset id, transcript) —
-   unknown ids fail the call here, before any ``/analyze`` call (``_resolve``).
-2. Per video, concurrently under the rate gate: one ``/analyze`` call carrying every class
+1. Place every video in its index — unknown ids fail the call here, before any ``/analyze``
+   call (``_resolve``).
+2. Per video, concurrently under the rate gate: load its record (duration, asset id,
+   transcript) if placing it did not already, then at once one ``/analyze`` call carrying every class
    that needs the model (split only when the prompt is too long for the model, ``plan_chunks``);
    ``exact_match`` conversation is read from the transcript (``_exact``), so a request with
    only such classes makes no model call at all. Complete answers come from / go to the
@@ -60,7 +61,7 @@ from ._prompt import (
     needs_exact_match,
     plan_chunks,
 )
-from ._resolve import Resolver, is_not_found
+from ._resolve import Resolved, Resolver, is_not_found
 from ._v13 import RateGate, V13Client, VideoRecord, build_analyze_body
 
 __all__ = ["Core", "Progress", "RunStats", "answer_key", "user_stacklevel", "warn_partial"]
@@ -456,12 +457,12 @@ class Core:
         gate = RateGate(self.config.max_concurrency)
         client = V13Client(http, on_headers=gate.observe)
         resolver = Resolver(client, gate, self.store, self.scope, self.config.index_id, options)
+        resolved: Resolved
         if request.kind == "videos":
-            order = list(request.video_ids or ())
-            records, meta_errors = await resolver.for_videos(order)
+            resolved = await resolver.for_videos(list(request.video_ids or ()))
         else:
-            order, records, meta_errors = await resolver.for_index(str(request.index_id))
-        stats.metadata_calls = resolver.calls
+            resolved = await resolver.for_index(str(request.index_id))
+        order = resolved.order
         stats.videos = len(order)
         chunks = plan_chunks(request.classes, self.config.pegasus_model)
         log.info(
@@ -478,30 +479,43 @@ class Core:
             log.info("video %s: %s (%d/%d)", outcome.video_id, outcome.status, done, len(order))
             optional_callback(self.config.on_progress, Progress(done, len(order), outcome.video_id, outcome.status))
 
-        for vid in order:
-            if vid in meta_errors:
-                failure = VideoFailure(vid, "metadata", _describe(meta_errors[vid]), 1)
-                report(_VideoOutcome(vid, None, failure, "failed"))
+        async def load(vid: str) -> Union[VideoRecord, Exception]:
+            if vid in resolved.pending:
+                return await resolver.record(resolved.pending[vid], vid)
+            return resolved.records.get(vid) or resolved.errors[vid]
 
-        async def guarded(record: VideoRecord) -> _VideoOutcome:
+        async def one(vid: str) -> _VideoOutcome:
+            record = await load(vid)
+            if isinstance(record, Exception):
+                return _VideoOutcome(vid, None, VideoFailure(vid, "metadata", _describe(record), 1), "failed")
             try:
                 return await self._video(client, gate, record, request, chunks, options, stats)
             except (AuthenticationError, asyncio.CancelledError):
                 raise
             except Exception as exc:  # one bad video never fails the others
-                log.exception("video %s failed unexpectedly", record.video_id)
-                return _VideoOutcome(record.video_id, None, VideoFailure(record.video_id, "analyze", _describe(exc)),
-                                     "failed")
+                log.exception("video %s failed unexpectedly", vid)
+                return _VideoOutcome(vid, None, VideoFailure(vid, "analyze", _describe(exc)), "failed")
 
-        tasks = [asyncio.ensure_future(guarded(records[v])) for v in order if v in records]
+        # A fixed pool of workers, each taking the next video and carrying it from record to
+        # answer: a video's analysis starts as soon as its own record is in, record fetches
+        # never queue ahead of every analyze call, and the gate sees a few dozen waiters, not
+        # one per video. Twice the gate's cap keeps it full while some workers fetch records.
+        queue = iter(order)
+
+        async def worker() -> None:
+            for vid in queue:  # shared iterator: each video is taken by exactly one worker
+                report(await one(vid))
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(len(order), 2 * gate.cap))]
         try:
-            for next_done in asyncio.as_completed(tasks):
-                report(await next_done)
+            await asyncio.gather(*workers)
         except BaseException:
-            for task in tasks:
+            for task in workers:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*workers, return_exceptions=True)
             raise
+        finally:
+            stats.metadata_calls = resolver.calls
         stats.rate_limited = gate.rate_limited
         items = [o.item for v in order if (o := outcomes.get(v)) is not None and o.item is not None]
         failures = [o.failure for v in order if (o := outcomes.get(v)) is not None and o.failure is not None]

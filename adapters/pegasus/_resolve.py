@@ -12,12 +12,18 @@ per index. Resolution, in order, stopping as soon as every id is placed:
 An id still missing after that raises the v1.2 server's error (``BadRequestError``, code
 ``resource_not_exist``) before any ``/analyze`` call is made. A cached pair that turns out
 stale (the video's ``GET`` answers 404) is dropped and the id resolved again.
+
+Records that resolution did not need (videos placed by a listing: every video of
+``classify.index``, the discovered ones of ``classify.videos``) are left ``pending`` and loaded
+by the engine one video at a time (``Resolver.record``), so each video's analysis can start as
+soon as its own record is in instead of after every record.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from classify_shim._exceptions import (
@@ -31,7 +37,7 @@ from classify_shim._types import RequestOptions
 from ._cache import Store
 from ._v13 import RateGate, V13Client, VideoRecord
 
-__all__ = ["Resolver", "is_not_found"]
+__all__ = ["Resolved", "Resolver", "is_not_found"]
 
 log = logging.getLogger("classify_shim.pegasus")
 
@@ -46,6 +52,18 @@ def is_not_found(exc: BaseException) -> bool:
 
 class _Gone(Exception):
     """Internal: the video's record answered "not found"."""
+
+
+@dataclass
+class Resolved:
+    """Every video of a run, in result order, each in exactly one of ``records`` (loaded),
+    ``errors`` (its record could not be loaded) or ``pending`` (placed: id -> index, record
+    still to load with ``Resolver.record``)."""
+
+    order: List[str]
+    records: Dict[str, VideoRecord] = field(default_factory=dict)
+    errors: Dict[str, Exception] = field(default_factory=dict)
+    pending: Dict[str, str] = field(default_factory=dict)
 
 
 class Resolver:
@@ -133,10 +151,9 @@ class Resolver:
 
     # ------------------------------------------------------------------ public
 
-    async def for_videos(
-        self, video_ids: Sequence[str]
-    ) -> Tuple[Dict[str, VideoRecord], Dict[str, Exception]]:
-        """Records of ``video_ids`` and per-video errors (non-404). Raises for unknown ids."""
+    async def for_videos(self, video_ids: Sequence[str]) -> Resolved:
+        """Every id placed in its index (records loaded where placing needed them: the hint's
+        and cached placements' ``GET``). Raises for unknown ids, before any ``/analyze``."""
         records: Dict[str, VideoRecord] = {}
         errors: Dict[str, Exception] = {}
         placed: Dict[str, str] = {}
@@ -144,9 +161,9 @@ class Resolver:
             index_id = self._store.get_video_index(self._scope, vid)
             if index_id is not None:
                 placed[vid] = index_id
-        pending = [v for v in video_ids if v not in placed]
-        if self._hint and pending:
-            for vid, outcome in await asyncio.gather(*(self._try_fetch(self._hint, v) for v in pending)):
+        unplaced = [v for v in video_ids if v not in placed]
+        if self._hint and unplaced:
+            for vid, outcome in await asyncio.gather(*(self._try_fetch(self._hint, v) for v in unplaced)):
                 if isinstance(outcome, VideoRecord):
                     records[vid] = outcome
                     self._store.put_video_index(self._scope, {vid: self._hint})
@@ -161,16 +178,12 @@ class Resolver:
                 self._store.forget_video_index(self._scope, vid)
             else:
                 errors[vid] = outcome
+        pending: Dict[str, str] = {}
         missing = {v for v in video_ids if v not in records and v not in errors}
         if missing and not self._discovered:
             found = await self._discover(missing)
-            located = [v for v in video_ids if v in missing and v in found]
-            for vid, outcome in await asyncio.gather(*(self._try_fetch(found[v], v) for v in located)):
-                if isinstance(outcome, VideoRecord):
-                    records[vid] = outcome
-                elif not isinstance(outcome, _Gone):
-                    errors[vid] = outcome
-            missing = {v for v in video_ids if v not in records and v not in errors}
+            pending = {v: found[v] for v in video_ids if v in missing and v in found}
+            missing -= pending.keys()
         if missing:
             ordered = [(i, v) for i, v in enumerate(video_ids) if v in missing]
             first_i, first = ordered[0]
@@ -181,10 +194,10 @@ class Resolver:
                 "No index visible to this API key holds it.",
                 code="resource_not_exist",
             )
-        return records, errors
+        return Resolved(list(video_ids), records, errors, pending)
 
-    async def for_index(self, index_id: str) -> Tuple[List[str], Dict[str, VideoRecord], Dict[str, Exception]]:
-        """Every video of the index (API order) with records and per-video errors."""
+    async def for_index(self, index_id: str) -> Resolved:
+        """Every video of the index (API order), each pending: its record is loaded later."""
         try:
             self.calls += 1
             ids = await self._gate.run(lambda: self._client.list_videos(index_id, self._options), "list index")
@@ -199,13 +212,11 @@ class Resolver:
             seen.setdefault(vid, None)
         ids = list(seen)
         self._store.put_video_index(self._scope, {vid: index_id for vid in ids})
-        records: Dict[str, VideoRecord] = {}
-        errors: Dict[str, Exception] = {}
-        for vid, outcome in await asyncio.gather(*(self._try_fetch(index_id, v) for v in ids)):
-            if isinstance(outcome, VideoRecord):
-                records[vid] = outcome
-            else:
-                errors[vid] = outcome if not isinstance(outcome, _Gone) else TwelveLabsError(
-                    f"video {vid} was listed in index {index_id} but its record is gone"
-                )
-        return ids, records, errors
+        return Resolved(ids, pending={vid: index_id for vid in ids})
+
+    async def record(self, index_id: str, video_id: str) -> Union[VideoRecord, Exception]:
+        """A placed video's record, or the error to report for that one video."""
+        _, outcome = await self._try_fetch(index_id, video_id)
+        if isinstance(outcome, _Gone):
+            return TwelveLabsError(f"video {video_id} was listed in index {index_id} but its record is gone")
+        return outcome
