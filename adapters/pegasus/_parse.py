@@ -161,13 +161,19 @@ def _tokens(text: str) -> set[str]:
     return set(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
 
 
+@functools.lru_cache(maxsize=1024)  # answers repeat the same few key sets thousands of times
+def _key_index(mapping_keys: Tuple[Any, ...]) -> Dict[str, Any]:
+    """Normalised key -> the mapping's own key; the first spelling wins, as in the answer."""
+    return {_key(str(k)): k for k in reversed(mapping_keys)}
+
+
 def _lookup(mapping: Mapping[str, Any], keys: Sequence[str]) -> Tuple[bool, Any]:
     """First of ``keys`` present in ``mapping`` (keys compared by :func:`_key`)."""
-    by_key = {_key(str(k)): v for k, v in reversed(list(mapping.items()))}
+    index = _key_index(tuple(mapping))
     for k in keys:
-        kk = _key(k)
-        if kk in by_key:
-            return True, by_key[kk]
+        normalised = _key(k)
+        if normalised in index:
+            return True, mapping[index[normalised]]
     return False, None
 
 
