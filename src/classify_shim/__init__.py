@@ -8,22 +8,6 @@ Change one line — ``from twelvelabs import TwelveLabs`` becomes
 from . import models
 from ._attach import attach
 from ._client import AsyncTwelveLabs, TwelveLabs
-from ._exceptions import (
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ClassifyValidationError,
-    ConflictError,
-    InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    TwelveLabsError,
-    UnprocessableEntityError,
-)
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
 from ._warnings import (
@@ -33,31 +17,20 @@ from ._warnings import (
     UnsupportedWarning,
     apply_deferred_warnoptions,
 )
+from .exceptions import *  # noqa: F403  (the 0.3.2 exception names, listed once, in exceptions.py)
+from .exceptions import __all__ as _exception_names
 
 apply_deferred_warnoptions()
 
 __all__ = [
+    *_exception_names,
     "NOT_GIVEN",
-    "APIConnectionError",
-    "APIError",
-    "APIStatusError",
-    "APITimeoutError",
     "AsyncTwelveLabs",
-    "AuthenticationError",
     "BackendSwitchWarning",
-    "BadRequestError",
     "ClassifyDeprecationWarning",
-    "ClassifyValidationError",
-    "ConflictError",
-    "InternalServerError",
-    "NotFoundError",
     "NotGiven",
     "PartialResultWarning",
-    "PermissionDeniedError",
-    "RateLimitError",
     "TwelveLabs",
-    "TwelveLabsError",
-    "UnprocessableEntityError",
     "UnsupportedWarning",
     "__version__",
     "attach",
