@@ -187,6 +187,7 @@ class _Recording(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
+@pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning")
 def test_our_client_requests_match_spec() -> None:
     """What the shim's legacy backend puts on the wire is a valid v1.2 request, and the answers
     it gets back validate too (the same calls a user makes, through the public client)."""
