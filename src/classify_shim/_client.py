@@ -15,7 +15,7 @@ import httpx
 
 from ._backend import AsyncBackend, SyncBackend, load_async_backend, load_backend
 from ._config import DEFAULT_API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_PAGE_TTL_S, ClientConfig
-from ._types import NOT_GIVEN, NotGiven
+from ._types import NOT_GIVEN, BackendName, NotGiven
 from .resources.classify import AsyncClassify, Classify
 
 __all__ = ["AsyncTwelveLabs", "TwelveLabs"]
@@ -66,7 +66,7 @@ class TwelveLabs(_ClientBase):
         api_key: Optional[str] = None,
         version: Union[str, Literal["v1.1", "v1.2"]] = DEFAULT_API_VERSION,
         *,
-        classify_backend: Optional[Union[str, Literal["legacy", "pegasus", "auto", "shadow"]]] = None,
+        classify_backend: Optional[Union[str, BackendName]] = None,
         base_url: Optional[str] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -111,7 +111,7 @@ class AsyncTwelveLabs(_ClientBase):
         api_key: Optional[str] = None,
         version: Union[str, Literal["v1.1", "v1.2"]] = DEFAULT_API_VERSION,
         *,
-        classify_backend: Optional[Union[str, Literal["legacy", "pegasus", "auto", "shadow"]]] = None,
+        classify_backend: Optional[Union[str, BackendName]] = None,
         base_url: Optional[str] = None,
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,

@@ -28,8 +28,7 @@ __all__ = [
     "RateLimitError",
     "TwelveLabsError",
     "UnprocessableEntityError",
-    "make_status_error",
-]
+]  # the public names; classify_shim.exceptions re-exports exactly these
 
 
 class TwelveLabsError(Exception):

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Union
 import httpx
 from pydantic_core import from_json
 
-from ._exceptions import APIConnectionError, APIStatusError, APITimeoutError, make_status_error
+from ._exceptions import APIConnectionError, APITimeoutError, make_status_error
 from ._types import NotGiven, RequestOptions
 from ._version import __version__
 
@@ -279,6 +279,3 @@ class AsyncHTTP(_Base):
         if self._owns:
             await self._client.aclose()
 
-
-def is_status(exc: BaseException, *codes: int) -> bool:
-    return isinstance(exc, APIStatusError) and exc.status_code in codes

@@ -16,7 +16,6 @@ from typing import (
     List,
     Literal,
     Optional,
-    Protocol,
     TypeVar,
     Union,
     get_args,
@@ -150,14 +149,6 @@ class ClassifyClass(BaseModel):
 class ClassifyVideoData(BaseModel):
     video_id: str
     classes: RootModelList[ClassifyClass]
-
-
-class _PageSource(Protocol):
-    def by_page_token(self, page_token: str, **kwargs: Any) -> ClassifyPageResult: ...
-
-
-class _AsyncPageSource(Protocol):
-    async def by_page_token(self, page_token: str, **kwargs: Any) -> ClassifyPageResult: ...
 
 
 class ClassifyPageResult(BaseModel):

@@ -6,7 +6,7 @@ from typing import Any, Dict, Literal, Mapping, Optional, TypeVar, Union
 
 import httpx
 
-__all__ = ["NOT_GIVEN", "BackendName", "NotGiven", "RequestOptions", "TimeoutTypes", "is_given"]
+__all__ = ["NOT_GIVEN", "BackendName", "NotGiven", "RequestOptions", "TimeoutTypes"]
 
 _T = TypeVar("_T")
 
@@ -29,10 +29,6 @@ class NotGiven:
 
 
 NOT_GIVEN = NotGiven()
-
-
-def is_given(value: object) -> bool:
-    return not isinstance(value, NotGiven)
 
 
 BackendName = Literal["legacy", "pegasus", "auto", "shadow"]
