@@ -5,16 +5,14 @@ mapped to v1.2 scores (``_parse``, ``_mapping``), ``exact_match`` is read from t
 (``_exact``), and the run is orchestrated in ``_engine``. Results are stored whole, so pages
 are served by signed tokens without calling the model again (``classify_shim._tokens``).
 
-Sync and async twins share one engine. The sync backend runs it with ``asyncio.run`` in a
-short-lived worker thread, so it also works when called from inside a running event loop
-(Jupyter, an async web handler); the thread and its loop end with the call.
+Sync and async twins share one engine. The sync backend runs it on one background thread and
+event loop per client (``_runner``), so it also works when called from inside a running event
+loop (Jupyter, an async web handler); thread, loop and pool end with the client.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple, TypeVar
+from typing import Optional, Tuple, Union
 
 from classify_shim._backend import BackendPage
 from classify_shim._config import ClientConfig
@@ -24,43 +22,32 @@ from classify_shim._types import RequestOptions
 
 from ._cache import Store
 from ._engine import Core, Progress, RunStats, warn_partial
+from ._runner import LoopThread
+from ._v13 import MAX_CONCURRENCY
 
 __all__ = ["AsyncPegasusBackend", "PegasusBackend", "Progress", "RunStats"]
 
-_T = TypeVar("_T")
+
+def _cap(config: ClientConfig) -> int:
+    return max(1, min(MAX_CONCURRENCY, config.max_concurrency or MAX_CONCURRENCY))
 
 
-def _async_http(config: ClientConfig) -> AsyncHTTP:
+def _async_http(config: ClientConfig, *, user_client: bool = True) -> AsyncHTTP:
+    # Our own pool holds as many connections as the rate gate lets calls be in flight.
     return AsyncHTTP(
         config.v13_base_url,
         config.api_key,
         timeout=config.timeout,
         max_retries=config.max_retries,
-        client=config.async_http_client,
+        client=config.async_http_client if user_client else None,
+        max_connections=_cap(config),
     )
 
 
-def run_in_worker(factory: Callable[[], Awaitable[_T]]) -> _T:
-    """``asyncio.run(factory())`` in a fresh thread; safe inside a running event loop; no leaks."""
-    box: Dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(factory())  # type: ignore[arg-type]
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=target, name="classify-shim-pegasus", daemon=True)
-    worker.start()
-    worker.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
-
-
 class PegasusBackend:
-    """Blocking backend. A user ``http_client`` (sync) is used from worker threads; otherwise
-    each call opens its own async connection pool and closes it before returning."""
+    """Blocking backend: the engine runs on the client's one background loop (``_runner``),
+    with one async connection pool for the client's life. A user ``http_client`` (sync) is
+    used from worker threads instead."""
 
     name = "pegasus"
 
@@ -69,6 +56,9 @@ class PegasusBackend:
         # Shadow runs never show Pegasus results, so their partial failures are not the caller's news.
         self.warn_partial_results = config.backend != "shadow"
         self._core = Core(config, store)
+        self._runner = LoopThread()
+        self._http: Optional[AsyncHTTP] = None  # bound to the runner's loop
+        self._http_loop: Optional[object] = None
         self._sync_http: Optional[SyncHTTP] = None
         if config.http_client is not None:
             self._sync_http = SyncHTTP(
@@ -83,24 +73,30 @@ class PegasusBackend:
     def last_run(self) -> Optional[RunStats]:
         return self._core.last_run
 
+    def _transport(self) -> Union[AsyncHTTP, SyncHTTP]:
+        """The HTTP twin for a run; called on the loop, so the pool is bound to it."""
+        if self._sync_http is not None:
+            return self._sync_http
+        if not self._runner.in_loop_thread():  # a nested run on its own short-lived loop
+            return _async_http(self.config, user_client=False)
+        loop = self._runner.loop
+        if self._http is None or self._http_loop is not loop:  # first run (or first after a fork)
+            self._http, self._http_loop = _async_http(self.config, user_client=False), loop
+            self._runner.on_close(self._http.aclose)
+        return self._http
+
     def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
-        core, sync_http = self._core, self._sync_http
+        core = self._core
 
         async def job() -> Tuple[BackendPage, RunStats]:
-            if sync_http is not None:
-                return await core.run(request, options, sync_http)
-            http = AsyncHTTP(
-                self.config.v13_base_url,
-                self.config.api_key,
-                timeout=self.config.timeout,
-                max_retries=self.config.max_retries,
-            )
+            http = self._transport()
             try:
                 return await core.run(request, options, http)
             finally:
-                await http.aclose()
+                if isinstance(http, AsyncHTTP) and http is not self._http:
+                    await http.aclose()
 
-        page, stats = run_in_worker(job)
+        page, stats = self._runner.run(job)
         if self.warn_partial_results:
             warn_partial(page.errors, stats.videos)
         return page
@@ -109,6 +105,7 @@ class PegasusBackend:
         return self._core.page(token)
 
     def close(self) -> None:
+        self._runner.close()
         if self._sync_http is not None:
             self._sync_http.close()
         self._core.close()

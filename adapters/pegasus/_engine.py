@@ -84,22 +84,37 @@ class Progress:
     status: str
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _key_prefix(host: str, model: str, schema: Mapping[str, Any], temperature: float, prompt: str) -> str:
+    """The answer-key material up to the video: the same for every video of a chunk."""
+    # The keys in sorted order, as json.dumps(sort_keys=True) writes them; "video" comes last.
+    head = {"host": host, "model": model, "prompt": prompt, "schema": schema, "temperature": temperature,
+            "template": PROMPT_TEMPLATE_VERSION}
+    return _dumps(head)[:-1] + ',"video":'
+
+
 def answer_key(
     host: str, model: str, schema: Mapping[str, Any], video_ref: Mapping[str, Any], temperature: float, prompt: str
 ) -> str:
     """Answer-cache key: sha256 over everything that shapes the answer (not ``max_tokens``:
     only complete answers are cached, and a complete answer does not depend on the budget)."""
-    material = {
-        "template": PROMPT_TEMPLATE_VERSION,
-        "host": host,
-        "model": model,
-        "schema": schema,
-        "video": video_ref,
-        "temperature": temperature,
-        "prompt": prompt,
-    }
-    text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _keyed(_key_prefix(host, model, schema, temperature, prompt), video_ref)
+
+
+def _keyed(prefix: str, video_ref: Mapping[str, Any]) -> str:
+    return hashlib.sha256((prefix + _dumps(video_ref) + "}").encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every video of a run sends for one chunk of classes, built once per chunk."""
+
+    prompt: str
+    response_format: Dict[str, Any]
+    key_prefix: str
 
 
 @dataclass
@@ -188,6 +203,22 @@ class Core:
         self.store: Store = store if store is not None else open_store(config)
         self.scope = f"{config.host}|{key_fingerprint(config.api_key)}"
         self.last_run: Optional[RunStats] = None
+        self._plans: Dict[Tuple[str, float, Tuple[ClassSpec, ...]], _Plan] = {}
+
+    def _plan(self, chunk: Tuple[ClassSpec, ...]) -> _Plan:
+        """Prompt, schema and answer-key prefix of a chunk (memoised: the same for every video)."""
+        model, temperature = self.config.pegasus_model, self.config.temperature
+        memo = (model, temperature, chunk)
+        plan = self._plans.get(memo)
+        if plan is None:
+            prompt = build_prompt(chunk)
+            response_format = build_response_format(chunk)
+            prefix = _key_prefix(self.config.host, model, response_format, temperature, prompt)
+            plan = _Plan(prompt, response_format, prefix)
+            if len(self._plans) >= 64:
+                self._plans.clear()
+            self._plans[memo] = plan
+        return plan
 
     # ------------------------------------------------------------------ pages
 
@@ -246,9 +277,8 @@ class Core:
     ) -> Union[ParsedAnswer, AnswerError]:
         """One ``/analyze`` call (through the gate); a complete answer is cached."""
         model = self.config.pegasus_model
-        prompt = build_prompt(chunk)
-        response_format = build_response_format(chunk)
-        body = build_analyze_body(model, record, prompt, response_format, self.config.temperature, max_tokens)
+        plan = self._plan(chunk)
+        body = build_analyze_body(model, record, plan.prompt, plan.response_format, self.config.temperature, max_tokens)
         stats.analyze_calls += 1
         answer = await gate.run(lambda: client.analyze(body, options), f"analyze {record.video_id}")
         if answer.data is None:
@@ -260,9 +290,7 @@ class Core:
         except AnswerError as exc:
             log.info("video %s: %s answer (%s)", record.video_id, exc.kind, exc.message)
             return exc
-        key = answer_key(
-            self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt
-        )
+        key = _keyed(plan.key_prefix, self._video_ref(body))
         self.store.put_answer(
             key,
             {
@@ -276,11 +304,10 @@ class Core:
         return parsed
 
     def _cached(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...]) -> Optional[ParsedAnswer]:
-        model = self.config.pegasus_model
-        prompt = build_prompt(chunk)
-        response_format = build_response_format(chunk)
-        body = build_analyze_body(model, record, prompt, response_format, self.config.temperature, 1)
-        key = answer_key(self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt)
+        plan = self._plan(chunk)
+        body = build_analyze_body(self.config.pegasus_model, record, plan.prompt, plan.response_format,
+                                  self.config.temperature, 1)
+        key = _keyed(plan.key_prefix, self._video_ref(body))
         hit = self.store.get_answer(key)
         if hit is None or not isinstance(hit.get("data"), str):
             return None
@@ -456,7 +483,12 @@ class Core:
         self.last_run = stats
         gate = RateGate(self.config.max_concurrency)
         client = V13Client(http, on_headers=gate.observe)
-        resolver = Resolver(client, gate, self.store, self.scope, self.config.index_id, options)
+        # The transcript is read only for exact_match classes; without one, listing items are
+        # records enough (duration, asset id) and no video needs its own GET.
+        transcript = any(needs_exact_match(spec) for spec in request.classes)
+        resolver = Resolver(
+            client, gate, self.store, self.scope, self.config.index_id, options, transcript=transcript
+        )
         resolved: Resolved
         if request.kind == "videos":
             resolved = await resolver.for_videos(list(request.video_ids or ()))

@@ -13,10 +13,13 @@ An id still missing after that raises the v1.2 server's error (``BadRequestError
 ``resource_not_exist``) before any ``/analyze`` call is made. A cached pair that turns out
 stale (the video's ``GET`` answers 404) is dropped and the id resolved again.
 
-Records that resolution did not need (videos placed by a listing: every video of
-``classify.index``, the discovered ones of ``classify.videos``) are left ``pending`` and loaded
-by the engine one video at a time (``Resolver.record``), so each video's analysis can start as
-soon as its own record is in instead of after every record.
+A listing item already carries what the model call needs (duration, asset id); only the
+transcript is missing, and only ``exact_match`` classes read it. So videos placed by a listing
+(every video of ``classify.index``, the discovered ones of ``classify.videos``) get their record
+from the item when no class needs the transcript: no per-video ``GET`` at all. Otherwise (or
+when an item lacks the duration) they are left ``pending`` and loaded by the engine one video at
+a time (``Resolver.record``), so each video's analysis starts as soon as its own record is in.
+Records are cached; a cached record without a transcript is fetched again when one is needed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from classify_shim._exceptions import (
     APIStatusError,
@@ -35,7 +38,7 @@ from classify_shim._exceptions import (
 from classify_shim._types import RequestOptions
 
 from ._cache import Store
-from ._v13 import RateGate, V13Client, VideoRecord
+from ._v13 import RateGate, V13Client, VideoRecord, parse_video
 
 __all__ = ["Resolved", "Resolver", "is_not_found"]
 
@@ -77,7 +80,10 @@ class Resolver:
         scope: str,
         hint: Optional[str],
         options: Optional[RequestOptions],
+        *,
+        transcript: bool = True,
     ) -> None:
+        self._transcript = transcript  # some class needs the transcript (exact_match)
         self._client = client
         self._gate = gate
         self._store = store
@@ -85,6 +91,7 @@ class Resolver:
         self._hint = hint
         self._options = options
         self._discovered = False
+        self.listed: Dict[str, VideoRecord] = {}  # records read from listing items
         self.calls = 0  # v1.3 GETs made by this resolver (for logs)
 
     # ------------------------------------------------------------------ records
@@ -94,9 +101,12 @@ class Resolver:
         cached = self._store.get_video(self._scope, index_id, video_id)
         if cached is not None:
             try:
-                return VideoRecord.from_json(cached)
+                record = VideoRecord.from_json(cached)
             except (KeyError, TypeError, ValueError):
                 pass  # unreadable row: fetch again
+            else:
+                if record.transcribed or not self._transcript:
+                    return record
         try:
             self.calls += 1
             record = await self._gate.run(
@@ -121,6 +131,20 @@ class Resolver:
 
     # ------------------------------------------------------------------ discovery
 
+    def _from_items(self, index_id: str, items: Sequence[Tuple[str, Mapping[str, Any]]]) -> None:
+        """Records read from listing items, when they are all a run needs (no transcript)."""
+        if self._transcript:
+            return
+        for vid, item in items:
+            if vid in self.listed:
+                continue
+            try:
+                record = parse_video(index_id, item, vid, transcribed=False)
+            except TwelveLabsError:
+                continue  # no duration in the item: the video's own GET will tell
+            self.listed[vid] = record
+            self._store.put_video(self._scope, index_id, vid, record.to_json())
+
     async def _discover(self, missing: Set[str]) -> Dict[str, str]:
         """List indexes and their videos until every missing id is seen; cache every pair."""
         self._discovered = True
@@ -133,15 +157,16 @@ class Resolver:
         for start in range(0, len(indexes), step):
             batch = indexes[start:start + step]
 
-            async def listing(index_id: str) -> Tuple[str, List[str]]:
+            async def listing(index_id: str) -> Tuple[str, List[Tuple[str, Mapping[str, Any]]]]:
                 self.calls += 1
-                ids = await self._gate.run(
-                    lambda: self._client.list_videos(index_id, self._options), f"list index {index_id}"
+                items = await self._gate.run(
+                    lambda: self._client.list_video_items(index_id, self._options), f"list index {index_id}"
                 )
-                return index_id, ids
+                return index_id, items
 
-            for index_id, ids in await asyncio.gather(*(listing(i) for i in batch)):
-                pairs = {vid: index_id for vid in ids}
+            for index_id, items in await asyncio.gather(*(listing(i) for i in batch)):
+                self._from_items(index_id, [(v, it) for v, it in items if v in missing])
+                pairs = {vid: index_id for vid, _ in items}
                 self._store.put_video_index(self._scope, pairs)
                 found.update(pairs)
             if missing <= found.keys():
@@ -182,8 +207,13 @@ class Resolver:
         missing = {v for v in video_ids if v not in records and v not in errors}
         if missing and not self._discovered:
             found = await self._discover(missing)
-            pending = {v: found[v] for v in video_ids if v in missing and v in found}
-            missing -= pending.keys()
+            for vid in video_ids:
+                if vid in missing and vid in found:
+                    if vid in self.listed:
+                        records[vid] = self.listed[vid]
+                    else:
+                        pending[vid] = found[vid]
+            missing -= found.keys()
         if missing:
             ordered = [(i, v) for i, v in enumerate(video_ids) if v in missing]
             first_i, first = ordered[0]
@@ -200,19 +230,23 @@ class Resolver:
         """Every video of the index (API order), each pending: its record is loaded later."""
         try:
             self.calls += 1
-            ids = await self._gate.run(lambda: self._client.list_videos(index_id, self._options), "list index")
+            items = await self._gate.run(
+                lambda: self._client.list_video_items(index_id, self._options), "list index"
+            )
         except APIStatusError as exc:
             if is_not_found(exc):
                 raise ClassifyValidationError(
                     "index_id", f"Resource with id {index_id} does not exist in indexes.", code="resource_not_exist"
                 ) from exc
             raise
-        seen: Dict[str, None] = {}
-        for vid in ids:
-            seen.setdefault(vid, None)
+        seen: Dict[str, Mapping[str, Any]] = {}
+        for vid, item in items:
+            seen.setdefault(vid, item)
         ids = list(seen)
         self._store.put_video_index(self._scope, {vid: index_id for vid in ids})
-        return Resolved(ids, pending={vid: index_id for vid in ids})
+        self._from_items(index_id, list(seen.items()))
+        records = {vid: self.listed[vid] for vid in ids if vid in self.listed}
+        return Resolved(ids, records, pending={vid: index_id for vid in ids if vid not in records})
 
     async def record(self, index_id: str, video_id: str) -> Union[VideoRecord, Exception]:
         """A placed video's record, or the error to report for that one video."""

@@ -61,6 +61,9 @@ class VideoRecord:
     asset_id: Optional[str] = None
     transcript: Tuple[Tuple[float, float, str], ...] = ()
     filename: Optional[str] = None
+    transcribed: bool = True
+    """False for a record read from a listing item, which carries no transcript: enough for every
+    class but ``exact_match`` (duration and asset id are in the item)."""
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -70,6 +73,7 @@ class VideoRecord:
             "asset_id": self.asset_id,
             "transcript": [[s, e, t] for s, e, t in self.transcript],
             "filename": self.filename,
+            "transcribed": self.transcribed,
         }
 
     @classmethod
@@ -81,6 +85,7 @@ class VideoRecord:
             asset_id=value.get("asset_id"),
             transcript=tuple((float(s), float(e), str(t)) for s, e, t in value.get("transcript") or ()),
             filename=value.get("filename"),
+            transcribed=bool(value.get("transcribed", True)),  # rows written before the flag had it
         )
 
     def transcript_dicts(self) -> List[Dict[str, Any]]:
@@ -127,8 +132,10 @@ def _transcript(raw: Any) -> Tuple[Tuple[float, float, str], ...]:
     return tuple(out)
 
 
-def parse_video(index_id: str, body: Any, video_id: Optional[str] = None) -> VideoRecord:
-    """A video record from ``GET .../videos/{id}`` or one item of ``GET .../videos``."""
+def parse_video(
+    index_id: str, body: Any, video_id: Optional[str] = None, *, transcribed: bool = True
+) -> VideoRecord:
+    """A video record from ``GET .../videos/{id}`` or (``transcribed=False``) one item of ``GET .../videos``."""
     if not isinstance(body, Mapping):
         raise TwelveLabsError(f"v1.3 video record for {video_id!r} is not an object: {str(body)[:200]!r}")
     vid = body.get("_id") or body.get("id") or video_id
@@ -147,6 +154,7 @@ def parse_video(index_id: str, body: Any, video_id: Optional[str] = None) -> Vid
         asset_id=asset if isinstance(asset, str) and asset else None,
         transcript=_transcript(body.get("transcription")),
         filename=filename if isinstance(filename, str) else None,
+        transcribed=transcribed,
     )
 
 
@@ -251,12 +259,18 @@ class V13Client:
 
     async def list_videos(self, index_id: str, options: Optional[RequestOptions] = None) -> List[str]:
         """Ids of every video in the index (all pages, newest first as the API orders them)."""
-        ids: List[str] = []
+        return [vid for vid, _ in await self.list_video_items(index_id, options)]
+
+    async def list_video_items(
+        self, index_id: str, options: Optional[RequestOptions] = None
+    ) -> List[Tuple[str, Mapping[str, Any]]]:
+        """``(id, item)`` of every video in the index; an item carries duration and asset id."""
+        out: List[Tuple[str, Mapping[str, Any]]] = []
         for item in await self._pages(f"indexes/{index_id}/videos", options):
             vid = item.get("_id") or item.get("id")
             if isinstance(vid, str):
-                ids.append(vid)
-        return ids
+                out.append((vid, item))
+        return out
 
     async def get_video(self, index_id: str, video_id: str, options: Optional[RequestOptions] = None) -> VideoRecord:
         response = await self._request(
@@ -294,9 +308,10 @@ class V13Client:
 
 # ----------------------------------------------------------------------------- rate gate
 
-DEFAULT_CONCURRENCY = 4
-"""Start with 4 calls in flight: fast on a paid plan, gentle on a free one (see ``RateGate``)."""
 MAX_CONCURRENCY = 32
+DEFAULT_CONCURRENCY = MAX_CONCURRENCY
+"""Calls in flight at the start of a run, unless ``max_concurrency`` says otherwise: the bound
+itself (see ``RateGate``; a 429 halves it at once)."""
 RATE_LIMIT_ATTEMPTS = 6
 """Extra 429 rounds per call beyond the HTTP layer's own retries before a video is given up."""
 RATE_LIMIT_BASE_DELAY = 1.0
@@ -310,7 +325,7 @@ _T = TypeVar("_T")
 class RateGate:
     """Bounded, adaptive concurrency for v1.3 calls, shared by every call of one classify run.
 
-    * ``limit`` calls in flight; starts at ``ClientConfig.max_concurrency`` or 4.
+    * ``limit`` calls in flight; starts at the cap (``ClientConfig.max_concurrency``, else 32).
     * A 429 (after the HTTP layer's own retries) halves the limit and pauses *every* caller
       until ``Retry-After`` (or an exponential backoff when the server gives none), then the
       call is tried again, at most :data:`RATE_LIMIT_ATTEMPTS` times; after that the
@@ -330,7 +345,9 @@ class RateGate:
         sleep: Optional[Callable[[float], Awaitable[None]]] = None,
     ) -> None:
         self.cap = max(1, min(MAX_CONCURRENCY, max_concurrency or MAX_CONCURRENCY))
-        self.limit = max(1, min(self.cap, max_concurrency or DEFAULT_CONCURRENCY))
+        # Start at the bound: ramping up from a few calls cost 1.3-1.6x the bound's wall time at
+        # 1k-10k videos; a 429 still halves the limit at once, so a small plan is not hammered.
+        self.limit = self.cap
         self.attempts = RATE_LIMIT_ATTEMPTS if attempts is None else attempts
         self.base_delay = RATE_LIMIT_BASE_DELAY if base_delay is None else base_delay
         self.max_delay = RATE_LIMIT_MAX_WAIT if max_delay is None else max_delay
