@@ -35,9 +35,9 @@ from classify_shim._exceptions import (
     ClassifyValidationError,
     TwelveLabsError,
 )
+from classify_shim._store import Store, offload
 from classify_shim._types import RequestOptions
 
-from ._cache import Store
 from ._v13 import RateGate, V13Client, VideoRecord, parse_video
 
 __all__ = ["Resolved", "Resolver", "is_not_found"]
@@ -98,7 +98,8 @@ class Resolver:
 
     async def _fetch(self, index_id: str, video_id: str) -> VideoRecord:
         """The record, from the store or ``GET``; raises ``_Gone`` on 404."""
-        cached = self._store.get_video(self._scope, index_id, video_id)
+        store = self._store
+        cached = await offload(store, lambda: store.get_video(self._scope, index_id, video_id))
         if cached is not None:
             try:
                 record = VideoRecord.from_json(cached)
@@ -116,7 +117,8 @@ class Resolver:
             if is_not_found(exc):
                 raise _Gone(video_id) from exc
             raise
-        self._store.put_video(self._scope, index_id, video_id, record.to_json())
+        value = record.to_json()
+        await offload(store, lambda: store.put_video(self._scope, index_id, video_id, value))
         return record
 
     async def _try_fetch(
@@ -129,12 +131,21 @@ class Resolver:
         except (_Gone, TwelveLabsError) as exc:
             return video_id, exc
 
+    async def _place(self, pairs: Mapping[str, str]) -> None:
+        store = self._store
+        await offload(store, lambda: store.put_video_index(self._scope, pairs))
+
+    async def _unplace(self, video_id: str) -> None:
+        store = self._store
+        await offload(store, lambda: store.forget_video_index(self._scope, video_id))
+
     # ------------------------------------------------------------------ discovery
 
-    def _from_items(self, index_id: str, items: Sequence[Tuple[str, Mapping[str, Any]]]) -> None:
+    async def _from_items(self, index_id: str, items: Sequence[Tuple[str, Mapping[str, Any]]]) -> None:
         """Records read from listing items, when they are all a run needs (no transcript)."""
         if self._transcript:
             return
+        new: List[VideoRecord] = []
         for vid, item in items:
             if vid in self.listed:
                 continue
@@ -143,7 +154,16 @@ class Resolver:
             except TwelveLabsError:
                 continue  # no duration in the item: the video's own GET will tell
             self.listed[vid] = record
-            self._store.put_video(self._scope, index_id, vid, record.to_json())
+            new.append(record)
+        if not new:
+            return
+        store, scope = self._store, self._scope
+
+        def put() -> None:
+            for record in new:
+                store.put_video(scope, index_id, record.video_id, record.to_json())
+
+        await offload(store, put)
 
     async def _discover(self, missing: Set[str]) -> Dict[str, str]:
         """List indexes and their videos until every missing id is seen; cache every pair."""
@@ -165,9 +185,9 @@ class Resolver:
                 return index_id, items
 
             for index_id, items in await asyncio.gather(*(listing(i) for i in batch)):
-                self._from_items(index_id, [(v, it) for v, it in items if v in missing])
+                await self._from_items(index_id, [(v, it) for v, it in items if v in missing])
                 pairs = {vid: index_id for vid, _ in items}
-                self._store.put_video_index(self._scope, pairs)
+                await self._place(pairs)
                 found.update(pairs)
             if missing <= found.keys():
                 break
@@ -181,17 +201,14 @@ class Resolver:
         and cached placements' ``GET``). Raises for unknown ids, before any ``/analyze``."""
         records: Dict[str, VideoRecord] = {}
         errors: Dict[str, Exception] = {}
-        placed: Dict[str, str] = {}
-        for vid in video_ids:
-            index_id = self._store.get_video_index(self._scope, vid)
-            if index_id is not None:
-                placed[vid] = index_id
+        store = self._store
+        placed = await offload(store, lambda: store.get_video_indexes(self._scope, list(video_ids)))
         unplaced = [v for v in video_ids if v not in placed]
         if self._hint and unplaced:
             for vid, outcome in await asyncio.gather(*(self._try_fetch(self._hint, v) for v in unplaced)):
                 if isinstance(outcome, VideoRecord):
                     records[vid] = outcome
-                    self._store.put_video_index(self._scope, {vid: self._hint})
+                    await self._place({vid: self._hint})
                 elif not isinstance(outcome, _Gone):
                     errors[vid] = outcome
         # Records of cached placements; a stale placement goes back to "missing".
@@ -200,7 +217,7 @@ class Resolver:
             if isinstance(outcome, VideoRecord):
                 records[vid] = outcome
             elif isinstance(outcome, _Gone):
-                self._store.forget_video_index(self._scope, vid)
+                await self._unplace(vid)
             else:
                 errors[vid] = outcome
         pending: Dict[str, str] = {}
@@ -243,8 +260,8 @@ class Resolver:
         for vid, item in items:
             seen.setdefault(vid, item)
         ids = list(seen)
-        self._store.put_video_index(self._scope, {vid: index_id for vid in ids})
-        self._from_items(index_id, list(seen.items()))
+        await self._place({vid: index_id for vid in ids})
+        await self._from_items(index_id, list(seen.items()))
         records = {vid: self.listed[vid] for vid in ids if vid in self.listed}
         return Resolved(ids, records, pending={vid: index_id for vid in ids if vid not in records})
 
