@@ -121,14 +121,16 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def write_results(name: str, payload: Mapping[str, Any], argv: Optional[Sequence[str]] = None) -> Path:
+def write_results(
+    name: str, payload: Mapping[str, Any], argv: Optional[Sequence[str]] = None, *, script: Optional[str] = None
+) -> Path:
     """``bench/results/<name>.json`` with the command, the machine and a timestamp added."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     args = list(sys.argv[1:] if argv is None else argv)
     doc = {
         "benchmark": name,
-        "command": " ".join(["python", f"bench/{name}.py", *args]),
+        "command": " ".join(["python", f"bench/{script or name}.py", *args]),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
         **payload,
