@@ -49,6 +49,9 @@ class Store(Protocol):
 
     def put_video(self, scope: str, index_id: str, video_id: str, value: Mapping[str, Any]) -> None: ...
 
+    def put_videos(self, scope: str, values: Mapping[Tuple[str, str], Mapping[str, Any]]) -> None:
+        """Many ``(index_id, video_id) -> record`` rows in one transaction (records from a listing)."""
+
     def forget_video(self, scope: str, video_id: str) -> None: ...
 
     def get_video_index(self, scope: str, video_id: str) -> Optional[str]: ...
@@ -64,6 +67,17 @@ class Store(Protocol):
     def get_decision(self, host: str) -> Optional[str]: ...
 
     def put_decision(self, host: str, backend: str) -> None: ...
+
+    def get_record(self, kind: str, key: str) -> Optional[Dict[str, Any]]:
+        """A small JSON record (job ids, model and schema decisions), or None."""
+
+    def put_record(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
+        """Written at once (job ids must survive a crash right after the create call)."""
+
+    def put_records(self, kind: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Several records of one kind in one transaction."""
+
+    def delete_record(self, kind: str, key: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -91,6 +105,7 @@ class MemoryStore:
         self._index: Dict[Tuple[str, str], str] = {}
         self._results: Dict[str, Tuple[str, float, Dict[str, Any]]] = {}
         self._decisions: Dict[str, str] = {}
+        self._records: Dict[Tuple[str, str], Dict[str, Any]] = {}
 
     def get_answer(self, key: str) -> Optional[Dict[str, Any]]:
         return None
@@ -106,6 +121,11 @@ class MemoryStore:
     def put_video(self, scope: str, index_id: str, video_id: str, value: Mapping[str, Any]) -> None:
         with self._lock:
             self._videos[(scope, index_id, video_id)] = json.loads(_dumps(value))
+
+    def put_videos(self, scope: str, values: Mapping[Tuple[str, str], Mapping[str, Any]]) -> None:
+        with self._lock:
+            for (index_id, video_id), value in values.items():
+                self._videos[(scope, index_id, video_id)] = json.loads(_dumps(value))
 
     def forget_video(self, scope: str, video_id: str) -> None:
         with self._lock:
@@ -148,6 +168,24 @@ class MemoryStore:
         with self._lock:
             self._decisions[host] = backend
 
+    def get_record(self, kind: str, key: str) -> Optional[Dict[str, Any]]:
+        with self._lock:
+            found = self._records.get((kind, key))
+            return json.loads(_dumps(found)) if found is not None else None
+
+    def put_record(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._records[(kind, key)] = json.loads(_dumps(value))
+
+    def put_records(self, kind: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        with self._lock:
+            for key, value in values.items():
+                self._records[(kind, key)] = json.loads(_dumps(value))
+
+    def delete_record(self, kind: str, key: str) -> None:
+        with self._lock:
+            self._records.pop((kind, key), None)
+
     def close(self) -> None:
         return None
 
@@ -162,8 +200,10 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS results (result_id TEXT PRIMARY KEY, scope TEXT NOT NULL,"
     " expires REAL NOT NULL, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS decisions (host TEXT PRIMARY KEY, backend TEXT NOT NULL, decided REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    " created REAL NOT NULL, PRIMARY KEY (kind, key))",
 )
-_DATA_TABLES = ("answers", "videos", "video_index", "results", "decisions")
+_DATA_TABLES = ("answers", "videos", "video_index", "results", "decisions", "records")
 
 
 def _secure_file(path: Path) -> None:
@@ -240,6 +280,20 @@ class SQLiteStore:
             (scope, index_id, video_id, _dumps(value), time.time()),
         )
 
+    def put_videos(self, scope: str, values: Mapping[Tuple[str, str], Mapping[str, Any]]) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO videos (scope, index_id, video_id, value, created) VALUES (?, ?, ?, ?, ?)",
+                    [(scope, idx, vid, _dumps(v), now) for (idx, vid), v in values.items()],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def forget_video(self, scope: str, video_id: str) -> None:
         """Metadata and placement of a video the API no longer knows."""
         with self._lock:
@@ -287,6 +341,30 @@ class SQLiteStore:
         self._write(
             "INSERT OR REPLACE INTO decisions (host, backend, decided) VALUES (?, ?, ?)", (host, backend, time.time())
         )
+
+    def get_record(self, kind: str, key: str) -> Optional[Dict[str, Any]]:
+        row = self._one("SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key))
+        return _loads(row[0]) if row else None
+
+    def put_record(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
+        self.put_records(kind, {key: value})
+
+    def put_records(self, kind: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO records (kind, key, value, created) VALUES (?, ?, ?, ?)",
+                    [(kind, key, _dumps(value), now) for key, value in values.items()],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def delete_record(self, kind: str, key: str) -> None:
+        self._write("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
 
     def close(self) -> None:
         with self._lock:
