@@ -27,9 +27,9 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set
 
 from classify_shim._exceptions import APIStatusError, RateLimitError
 from classify_shim._http import RetryPolicy
+from classify_shim._store import JobRecord, Store
 from classify_shim._types import RequestOptions
 
-from ._cache import Store
 from ._limits import BATCH_MAX_CONTENT_HOURS, BATCH_MAX_REQUESTS
 from ._tasks import POLL_MAX_S, JobFailed, TaskAnswer, idempotency_key, task_answer
 from ._v13 import V13Client
@@ -38,8 +38,7 @@ __all__ = ["BatchRunner", "batch_item"]
 
 log = logging.getLogger("classify_shim.pegasus")
 
-RECORD_BATCH_ITEM = "batch-item"
-RECORD_BATCH = "batch"
+BATCH = "batch"
 BATCH_POLL_INITIAL_S = 2.0
 ACTIVE_LIMIT_WAIT_S = 30.0
 """Wait after a 429 on create that names no ``Retry-After`` (5 active batches: minutes, not ms)."""
@@ -125,8 +124,9 @@ class BatchRunner:
         self.live -= 1
         self._maybe_flush()
 
-    def _rkey(self, key: str) -> str:
-        return f"{self._scope}|{key}"
+    @staticmethod
+    def _job_key(key: str) -> str:
+        return f"batch-item:{key}"
 
     async def ask(self, key: str, request: Dict[str, Any], seconds: float) -> TaskAnswer:
         """The answer to one question; waits while the batch it joined runs."""
@@ -135,8 +135,8 @@ class BatchRunner:
             loop = asyncio.get_running_loop()
             item = _Item(key, request, max(0.0, seconds), loop.create_future())
             self._items[key] = item
-            stored = self._store.get_record(RECORD_BATCH_ITEM, self._rkey(key))
-            batch_id = stored.get("batch_id") if stored else None
+            stored = self._store.get_job(self._scope, self._job_key(key))
+            batch_id = stored.job_id if stored is not None and stored.kind == BATCH else None
             if isinstance(batch_id, str) and batch_id:
                 self.resumed += 1
                 self._attach(batch_id, item)
@@ -213,11 +213,11 @@ class BatchRunner:
         batch_id = str(created["batch_id"])
         now = time.time()
         # Written at once: a rerun after a crash collects this batch instead of paying again.
-        self._store.put_records(
-            RECORD_BATCH_ITEM, {self._rkey(k): {"batch_id": batch_id, "custom_id": k, "created": now} for k in keys}
-        )
-        self._store.put_record(RECORD_BATCH, self._rkey(batch_id),
-                               {"model": self.model, "items": len(keys), "created": now})
+        self._store.put_job(JobRecord(self._scope, f"batch:{batch_id}", BATCH, batch_id, created_at=now,
+                                      updated_at=now, payload={"model": self.model, "items": len(keys)}))
+        for k in keys:
+            self._store.put_job(JobRecord(self._scope, self._job_key(k), BATCH, batch_id, created_at=now,
+                                          updated_at=now, payload={"custom_id": k}))
         self.created += 1
         log.info("batch %s created: %d item(s) (%d waiting in this run)", batch_id, len(keys), self.waiting)
         batch = _Batch(batch_id, set(keys))
@@ -289,7 +289,7 @@ class BatchRunner:
             item_status = str(entry.get("status") or "") if entry else ""
             if entry is not None and item_status == "ready":
                 item = self._items[key]
-                self._store.delete_record(RECORD_BATCH_ITEM, self._rkey(key))
+                self._store.delete_job(self._scope, self._job_key(key))
                 if not item.future.done():
                     item.future.set_result(task_answer(entry.get("data")))
                 continue
@@ -301,12 +301,13 @@ class BatchRunner:
                 message = error.get("message") or error.get("code") or item_status or "no reason given"
                 why = f"batch {batch.batch_id} item {item_status or 'unknown'}: {message}"
             self._retry_or_fail(key, why)
+        self._store.delete_job(self._scope, f"batch:{batch.batch_id}")
         self._batches.pop(batch.batch_id, None)
         self._maybe_flush()
 
     def _retry_or_fail(self, key: str, why: str, force_retry: bool = False) -> None:
         item = self._items[key]
-        self._store.delete_record(RECORD_BATCH_ITEM, self._rkey(key))
+        self._store.delete_job(self._scope, self._job_key(key))
         if item.attempts == 0 or (force_retry and item.attempts < 2):
             item.attempts += 1
             item.batch_id = None

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from classify_shim._exceptions import (
     APIStatusError,
@@ -32,9 +32,9 @@ from classify_shim._exceptions import (
     ClassifyValidationError,
     TwelveLabsError,
 )
+from classify_shim._store import Store, offload
 from classify_shim._types import RequestOptions
 
-from ._cache import Store
 from ._v13 import RateGate, V13Client, VideoRecord
 
 __all__ = ["Resolved", "Resolver", "is_not_found"]
@@ -97,7 +97,8 @@ class Resolver:
 
     async def _fetch(self, index_id: str, video_id: str) -> VideoRecord:
         """The record, from the store or ``GET``; raises ``_Gone`` on 404."""
-        cached = self._store.get_video(self._scope, index_id, video_id)
+        store = self._store
+        cached = await offload(store, lambda: store.get_video(self._scope, index_id, video_id))
         if cached is not None:
             try:
                 found = VideoRecord.from_json(cached)
@@ -115,7 +116,8 @@ class Resolver:
             if is_not_found(exc):
                 raise _Gone(video_id) from exc
             raise
-        self._store.put_video(self._scope, index_id, video_id, record.to_json())
+        value = record.to_json()
+        await offload(store, lambda: store.put_video(self._scope, index_id, video_id, value))
         return record
 
     async def _try_fetch(
@@ -127,6 +129,14 @@ class Resolver:
             raise  # a bad key fails the call, not each video
         except (_Gone, TwelveLabsError) as exc:
             return video_id, exc
+
+    async def _place(self, pairs: Mapping[str, str]) -> None:
+        store = self._store
+        await offload(store, lambda: store.put_video_index(self._scope, pairs))
+
+    async def _unplace(self, video_id: str) -> None:
+        store = self._store
+        await offload(store, lambda: store.forget_video_index(self._scope, video_id))
 
     # ------------------------------------------------------------------ discovery
 
@@ -147,12 +157,12 @@ class Resolver:
                 listed = await self._gate.run(
                     lambda: self._client.list_video_records(index_id, self._options), f"list index {index_id}"
                 )
-                self._remember(listed, missing)
+                await self._remember(listed, missing)
                 return index_id, [vid for vid, _ in listed]
 
             for index_id, ids in await asyncio.gather(*(listing(i) for i in batch)):
                 pairs = {vid: index_id for vid in ids}
-                self._store.put_video_index(self._scope, pairs)
+                await self._place(pairs)
                 found.update(pairs)
             if missing <= found.keys():
                 break
@@ -166,17 +176,14 @@ class Resolver:
         and cached placements' ``GET``). Raises for unknown ids, before any ``/analyze``."""
         records: Dict[str, VideoRecord] = {}
         errors: Dict[str, Exception] = {}
-        placed: Dict[str, str] = {}
-        for vid in video_ids:
-            index_id = self._store.get_video_index(self._scope, vid)
-            if index_id is not None:
-                placed[vid] = index_id
+        store = self._store
+        placed = await offload(store, lambda: store.get_video_indexes(self._scope, list(video_ids)))
         unplaced = [v for v in video_ids if v not in placed]
         if self._hint and unplaced:
             for vid, outcome in await asyncio.gather(*(self._try_fetch(self._hint, v) for v in unplaced)):
                 if isinstance(outcome, VideoRecord):
                     records[vid] = outcome
-                    self._store.put_video_index(self._scope, {vid: self._hint})
+                    await self._place({vid: self._hint})
                 elif not isinstance(outcome, _Gone):
                     errors[vid] = outcome
         # Records of cached placements; a stale placement goes back to "missing".
@@ -185,7 +192,7 @@ class Resolver:
             if isinstance(outcome, VideoRecord):
                 records[vid] = outcome
             elif isinstance(outcome, _Gone):
-                self._store.forget_video_index(self._scope, vid)
+                await self._unplace(vid)
             else:
                 errors[vid] = outcome
         pending: Dict[str, str] = {}
@@ -225,30 +232,37 @@ class Resolver:
                     "index_id", f"Resource with id {index_id} does not exist in indexes.", code="resource_not_exist"
                 ) from exc
             raise
-        self._remember(listed)
+        await self._remember(listed)
         seen: Dict[str, None] = {}
         for vid, _ in listed:
             seen.setdefault(vid, None)
         ids = list(seen)
-        self._store.put_video_index(self._scope, {vid: index_id for vid in ids})
+        await self._place({vid: index_id for vid in ids})
         records = {vid: self._listed[vid] for vid in ids if vid in self._listed}
         return Resolved(ids, records=records, pending={vid: index_id for vid in ids if vid not in records})
 
-    def _remember(
+    async def _remember(
         self, listed: Sequence[Tuple[str, Optional[VideoRecord]]], wanted: Optional[Set[str]] = None
     ) -> None:
         """Keep (and store) the records a listing carried for the videos of this run; a stored
         full record is not replaced."""
-        fresh: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        picked: List[VideoRecord] = []
         for vid, record in listed:
             if record is None or (wanted is not None and vid not in wanted):
                 continue
             if self._use_listing:
                 self._listed[vid] = record
-            if self._store.get_video(self._scope, record.index_id, vid) is None:
-                fresh[(record.index_id, vid)] = record.to_json()
-        if fresh:
-            self._store.put_videos(self._scope, fresh)
+            picked.append(record)
+        if not picked:
+            return
+        store, scope = self._store, self._scope
+
+        def write() -> None:
+            for record in picked:
+                if store.get_video(scope, record.index_id, record.video_id) is None:
+                    store.put_video(scope, record.index_id, record.video_id, record.to_json())
+
+        await offload(store, write)
 
     async def record(self, index_id: str, video_id: str) -> Union[VideoRecord, Exception]:
         """A placed video's record, or the error to report for that one video."""

@@ -18,9 +18,9 @@ import re
 from typing import Optional
 
 from classify_shim._exceptions import APIStatusError
+from classify_shim._store import DecisionRecord, Store
 
-from ._cache import Store
-from ._select import error_text
+from ._select import FOR_GOOD_S, error_text, evidence
 
 __all__ = ["FULL", "PLAIN", "SchemaBook", "schema_rejection"]
 
@@ -28,7 +28,6 @@ log = logging.getLogger("classify_shim.pegasus")
 
 FULL = "full"
 PLAIN = "plain"
-_RECORD = "schema"
 
 _FEATURES = re.compile(
     r"\b(enum|const|minimum|maximum|exclusiveminimum|exclusivemaximum|minitems|maxitems|required|"
@@ -54,9 +53,13 @@ class SchemaBook:
         self._store = store
         self._host = host
 
+    @staticmethod
+    def topic(model: str, mode: str) -> str:
+        return f"v1.3/schema/{model}/{mode}"
+
     def level(self, model: str, mode: str = "general") -> str:
-        found = self._store.get_record(_RECORD, f"{self._host}|{model}|{mode}")
-        return PLAIN if found and found.get("level") == PLAIN else FULL
+        found = self._store.get_decision(self._host, self.topic(model, mode))
+        return PLAIN if found is not None and found.backend == PLAIN else FULL
 
     def fall_back(self, model: str, exc: BaseException, mode: str = "general") -> bool:
         """Record the fallback after a rejection of the full schema; False when ``exc`` is not one
@@ -64,10 +67,10 @@ class SchemaBook:
         feature = schema_rejection(exc)
         if feature is None or self.level(model, mode) == PLAIN:
             return False
-        evidence = f"HTTP {getattr(exc, 'status_code', '?')}: {error_text(exc)}" if isinstance(
+        said = f"HTTP {getattr(exc, 'status_code', '?')}: {error_text(exc)}" if isinstance(
             exc, APIStatusError) else str(exc)
-        self._store.put_record(_RECORD, f"{self._host}|{model}|{mode}",
-                               {"level": PLAIN, "feature": feature, "evidence": evidence})
-        log.warning("%s (%s) rejected the %s answer schema (%s); using the plain schema from now on",
-                    self._host, model, mode, evidence)
+        self._store.put_decision(DecisionRecord.new(
+            self._host, self.topic(model, mode), PLAIN, evidence(exc), revalidate_after_s=FOR_GOOD_S))
+        log.warning("%s (%s) rejected the %s answer schema at %r (%s); using the plain schema from now on",
+                    self._host, model, mode, feature, said)
         return True

@@ -19,21 +19,48 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 import warnings
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 from classify_shim._exceptions import APIStatusError
+from classify_shim._store import DecisionRecord, Evidence, Store
 
-from ._cache import Store
 from ._limits import AUTO_MODEL, PEGASUS12, PEGASUS15, model_spec
 from ._v13 import VideoRecord
 
-__all__ = ["ModelPicker", "error_text", "is_sunset_answer", "is_video_refused", "warn_model_switches"]
+__all__ = [
+    "FOR_GOOD_S",
+    "ModelPicker",
+    "error_text",
+    "evidence",
+    "is_sunset_answer",
+    "is_video_refused",
+    "model_topic",
+    "warn_model_switches",
+]
 
 log = logging.getLogger("classify_shim.pegasus")
 
-_RECORD_HOST = "model"
-_RECORD_VIDEO = "model-video"
+FOR_GOOD_S = 10 * 365 * 24 * 3600.0
+"""A model's sunset is not revalidated: the decision lasts until ``classify-shim cache clear``."""
+RETIRED = "retired"
+
+
+def model_topic(model: str) -> str:
+    """The decision key (the store's ``api_version`` slot) for "``model`` is retired on this host"."""
+    return f"v1.3/model/{model}"
+
+
+def _video_topic(video_id: str) -> str:
+    return f"v1.3/model-for-video/{video_id}"
+
+
+def evidence(exc: BaseException) -> Evidence:
+    """What the API answered, as stored with a decision (never the API key)."""
+    if isinstance(exc, APIStatusError):
+        return Evidence(status=exc.status_code, code=_code(exc), message=error_text(exc)[:300], at=time.time())
+    return Evidence(status=None, code=None, message=str(exc)[:300], at=time.time())
 
 _SUNSET_WORDS = re.compile(
     r"sunset|retired|deprecat|discontinu|no longer|not supported|unsupported|removed|end[- ]of[- ]life|"
@@ -123,17 +150,20 @@ class ModelPicker:
 
     # ------------------------------------------------------------------ reading
 
-    def _retired(self) -> Dict[str, Any]:
-        found = self._store.get_record(_RECORD_HOST, self._host)
-        retired = found.get("retired") if found else None
-        return dict(retired) if isinstance(retired, Mapping) else {}
+    def _retired(self) -> List[str]:
+        out = []
+        for model in (PEGASUS12, PEGASUS15):
+            found = self._store.get_decision(self._host, model_topic(model))
+            if found is not None and found.backend == RETIRED:
+                out.append(model)
+        return out
 
     def model_for(self, record: VideoRecord) -> str:
         """The model that answers this video (for ``auto``, see the module docstring)."""
         if not self.auto:
             return self.configured
         retired = self._retired()
-        per_video = self._store.get_record(_RECORD_VIDEO, f"{self._host}|{record.video_id}")
+        per_video = self._store.get_decision(self._host, _video_topic(record.video_id))
         if per_video is not None and PEGASUS12 not in retired:
             return PEGASUS12
         if record.asset_id and PEGASUS15 not in retired:
@@ -155,32 +185,33 @@ class ModelPicker:
         written to the store; the first one of each kind warns once."""
         if not self.auto or not isinstance(exc, APIStatusError):
             return None
-        evidence = f"HTTP {exc.status_code}: {error_text(exc)}"
+        said = f"HTTP {exc.status_code}: {error_text(exc)}"
         if model == PEGASUS12 and is_sunset_answer(exc, PEGASUS12):
-            self._retire(PEGASUS12, evidence)
+            self._retire(PEGASUS12, exc)
             return PEGASUS15 if record.asset_id else None
         if model == PEGASUS15 and is_sunset_answer(exc, PEGASUS15):
-            self._retire(PEGASUS15, evidence)
+            self._retire(PEGASUS15, exc)
             return PEGASUS12
         if model == PEGASUS15 and is_video_refused(exc) and PEGASUS12 not in self._retired():
-            self._store.put_record(_RECORD_VIDEO, f"{self._host}|{record.video_id}", {"evidence": evidence})
+            self._store.put_decision(DecisionRecord.new(
+                self._host, _video_topic(record.video_id), PEGASUS12, evidence(exc), revalidate_after_s=FOR_GOOD_S))
             log.info("video %s: pegasus1.5 refused it (%s); using pegasus1.2 by video_id for it", record.video_id,
-                     evidence)
+                     said)
             return PEGASUS12
         return None
 
-    def _retire(self, model: str, evidence: str) -> None:
+    def _retire(self, model: str, exc: APIStatusError) -> None:
+        said = f"HTTP {exc.status_code}: {error_text(exc)}"
         with self._lock:
-            retired = self._retired()
-            if model in retired:
+            if model in self._retired():
                 return
-            retired[model] = evidence
-            self._store.put_record(_RECORD_HOST, self._host, {"retired": retired})
+            self._store.put_decision(DecisionRecord.new(
+                self._host, model_topic(model), RETIRED, evidence(exc), revalidate_after_s=FOR_GOOD_S))
         other = PEGASUS15 if model == PEGASUS12 else PEGASUS12
         how = "by asset id" if other == PEGASUS15 else "by video_id"
-        log.warning("%s retired on %s (%s); switching to %s", model, self._host, evidence, other)
+        log.warning("%s retired on %s (%s); switching to %s", model, self._host, said, other)
         self.switches.append(
-            f"{self._host} answered a {model} call with {evidence!r}: {model} is treated as retired there "
+            f"{self._host} answered a {model} call with {said!r}: {model} is treated as retired there "
             f"for good (remembered in the cache). Videos are now analyzed by {other} {how}. "
             f"Pass pegasus_model='{other}' to choose it explicitly."
         )

@@ -24,9 +24,9 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from classify_shim._exceptions import APIStatusError, TwelveLabsError
 from classify_shim._http import RetryPolicy
+from classify_shim._store import JobRecord, Store
 from classify_shim._types import RequestOptions
 
-from ._cache import Store
 from ._v13 import RateGate, V13Client
 
 __all__ = [
@@ -47,7 +47,7 @@ POLL_GROWTH = 1.5
 TASK_DEADLINE_S = 6 * 3600.0
 """A task still not finished after this long is reported (tasks analyze up to 2 h of video)."""
 
-RECORD_TASK = "task"
+TASK = "task"
 
 
 def item_key(answer_key: str, max_tokens: int) -> str:
@@ -134,14 +134,15 @@ class TaskRunner:
         self.resumed = 0
         self.polls = 0
 
-    def _record_key(self, key: str) -> str:
-        return f"{self._scope}|{key}"
+    @staticmethod
+    def _job_key(key: str) -> str:
+        return f"task:{key}"
 
     async def run(self, body: Mapping[str, Any], key: str, label: str) -> TaskAnswer:
         """The answer of the task asking ``body`` (``key`` from :func:`item_key`)."""
         for attempt in range(2):
-            stored = self._store.get_record(RECORD_TASK, self._record_key(key))
-            found = stored.get("task_id") if stored else None
+            stored = self._store.get_job(self._scope, self._job_key(key))
+            found = stored.job_id if stored is not None and stored.kind == TASK else None
             task_id: str
             if isinstance(found, str) and found:
                 task_id = found
@@ -154,18 +155,19 @@ class TaskRunner:
                 )
                 self.created += 1
                 # Written before anything else can fail: a rerun collects this task.
-                self._store.put_record(RECORD_TASK, self._record_key(key),
-                                       {"task_id": task_id, "created": time.time()})
+                now = time.time()
+                self._store.put_job(JobRecord(self._scope, self._job_key(key), TASK, task_id,
+                                              created_at=now, updated_at=now, payload={"label": label}))
             try:
                 return await self._poll(task_id, label)
             except APIStatusError as exc:
                 if exc.status_code == 404 and attempt == 0:
                     log.info("%s: task %s is gone; creating it again", label, task_id)
-                    self._store.delete_record(RECORD_TASK, self._record_key(key))
+                    self._store.delete_job(self._scope, self._job_key(key))
                     continue
                 raise
             except JobFailed:
-                self._store.delete_record(RECORD_TASK, self._record_key(key))
+                self._store.delete_job(self._scope, self._job_key(key))
                 raise
         raise TwelveLabsError(f"{label}: the task could not be created")  # pragma: no cover - loop returns
 
