@@ -29,12 +29,15 @@ log = logging.getLogger("classify_shim.pegasus")
 FULL = "full"
 PLAIN = "plain"
 
-_FEATURES = re.compile(
-    r"\b(enum|const|minimum|maximum|exclusiveminimum|exclusivemaximum|minitems|maxitems|required|"
-    r"start_time|end_time|reserved|json_schema|response_format|schema|segment_definitions|fields|"
-    r"additionalproperties|uniqueitems|minlength|maxlength)\b",
+_KEYWORDS = re.compile(
+    r"\b(enum|const|minimum|maximum|exclusiveminimum|exclusivemaximum|minitems|maxitems|"
+    r"additionalproperties|uniqueitems|minlength|maxlength|reserved)\b",
     re.IGNORECASE,
 )
+"""Schema keywords: named in a 400/422, they are about our schema."""
+_CONTEXT = re.compile(r"response_format|json_schema|\bschema\b|segment_definitions", re.IGNORECASE)
+_WEAK = re.compile(r"\b(required|start_time|end_time|fields|timestamp|format)\b", re.IGNORECASE)
+"""Words that are about the schema only when the message also says it is about the schema."""
 
 
 def schema_rejection(exc: BaseException) -> Optional[str]:
@@ -42,8 +45,13 @@ def schema_rejection(exc: BaseException) -> Optional[str]:
     if not isinstance(exc, APIStatusError) or exc.status_code not in (400, 422):
         return None
     text = error_text(exc)
-    found = _FEATURES.search(text)
-    return found.group(1) if found else None
+    strong = _KEYWORDS.search(text)
+    if strong:
+        return strong.group(1)
+    if _CONTEXT.search(text):
+        weak = _WEAK.search(text)
+        return weak.group(1) if weak else "schema"
+    return None
 
 
 class SchemaBook:
