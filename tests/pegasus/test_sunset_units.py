@@ -67,7 +67,7 @@ def test_defaults_are_auto_model_and_auto_strategy(monkeypatch: pytest.MonkeyPat
     assert ClientConfig.build("k", "v1.2", classify_backend="pegasus", base_url=None, timeout=None,
                               max_retries=0, cache=False).strategy == "batch"
     monkeypatch.setenv("TWELVELABS_CLASSIFY_STRATEGY", "fast")
-    with pytest.raises(TwelveLabsError, match="TWELVELABS_CLASSIFY_STRATEGY='fast'.*sync, segments, batch, auto"):
+    with pytest.raises(TwelveLabsError, match=r"TWELVELABS_CLASSIFY_STRATEGY=.fast.*sync, segments, batch, auto"):
         TwelveLabs(api_key="k", classify_backend="pegasus", cache=False)
     with pytest.raises(TwelveLabsError, match="strategy=5"):
         TwelveLabs(api_key="k", classify_backend="pegasus", cache=False, strategy=5)  # type: ignore[arg-type]
@@ -336,7 +336,7 @@ def _ask_all(server: FakeV13, store: Any, n: int, **kwargs: Any) -> Tuple[BatchR
                        "prompt": {"input_text": "same prompt"}, "max_tokens": 1000 + i % 3}
             try:
                 return await runner.ask(key, request, 60.0)
-            except Exception as exc:  # noqa: BLE001 - collected for the assertions
+            except Exception as exc:  # collected for the assertions
                 return exc
             finally:
                 runner.worker_done()
