@@ -26,6 +26,7 @@ from ._owners import new_owner
 from ._protocol import Store, StoreFault
 from ._records import (
     ANSWER_TTL_S,
+    CLAIM_TTL_S,
     DECISION_REVALIDATE_S,
     JOB_TTL_S,
     KINDS,
@@ -43,6 +44,7 @@ from ._sqlite import SQLiteStore
 
 __all__ = [
     "ANSWER_TTL_S",
+    "CLAIM_TTL_S",
     "DECISION_REVALIDATE_S",
     "JOB_TTL_S",
     "KINDS",
