@@ -104,12 +104,24 @@ class SQLiteStore:
     persistent = True
     executor: Optional[Executor] = None  # the guard around it owns the thread async callers use
 
-    def __init__(self, path: Path, *, own_dir: bool = False) -> None:
+    def __init__(self, path: Path, *, own_dir: bool = False, read_only: bool = False) -> None:
+        """``read_only``: open an existing file that cannot be written (a read-only directory
+        cannot hold the WAL's side files) as immutable, so what it holds is still served."""
         self.path = Path(path)
         self.location = str(self.path)
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._db: Optional[sqlite3.Connection] = None
         try:
+            if read_only:
+                self._db = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?immutable=1", uri=True, check_same_thread=False,
+                    isolation_level=None,
+                )
+                row = self._db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()
+                if row is None or row[0] != SCHEMA_VERSION:
+                    raise sqlite3.DatabaseError("not a cache of this version (read-only, cannot rebuild it)")
+                return
             _secure_file(self.path)
             if own_dir:
                 os.chmod(self.path.parent, 0o700)
