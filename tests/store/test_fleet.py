@@ -113,9 +113,11 @@ def test_four_processes_pay_once_per_video(
 
 
 def test_threads_with_their_own_clients_pay_once(
-    sb60: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sb60: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Figure: 4 threads, 4 clients, one SQLite file -> 60 calls."""
+    """Figure: 4 threads, 4 clients, one SQLite file -> 60 calls, and no store trouble at all
+    (four clients creating one new file at once must not find it "locked")."""
+    caplog.set_level("WARNING", logger="classify_shim.store")
     monkeypatch.setenv("TWELVELABS_CLASSIFY_WARNINGS", "off")
     cache = tmp_path / "threads.sqlite3"
     errors: List[BaseException] = []
@@ -134,6 +136,7 @@ def test_threads_with_their_own_clients_pay_once(
         t.join()
     assert not errors, errors
     assert len(_analyze_calls(sb60)) == N_VIDEOS
+    assert [r.getMessage() for r in caplog.records if r.name == "classify_shim.store"] == []
 
 
 def test_second_process_on_redis_pays_nothing_and_serves_the_first_tokens(

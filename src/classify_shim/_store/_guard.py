@@ -18,6 +18,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
+from .._warnings import CacheWarning
 from ._memory import MemoryStore
 from ._protocol import Store, StoreFault
 from ._records import KINDS, DecisionRecord, JobRecord, KindStats, ResultHeader
@@ -28,10 +29,6 @@ log = logging.getLogger("classify_shim.store")
 
 RETRY_AFTER_S = 30.0
 _T = TypeVar("_T")
-
-
-class CacheWarning(UserWarning):
-    """The configured cache failed; results of this call are complete, kept in memory instead."""
 
 
 def move_aside(path: Path) -> Optional[Path]:

@@ -136,8 +136,23 @@ class SQLiteStore:
     # ------------------------------------------------------------------ plumbing
 
     def _setup(self) -> None:
+        """Pragmas, tables, schema check, hourly prune. Several processes opening a new file
+        at once can find it locked for a moment (switching to WAL takes an exclusive lock and
+        does not wait): that is retried, with a growing pause, for up to about 10 s."""
+        for attempt in range(40):
+            try:
+                self._setup_once()
+                return
+            except (sqlite3.OperationalError, StoreFault) as exc:
+                kind = exc.kind if isinstance(exc, StoreFault) else fault_kind(exc)
+                if kind != "busy" or attempt == 39:
+                    raise
+                time.sleep(min(0.5, 0.02 * (attempt + 1)))
+
+    def _setup_once(self) -> None:
         db = self._conn()
-        db.execute("PRAGMA journal_mode=WAL")
+        if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         for statement in _TABLES.values():
             db.execute(statement)
