@@ -45,7 +45,7 @@ from classify_shim._exceptions import (
 )
 from classify_shim._http import AsyncHTTP, SyncHTTP
 from classify_shim._request import ClassifyRequest, ClassSpec
-from classify_shim._store import ResultHeader, Store, offload, open_store
+from classify_shim._store import CLAIM_TTL_S, ResultHeader, Store, new_owner, offload, open_store
 from classify_shim._tokens import key_fingerprint, make_token, read_token, rfc3339
 from classify_shim._types import RequestOptions
 
@@ -84,6 +84,9 @@ __all__ = [
 log = logging.getLogger("classify_shim.pegasus")
 
 BACKEND_NAME = "pegasus"
+CLAIM_POLL_FIRST_S = 0.05
+CLAIM_POLL_MAX_S = 1.0
+"""While another worker pays for an answer, the store is polled from 50 ms up to every second."""
 
 AUTO_BATCH_MIN_VIDEOS = 200
 """``strategy="auto"`` uses batches from this many videos needing the model (when the model takes
@@ -188,7 +191,17 @@ class RunStats:
     failures: int = 0
     rate_limited: int = 0
     metadata_calls: int = 0
+    claim_waits: int = 0
+    deferred: int = 0
     extra: Dict[str, Any] = field(default_factory=dict)
+
+
+class _Busy(Exception):
+    """Internal: another worker holds the claim on this video's answer (try it later)."""
+
+    def __init__(self, video_id: str) -> None:
+        super().__init__(video_id)
+        self.video_id = video_id
 
 
 def _describe(exc: BaseException) -> str:
@@ -243,6 +256,8 @@ class Core:
         self.config = config
         self.store: Store = store if store is not None else open_store(config)
         self.scope = f"{config.host}|{key_fingerprint(config.api_key)}"
+        self.owner = new_owner()  # this client's name on the claims it holds
+        self._sleep = asyncio.sleep
         self.last_run: Optional[RunStats] = None
 
     # ------------------------------------------------------------------ pages
@@ -396,11 +411,13 @@ class Core:
         await offload(self.store, lambda: self.store.put_answer(key, value))
         return parsed
 
+    def _key(self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str) -> str:
+        return self._question(run, record, chunk, model, self._mode(run, model, record), 1)[1]
+
     async def _cached(
-        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, key: str
     ) -> Optional[ParsedAnswer]:
         mode = self._mode(run, model, record)
-        _, key = self._question(run, record, chunk, model, mode, 1)
         hit = await offload(self.store, lambda: self.store.get_answer(key))
         if hit is None or not isinstance(hit.get("data"), str):
             return None
@@ -412,16 +429,65 @@ class Core:
             return None  # a parser change made it unreadable: ask again
 
     async def _chunk(
-        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, wait: bool = True
     ) -> _Chunk:
-        """Answer for one chunk: cache, one call, at most one retry (bigger budget or halves)."""
+        """Answer for one chunk: from the store, or paid for once under a claim.
+
+        Whoever claims the answer key pays; everyone else (another worker, thread, process or
+        machine on the same store) waits for the answer to appear — or, with ``wait=False``,
+        raises :class:`_Busy` so the run can do other videos first."""
         try:
-            hit = await self._cached(run, record, chunk, model)
+            key = self._key(run, record, chunk, model)
         except TwelveLabsError as exc:  # no asset id for a 1.5+ model
             return _Chunk(problem=str(exc), stage="metadata")
+        hit = await self._cached(run, record, chunk, model, key)
+        if hit is None:
+            hit = await self._claim_or_wait(run, key, record, chunk, model, wait)
         if hit is not None:
             run.stats.cached_chunks += 1
             return _Chunk(parsed=hit, cached=True)
+        renewer = asyncio.ensure_future(self._keep_claim(key))
+        try:
+            return await self._ask(run, record, chunk, model)
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            await offload(self.store, lambda: self.store.release_claim(key, self.owner))
+
+    async def _claim_or_wait(
+        self, run: _Run, key: str, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, wait: bool
+    ) -> Optional[ParsedAnswer]:
+        """None once this run holds the claim on ``key`` (it pays); the answer if another
+        holder delivered it meanwhile. Polls the store with backoff while someone else pays."""
+        delay = CLAIM_POLL_FIRST_S
+        waited = False
+        while True:
+            if await offload(self.store, lambda: self.store.claim(key, self.owner, CLAIM_TTL_S)):
+                # The holder may have stored the answer and released just before we claimed.
+                hit = await self._cached(run, record, chunk, model, key)
+                if hit is not None:
+                    await offload(self.store, lambda: self.store.release_claim(key, self.owner))
+                return hit
+            if not wait:
+                raise _Busy(record.video_id)
+            if not waited:
+                waited = True
+                run.stats.claim_waits += 1
+                log.info("video %s: another worker is paying for this answer; waiting for it", record.video_id)
+            await self._sleep(delay)
+            delay = min(CLAIM_POLL_MAX_S, delay * 1.5)
+            hit = await self._cached(run, record, chunk, model, key)
+            if hit is not None:
+                return hit
+
+    async def _keep_claim(self, key: str) -> None:
+        """Renew the claim while the call is in flight, so only a dead holder's claim lapses."""
+        while True:
+            await self._sleep(CLAIM_TTL_S / 3)
+            await offload(self.store, lambda: self.store.renew_claim(key, self.owner, CLAIM_TTL_S))
+
+    async def _ask(self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str) -> _Chunk:
+        """One question, at most one retry (bigger budget or halves)."""
         mode = self._mode(run, model, record)
         budget = self._budget(chunk, model, mode, record.duration)
         first = await self._call(run, record, chunk, model, budget)
@@ -501,7 +567,9 @@ class Core:
                 run.chunks[memo] = plan_chunks(request.classes, model)
         return run.chunks[memo]
 
-    async def _video(self, run: _Run, record: VideoRecord, request: ClassifyRequest) -> _VideoOutcome:
+    async def _video(
+        self, run: _Run, record: VideoRecord, request: ClassifyRequest, wait: bool = True
+    ) -> _VideoOutcome:
         exact: Dict[str, List[Segment]] = {}
         transcript = record.transcript_dicts()
         for spec in request.classes:
@@ -518,7 +586,7 @@ class Core:
             switch_to: Optional[str] = None
             for chunk in chunks:
                 try:
-                    got = await self._chunk(run, record, chunk, model)
+                    got = await self._chunk(run, record, chunk, model, wait)
                 except AuthenticationError:
                     raise
                 except (APIError, JobFailed) as exc:
@@ -622,13 +690,13 @@ class Core:
                 return await resolver.record(resolved.pending[vid], vid)
             return resolved.records.get(vid) or resolved.errors[vid]
 
-        async def one(vid: str) -> _VideoOutcome:
+        async def one(vid: str, wait: bool) -> _VideoOutcome:
             record = await load(vid)
             if isinstance(record, Exception):
                 return _VideoOutcome(vid, None, VideoFailure(vid, "metadata", _describe(record), 1), "failed")
             try:
-                return await self._video(run, record, request)
-            except (AuthenticationError, asyncio.CancelledError):
+                return await self._video(run, record, request, wait)
+            except (AuthenticationError, asyncio.CancelledError, _Busy):
                 raise
             except Exception as exc:  # one bad video never fails the others
                 log.exception("video %s failed unexpectedly", vid)
@@ -640,7 +708,11 @@ class Core:
         # one per video. Twice the gate's cap keeps it full while some workers fetch records.
         # Segment tasks wait minutes: a wider pool keeps more of them in flight. Batches need
         # every question of the run waiting at once, so each video has its own worker.
+        # A video whose answer another worker (process, machine) is paying for right now is
+        # put aside and taken up again, waiting for that answer, once every other video is
+        # under way: N workers on one store pay once per video and none sits idle.
         queue = iter(order)
+        deferred: List[str] = []
         if strategy == "batch":
             width = len(order)
         elif strategy == "segments":
@@ -653,7 +725,13 @@ class Core:
         async def worker() -> None:
             try:
                 for vid in queue:  # shared iterator: each video is taken by exactly one worker
-                    report(await one(vid))
+                    try:
+                        report(await one(vid, wait=False))
+                    except _Busy:
+                        stats.deferred += 1
+                        deferred.append(vid)
+                while deferred:
+                    report(await one(deferred.pop(0), wait=True))
             finally:
                 if batches is not None:
                     batches.worker_done()
