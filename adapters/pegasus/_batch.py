@@ -23,7 +23,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, TypeVar
 
 from classify_shim._exceptions import APIStatusError, RateLimitError
 from classify_shim._http import RetryPolicy
@@ -45,6 +45,7 @@ ACTIVE_LIMIT_WAIT_S = 30.0
 BATCH_DEADLINE_S = 25 * 3600.0
 """Batches expire 24 h after creation; a batch not finished an hour after that is given up."""
 _TERMINAL = ("completed", "canceled", "expired")
+_T = TypeVar("_T")
 
 
 def batch_item(body: Mapping[str, Any], key: str) -> Dict[str, Any]:
@@ -247,13 +248,7 @@ class BatchRunner:
         try:
             while True:
                 self.polls += 1
-                self.api_calls += 1
-                try:
-                    response = await self._client.get_batch(batch.batch_id, self._options)
-                except RateLimitError as exc:
-                    server = RetryPolicy.server_delay(exc.response.headers)
-                    await self._sleep(server if server else delay)
-                    continue
+                response = await self._patiently(lambda: self._client.get_batch(batch.batch_id, self._options))
                 body = response.body if isinstance(response.body, Mapping) else {}
                 status = str(body.get("status") or "")
                 if self._on_progress is not None:
@@ -265,8 +260,7 @@ class BatchRunner:
                 server = RetryPolicy.server_delay(response.headers)
                 await self._sleep(server if server is not None and server > 0 else delay)
                 delay = min(self._poll_max, delay * 1.5)
-            self.api_calls += 1
-            entries = await self._client.batch_results(batch.batch_id, self._options)
+            entries = await self._patiently(lambda: self._client.batch_results(batch.batch_id, self._options))
         except APIStatusError as exc:
             if exc.status_code == 404:  # the batch is gone (deleted, past retention): ask again
                 log.info("batch %s is gone; its items are sent again", batch.batch_id)
@@ -304,6 +298,19 @@ class BatchRunner:
         self._store.delete_job(self._scope, f"batch:{batch.batch_id}")
         self._batches.pop(batch.batch_id, None)
         self._maybe_flush()
+
+    async def _patiently(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """A status or results read; a 429 (after the HTTP layer's own retries) is waited out."""
+        delay = self._poll_initial or 1.0
+        while True:
+            self.api_calls += 1
+            try:
+                return await call()
+            except RateLimitError as exc:
+                self.waited_429 += 1
+                server = RetryPolicy.server_delay(exc.response.headers)
+                await self._sleep(server if server is not None and server > 0 else delay)
+                delay = min(self._poll_max, delay * 2)
 
     def _retry_or_fail(self, key: str, why: str, force_retry: bool = False) -> None:
         item = self._items[key]
