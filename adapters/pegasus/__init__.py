@@ -23,6 +23,7 @@ from classify_shim._types import RequestOptions
 
 from ._engine import Core, Progress, RunStats, user_stacklevel, warn_partial
 from ._runner import LoopThread
+from ._select import warn_model_switches
 from ._v13 import MAX_CONCURRENCY
 
 __all__ = ["AsyncPegasusBackend", "PegasusBackend", "Progress", "RunStats", "user_stacklevel"]
@@ -97,6 +98,7 @@ class PegasusBackend:
                     await http.aclose()
 
         page, stats = self._runner.run(job)
+        warn_model_switches(stats.model_switches)
         if self.warn_partial_results:
             warn_partial(page.errors, stats.videos)
         return page
@@ -129,6 +131,7 @@ class AsyncPegasusBackend:
 
     async def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
         page, stats = await self._core.run(request, options, self._http)
+        warn_model_switches(stats.model_switches)
         if self.warn_partial_results:
             warn_partial(page.errors, stats.videos)
         return page

@@ -13,13 +13,10 @@ An id still missing after that raises the v1.2 server's error (``BadRequestError
 ``resource_not_exist``) before any ``/analyze`` call is made. A cached pair that turns out
 stale (the video's ``GET`` answers 404) is dropped and the id resolved again.
 
-A listing item already carries what the model call needs (duration, asset id); only the
-transcript is missing, and only ``exact_match`` classes read it. So videos placed by a listing
-(every video of ``classify.index``, the discovered ones of ``classify.videos``) get their record
-from the item when no class needs the transcript: no per-video ``GET`` at all. Otherwise (or
-when an item lacks the duration) they are left ``pending`` and loaded by the engine one video at
-a time (``Resolver.record``), so each video's analysis starts as soon as its own record is in.
-Records are cached; a cached record without a transcript is fetched again when one is needed.
+Records that resolution did not need (videos placed by a listing: every video of
+``classify.index``, the discovered ones of ``classify.videos``) are left ``pending`` and loaded
+by the engine one video at a time (``Resolver.record``), so each video's analysis can start as
+soon as its own record is in instead of after every record.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from classify_shim._exceptions import (
     APIStatusError,
@@ -38,7 +35,7 @@ from classify_shim._exceptions import (
 from classify_shim._store import Store, offload
 from classify_shim._types import RequestOptions
 
-from ._v13 import RateGate, V13Client, VideoRecord, parse_video
+from ._v13 import RateGate, V13Client, VideoRecord
 
 __all__ = ["Resolved", "Resolver", "is_not_found"]
 
@@ -81,9 +78,8 @@ class Resolver:
         hint: Optional[str],
         options: Optional[RequestOptions],
         *,
-        transcript: bool = True,
+        needs_transcript: bool = True,
     ) -> None:
-        self._transcript = transcript  # some class needs the transcript (exact_match)
         self._client = client
         self._gate = gate
         self._store = store
@@ -91,7 +87,10 @@ class Resolver:
         self._hint = hint
         self._options = options
         self._discovered = False
-        self.listed: Dict[str, VideoRecord] = {}  # records read from listing items
+        # A list item carries id, asset id and duration: enough unless exact_match needs the
+        # transcript, so such runs make no per-video GET (10,000 videos: 200 list pages, not 10,000 GETs).
+        self._use_listing = not needs_transcript
+        self._listed: Dict[str, VideoRecord] = {}
         self.calls = 0  # v1.3 GETs made by this resolver (for logs)
 
     # ------------------------------------------------------------------ records
@@ -102,12 +101,12 @@ class Resolver:
         cached = await offload(store, lambda: store.get_video(self._scope, index_id, video_id))
         if cached is not None:
             try:
-                record = VideoRecord.from_json(cached)
+                found = VideoRecord.from_json(cached)
             except (KeyError, TypeError, ValueError):
                 pass  # unreadable row: fetch again
             else:
-                if record.transcribed or not self._transcript:
-                    return record
+                if found.transcript_loaded or self._use_listing:
+                    return found
         try:
             self.calls += 1
             record = await self._gate.run(
@@ -141,30 +140,6 @@ class Resolver:
 
     # ------------------------------------------------------------------ discovery
 
-    async def _from_items(self, index_id: str, items: Sequence[Tuple[str, Mapping[str, Any]]]) -> None:
-        """Records read from listing items, when they are all a run needs (no transcript)."""
-        if self._transcript:
-            return
-        new: List[VideoRecord] = []
-        for vid, item in items:
-            if vid in self.listed:
-                continue
-            try:
-                record = parse_video(index_id, item, vid, transcribed=False)
-            except TwelveLabsError:
-                continue  # no duration in the item: the video's own GET will tell
-            self.listed[vid] = record
-            new.append(record)
-        if not new:
-            return
-        store, scope = self._store, self._scope
-
-        def put() -> None:
-            for record in new:
-                store.put_video(scope, index_id, record.video_id, record.to_json())
-
-        await offload(store, put)
-
     async def _discover(self, missing: Set[str]) -> Dict[str, str]:
         """List indexes and their videos until every missing id is seen; cache every pair."""
         self._discovered = True
@@ -177,16 +152,16 @@ class Resolver:
         for start in range(0, len(indexes), step):
             batch = indexes[start:start + step]
 
-            async def listing(index_id: str) -> Tuple[str, List[Tuple[str, Mapping[str, Any]]]]:
+            async def listing(index_id: str) -> Tuple[str, List[str]]:
                 self.calls += 1
-                items = await self._gate.run(
-                    lambda: self._client.list_video_items(index_id, self._options), f"list index {index_id}"
+                listed = await self._gate.run(
+                    lambda: self._client.list_video_records(index_id, self._options), f"list index {index_id}"
                 )
-                return index_id, items
+                await self._remember(listed, missing)
+                return index_id, [vid for vid, _ in listed]
 
-            for index_id, items in await asyncio.gather(*(listing(i) for i in batch)):
-                await self._from_items(index_id, [(v, it) for v, it in items if v in missing])
-                pairs = {vid: index_id for vid, _ in items}
+            for index_id, ids in await asyncio.gather(*(listing(i) for i in batch)):
+                pairs = {vid: index_id for vid in ids}
                 await self._place(pairs)
                 found.update(pairs)
             if missing <= found.keys():
@@ -226,11 +201,12 @@ class Resolver:
             found = await self._discover(missing)
             for vid in video_ids:
                 if vid in missing and vid in found:
-                    if vid in self.listed:
-                        records[vid] = self.listed[vid]
+                    if vid in self._listed:
+                        records[vid] = self._listed[vid]
                     else:
                         pending[vid] = found[vid]
-            missing -= found.keys()
+            missing -= pending.keys()
+            missing -= records.keys()
         if missing:
             ordered = [(i, v) for i, v in enumerate(video_ids) if v in missing]
             first_i, first = ordered[0]
@@ -247,8 +223,8 @@ class Resolver:
         """Every video of the index (API order), each pending: its record is loaded later."""
         try:
             self.calls += 1
-            items = await self._gate.run(
-                lambda: self._client.list_video_items(index_id, self._options), "list index"
+            listed = await self._gate.run(
+                lambda: self._client.list_video_records(index_id, self._options), "list index"
             )
         except APIStatusError as exc:
             if is_not_found(exc):
@@ -256,14 +232,37 @@ class Resolver:
                     "index_id", f"Resource with id {index_id} does not exist in indexes.", code="resource_not_exist"
                 ) from exc
             raise
-        seen: Dict[str, Mapping[str, Any]] = {}
-        for vid, item in items:
-            seen.setdefault(vid, item)
+        await self._remember(listed)
+        seen: Dict[str, None] = {}
+        for vid, _ in listed:
+            seen.setdefault(vid, None)
         ids = list(seen)
         await self._place({vid: index_id for vid in ids})
-        await self._from_items(index_id, list(seen.items()))
-        records = {vid: self.listed[vid] for vid in ids if vid in self.listed}
-        return Resolved(ids, records, pending={vid: index_id for vid in ids if vid not in records})
+        records = {vid: self._listed[vid] for vid in ids if vid in self._listed}
+        return Resolved(ids, records=records, pending={vid: index_id for vid in ids if vid not in records})
+
+    async def _remember(
+        self, listed: Sequence[Tuple[str, Optional[VideoRecord]]], wanted: Optional[Set[str]] = None
+    ) -> None:
+        """Keep (and store) the records a listing carried for the videos of this run; a stored
+        full record is not replaced."""
+        picked: List[VideoRecord] = []
+        for vid, record in listed:
+            if record is None or (wanted is not None and vid not in wanted):
+                continue
+            if self._use_listing:
+                self._listed[vid] = record
+            picked.append(record)
+        if not picked:
+            return
+        store, scope = self._store, self._scope
+
+        def write() -> None:
+            for record in picked:
+                if store.get_video(scope, record.index_id, record.video_id) is None:
+                    store.put_video(scope, record.index_id, record.video_id, record.to_json())
+
+        await offload(store, write)
 
     async def record(self, index_id: str, video_id: str) -> Union[VideoRecord, Exception]:
         """A placed video's record, or the error to report for that one video."""
