@@ -119,3 +119,6 @@ def world_index(sandbox: Any) -> str:
 @pytest.fixture
 def world_videos(sandbox: Any) -> List[str]:
     return [str(v["_id"]) for v in sandbox_world(sandbox)["indexes"][0]["videos"]]
+
+
+from store.conftest import redis_prefix_url, redis_url  # noqa: E402,F401  (the real redis-server fixture)

@@ -232,14 +232,14 @@ def test_real_sdk_032_client_pointed_at_the_gateway(gateway: GatewayProcess, wor
     ("/p/v1.2/classify/bulk", [1, 2], 400, "parameter_invalid", "body"),
 ])
 def test_bad_requests_get_v12_errors(gateway: GatewayProcess, sandbox: Any, path: str, body: Any, status: int, code: str, field: str) -> None:
-    before = len(httpx.get(sandbox.base_url + "/_sandbox/requests", timeout=10).json())
+    before = len(sandbox.requests())
     r = post(gateway, path, body)
     assert r.status_code == status
     assert r.json()["code"] == code and r.json()["message"].startswith(field)
     assert set(r.json()) <= {"code", "message", "docs_url"}
     _validate(r.json(), _response_schema("/classify" if path.endswith("/classify") else "/classify/bulk", "post", "400"))
     assert_deprecation_headers(r)
-    after = len(httpx.get(sandbox.base_url + "/_sandbox/requests", timeout=10).json())
+    after = len(sandbox.requests())
     assert after == before, "a rejected request reached the upstream"
 
 
