@@ -185,7 +185,7 @@ def test_values_are_json_text(store: Store, store_kind: str, tmp_path: Any, redi
         import redis
 
         raw = redis.Redis.from_url(redis_url, decode_responses=True)
-        prefix = getattr(store, "prefix")  # noqa: B009 - not every Store has it
+        prefix = store.prefix
         names = list(raw.scan_iter(match=prefix + "*"))
         assert names, "nothing written under the store's prefix"
         for name in names:
