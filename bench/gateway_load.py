@@ -25,7 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import external_sandbox, parser, print_table, write_results
+from _common import external_sandbox, parser, print_table, stop_process, write_results
 
 KEY = "tlk_bench_gateway"
 CLASSES: List[Dict[str, Any]] = [
@@ -125,12 +125,7 @@ def main() -> None:
                 page_tokens = tokens(url, index_id)
                 run = asyncio.run(load(url, page_tokens, args.requests, args.clients))
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_process(proc, timeout=15)
             run["tokens"] = len(page_tokens)
             results["runs"][f"workers={workers}"] = run
             rows.append([workers, run["requests"], run["errors"], run["rps"], run["p50_ms"], run["p95_ms"], run["p99_ms"]])
