@@ -455,7 +455,7 @@ class Core:
         stats = RunStats()
         self.last_run = stats
         gate = RateGate(self.config.max_concurrency)
-        client = V13Client(http, on_headers=gate.observe)
+        client = V13Client(http, observe=gate.observe_answer)
         resolver = Resolver(client, gate, self.store, self.scope, self.config.index_id, options)
         resolved: Resolved
         if request.kind == "videos":

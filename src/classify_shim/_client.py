@@ -15,10 +15,14 @@ import httpx
 
 from ._backend import AsyncBackend, SyncBackend, load_async_backend, load_backend
 from ._config import DEFAULT_API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_PAGE_TTL_S, ClientConfig
-from ._types import NOT_GIVEN, BackendName, NotGiven
+from ._types import NOT_GIVEN, BackendName, NotGiven, Secret
 from .resources.classify import AsyncClassify, Classify
 
 __all__ = ["AsyncTwelveLabs", "TwelveLabs"]
+
+def _masked(api_key: Any) -> Any:
+    return Secret(api_key) if isinstance(api_key, str) and not isinstance(api_key, Secret) else api_key
+
 
 _OTHER_RESOURCES = ("engine", "index", "task", "search", "generate", "embed")
 
@@ -28,7 +32,8 @@ class _ClientBase:
 
     @property
     def api_key(self) -> str:
-        return self.config.api_key
+        """The plain key, as 0.3.2's attribute was (the config keeps it masked)."""
+        return str.__str__(self.config.api_key)
 
     @property
     def version(self) -> str:
@@ -53,7 +58,14 @@ class _ClientBase:
         raise AttributeError(name)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(version={self.version!r}, base_url={self.base_url!r}, classify_backend={self.classify_backend!r})"
+        # Safe on a half-built client (its constructor raised): no attribute is assumed to exist.
+        config = self.__dict__.get("config")
+        if config is None:
+            return f"<{type(self).__name__} (not initialised)>"
+        return (
+            f"{type(self).__name__}(version={config.version!r}, base_url={config.legacy_base_url!r}, "
+            f"classify_backend={config.backend!r})"
+        )
 
 
 class TwelveLabs(_ClientBase):
@@ -80,17 +92,33 @@ class TwelveLabs(_ClientBase):
         shadow_sample_rate: float = 1.0,
         on_mismatch: Optional[Callable[[Any], None]] = None,
     ) -> None:
+        api_key = _masked(api_key)  # frames printed with their locals never show the key
         self.config = ClientConfig.build(
             api_key, version, classify_backend=classify_backend, base_url=base_url, timeout=timeout,
             max_retries=max_retries, http_client=http_client, pegasus_model=pegasus_model, index_id=index_id,
             cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s, on_progress=on_progress,
             shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
         )
-        self._backend: SyncBackend = load_backend(self.config.backend, self.config)
+        self._live: Optional[SyncBackend] = load_backend(self.config.backend, self.config)
         self.classify = Classify(self)
 
+    @property
+    def _backend(self) -> SyncBackend:
+        """The backend; reopened on use after ``close()`` or a ``with`` block, because 0.3.2's
+        client stayed usable after ``with TwelveLabs(...) as client:`` ended."""
+        if self._live is None:
+            self._live = load_backend(self.config.backend, self.config)
+        return self._live
+
+    @_backend.setter
+    def _backend(self, backend: SyncBackend) -> None:
+        self._live = backend
+
     def close(self) -> None:
-        self._backend.close()
+        """Release connections and the store; a later call opens them again."""
+        live, self._live = self._live, None
+        if live is not None:
+            live.close()
 
     def __enter__(self) -> TwelveLabs:
         return self
@@ -125,17 +153,31 @@ class AsyncTwelveLabs(_ClientBase):
         shadow_sample_rate: float = 1.0,
         on_mismatch: Optional[Callable[[Any], None]] = None,
     ) -> None:
+        api_key = _masked(api_key)  # frames printed with their locals never show the key
         self.config = ClientConfig.build(
             api_key, version, classify_backend=classify_backend, base_url=base_url, timeout=timeout,
             max_retries=max_retries, async_http_client=http_client, pegasus_model=pegasus_model,
             index_id=index_id, cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s,
             on_progress=on_progress, shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
         )
-        self._backend: AsyncBackend = load_async_backend(self.config.backend, self.config)
+        self._live: Optional[AsyncBackend] = load_async_backend(self.config.backend, self.config)
         self.classify = AsyncClassify(self)
 
+    @property
+    def _backend(self) -> AsyncBackend:
+        """Reopened on use after ``aclose()`` / ``async with``, like the sync twin."""
+        if self._live is None:
+            self._live = load_async_backend(self.config.backend, self.config)
+        return self._live
+
+    @_backend.setter
+    def _backend(self, backend: AsyncBackend) -> None:
+        self._live = backend
+
     async def aclose(self) -> None:
-        await self._backend.aclose()
+        live, self._live = self._live, None
+        if live is not None:
+            await live.aclose()
 
     async def __aenter__(self) -> AsyncTwelveLabs:
         return self
