@@ -26,7 +26,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -45,10 +44,10 @@ from classify_shim._exceptions import (
 )
 from classify_shim._http import AsyncHTTP, SyncHTTP
 from classify_shim._request import ClassifyRequest, ClassSpec
+from classify_shim._store import ResultHeader, Store, offload, open_store
 from classify_shim._tokens import key_fingerprint, make_token, read_token, rfc3339
 from classify_shim._types import RequestOptions
 
-from ._cache import Store, open_store
 from ._exact import exact_match_segments
 from ._mapping import map_video, order_videos
 from ._parse import AnswerError, ParsedAnswer, Segment, merge_answers, parse_answer
@@ -191,31 +190,32 @@ class Core:
 
     # ------------------------------------------------------------------ pages
 
-    def _page_from(self, result_id: str, stored: Mapping[str, Any], page: int) -> BackendPage:
-        data: List[Any] = list(stored.get("data") or [])
-        limit = int(stored["page_limit"])
-        expires_at = int(stored["expires_at"])
-        pages = max(1, math.ceil(len(data) / limit))
+    def _page_from(
+        self, result_id: str, header: ResultHeader, items: List[Dict[str, Any]], page: int
+    ) -> BackendPage:
+        limit = header.page_limit
+        expires_at = header.expires_at
+        pages = max(1, header.pages)
         if not 0 <= page < pages:
             raise ClassifyValidationError("page_token", f"points to page {page + 1} of a {pages}-page result")
         key = self.config.api_key
         body = {
-            "data": data[page * limit:(page + 1) * limit],
+            "data": items,
             "page_info": {
                 "limit_per_page": limit,
-                "total_results": len(data),
+                "total_results": header.total_results,
                 "page_expired_at": rfc3339(expires_at),
                 "next_page_token": make_token(key, result_id, page + 1, expires_at) if page + 1 < pages else "",
                 "prev_page_token": make_token(key, result_id, page - 1, expires_at) if page > 0 else "",
             },
         }
-        errors = [VideoFailure(**e) for e in stored.get("errors") or []]
+        errors = [VideoFailure(**e) for e in header.errors]
         return BackendPage(body=body, backend=BACKEND_NAME, errors=errors)
 
     def page(self, token: str) -> BackendPage:
         """A stored page: signature and expiry checked, no network call of any kind."""
         ref = read_token(self.config.api_key, token)
-        stored = self.store.get_result(ref.result_id, self.scope)
+        stored = self.store.get_page(ref.result_id, self.scope, ref.page)
         if stored is None:
             where = (
                 "the cache is off, so pages live only in the process (client) that made them"
@@ -225,7 +225,7 @@ class Core:
             raise ClassifyValidationError(
                 "page_token", f"points to a result that is not available ({where}); run the classify call again"
             )
-        return self._page_from(ref.result_id, stored, ref.page)
+        return self._page_from(ref.result_id, stored[0], stored[1], ref.page)
 
     # ------------------------------------------------------------------ one chunk
 
@@ -263,25 +263,23 @@ class Core:
         key = answer_key(
             self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt
         )
-        self.store.put_answer(
-            key,
-            {
-                "data": answer.data,
-                "finish_reason": reason,
-                "model": model,
-                "generation_id": answer.generation_id,
-                "output_tokens": answer.output_tokens,
-            },
-        )
+        value = {
+            "data": answer.data,
+            "finish_reason": reason,
+            "model": model,
+            "generation_id": answer.generation_id,
+            "output_tokens": answer.output_tokens,
+        }
+        await offload(self.store, lambda: self.store.put_answer(key, value))
         return parsed
 
-    def _cached(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...]) -> Optional[ParsedAnswer]:
+    async def _cached(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...]) -> Optional[ParsedAnswer]:
         model = self.config.pegasus_model
         prompt = build_prompt(chunk)
         response_format = build_response_format(chunk)
         body = build_analyze_body(model, record, prompt, response_format, self.config.temperature, 1)
         key = answer_key(self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt)
-        hit = self.store.get_answer(key)
+        hit = await offload(self.store, lambda: self.store.get_answer(key))
         if hit is None or not isinstance(hit.get("data"), str):
             return None
         try:
@@ -301,7 +299,7 @@ class Core:
         """Answer for one chunk: cache, one call, at most one retry (bigger budget or halves)."""
         model = self.config.pegasus_model
         try:
-            hit = self._cached(record, chunk)
+            hit = await self._cached(record, chunk)
         except TwelveLabsError as exc:  # no asset id for a 1.5+ model
             return _Chunk(problem=str(exc), stage="metadata")
         if hit is not None:
@@ -409,7 +407,7 @@ class Core:
             except APIError as exc:
                 calls += 1
                 if is_not_found(exc):  # deleted since we cached it: resolve it afresh next time
-                    self.store.forget_video(self.scope, record.video_id)
+                    await offload(self.store, lambda: self.store.forget_video(self.scope, record.video_id))
                 problems.append(("analyze", _describe(exc)))
                 all_cached = False
                 continue
@@ -523,22 +521,26 @@ class Core:
         data = order_videos(items)
         result_id = uuid.uuid4().hex
         expires_at = int(time.time() + self.config.page_ttl_s)  # whole seconds, as page_expired_at
-        stored = {
-            "data": data,
-            "page_limit": request.page_limit,
-            "expires_at": expires_at,
-            "errors": [asdict(f) for f in failures],
-            "total_videos": len(order),
-            "model": self.config.pegasus_model,
-        }
-        self.store.put_result(result_id, self.scope, expires_at, stored)
+        limit = request.page_limit
+        pages = [data[start:start + limit] for start in range(0, len(data), limit)] or [[]]
+        header = ResultHeader(
+            scope=self.scope,
+            page_limit=limit,
+            total_results=len(data),
+            pages=len(pages),
+            expires_at=expires_at,
+            errors=[asdict(f) for f in failures],
+            total_videos=len(order),
+            model=self.config.pegasus_model,
+        )
+        await offload(self.store, lambda: self.store.put_result(result_id, header, pages))
         log.info(
             "classified %d video(s): %d with a passing class, %d failed, %d analyze call(s), %d cached answer(s), "
             "%d rate-limit pause(s), %.1f s",
             len(order), len(data), len(failures), stats.analyze_calls, stats.cached_chunks, stats.rate_limited,
             time.monotonic() - started,
         )
-        return self._page_from(result_id, stored, 0), stats
+        return self._page_from(result_id, header, list(pages[0]), 0), stats
 
     def close(self) -> None:
         self.store.close()

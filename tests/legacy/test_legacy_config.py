@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import List, Any, Optional
+from typing import Any, List, Optional
 
 import httpx
 import pytest
