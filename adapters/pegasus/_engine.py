@@ -68,6 +68,8 @@ __all__ = ["Core", "Progress", "RunStats", "answer_key", "user_stacklevel", "war
 log = logging.getLogger("classify_shim.pegasus")
 
 BACKEND_NAME = "pegasus"
+PARSE_INLINE_CHARS = 8192
+"""Answers longer than this are parsed in a worker thread, not on the event loop."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,14 @@ class Core:
             return AnswerError(kind, "the /analyze answer has no text in 'data'")
         reason = answer.finish_reason or "stop"
         try:
-            parsed = parse_answer(answer.data, classes=chunk, duration=record.duration, finish_reason=reason)
+            if len(answer.data) > PARSE_INLINE_CHARS:
+                # A long answer is parsed off the event loop: other videos' I/O keeps flowing.
+                text = answer.data
+                parsed = await asyncio.to_thread(
+                    lambda: parse_answer(text, classes=chunk, duration=record.duration, finish_reason=reason)
+                )
+            else:
+                parsed = parse_answer(answer.data, classes=chunk, duration=record.duration, finish_reason=reason)
         except AnswerError as exc:
             log.info("video %s: %s answer (%s)", record.video_id, exc.kind, exc.message)
             return exc
