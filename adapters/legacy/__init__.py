@@ -28,8 +28,8 @@ def _on_classify_route(exc: APIStatusError) -> bool:
     request = getattr(exc, "request", None)
     if request is None:
         return False
-    path = request.url.path.rstrip("/")
-    return path.endswith(CLASSIFY_ROUTES)
+    path: str = request.url.path.rstrip("/")
+    return bool(path.endswith(CLASSIFY_ROUTES))
 
 
 def is_retirement_error(exc: BaseException) -> bool:

@@ -44,7 +44,7 @@ from classify_shim._exceptions import (
 )
 from classify_shim._http import AsyncHTTP, SyncHTTP
 from classify_shim._request import ClassifyRequest, ClassSpec
-from classify_shim._store import ResultHeader, Store, offload, open_store
+from classify_shim._store import CLAIM_TTL_S, ResultHeader, Store, new_owner, offload, open_store
 from classify_shim._tokens import key_fingerprint, make_token, read_token, rfc3339
 from classify_shim._types import RequestOptions
 
@@ -70,6 +70,9 @@ log = logging.getLogger("classify_shim.pegasus")
 BACKEND_NAME = "pegasus"
 PARSE_INLINE_CHARS = 8192
 """Answers longer than this are parsed in a worker thread, not on the event loop."""
+CLAIM_POLL_FIRST_S = 0.05
+CLAIM_POLL_MAX_S = 1.0
+"""While another worker pays for an answer, the store is polled from 50 ms up to every second."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,17 @@ class RunStats:
     failures: int = 0
     rate_limited: int = 0
     metadata_calls: int = 0
+    claim_waits: int = 0
+    deferred: int = 0
     extra: Dict[str, Any] = field(default_factory=dict)
+
+
+class _Busy(Exception):
+    """Internal: another worker holds the claim on this video's answer (try it later)."""
+
+    def __init__(self, video_id: str) -> None:
+        super().__init__(video_id)
+        self.video_id = video_id
 
 
 def _describe(exc: BaseException) -> str:
@@ -188,6 +201,8 @@ class Core:
         self.config = config
         self.store: Store = store if store is not None else open_store(config)
         self.scope = f"{config.host}|{key_fingerprint(config.api_key)}"
+        self.owner = new_owner()  # this client's name on the claims it holds
+        self._sleep = asyncio.sleep
         self.last_run: Optional[RunStats] = None
 
     # ------------------------------------------------------------------ pages
@@ -282,12 +297,14 @@ class Core:
         await offload(self.store, lambda: self.store.put_answer(key, value))
         return parsed
 
-    async def _cached(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...]) -> Optional[ParsedAnswer]:
+    def _key(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...]) -> str:
         model = self.config.pegasus_model
         prompt = build_prompt(chunk)
         response_format = build_response_format(chunk)
         body = build_analyze_body(model, record, prompt, response_format, self.config.temperature, 1)
-        key = answer_key(self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt)
+        return answer_key(self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt)
+
+    async def _cached(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...], key: str) -> Optional[ParsedAnswer]:
         hit = await offload(self.store, lambda: self.store.get_answer(key))
         if hit is None or not isinstance(hit.get("data"), str):
             return None
@@ -304,16 +321,74 @@ class Core:
         chunk: Tuple[ClassSpec, ...],
         options: Optional[RequestOptions],
         stats: RunStats,
+        wait: bool = True,
     ) -> _Chunk:
-        """Answer for one chunk: cache, one call, at most one retry (bigger budget or halves)."""
-        model = self.config.pegasus_model
+        """Answer for one chunk: from the store, or paid for once under a claim.
+
+        Whoever claims the answer key pays; everyone else (another worker, thread, process or
+        machine on the same store) waits for the answer to appear — or, with ``wait=False``,
+        raises :class:`_Busy` so the run can do other videos first."""
         try:
-            hit = await self._cached(record, chunk)
+            key = self._key(record, chunk)
         except TwelveLabsError as exc:  # no asset id for a 1.5+ model
             return _Chunk(problem=str(exc), stage="metadata")
+        hit = await self._cached(record, chunk, key)
+        if hit is None:
+            hit = await self._claim_or_wait(key, record, chunk, wait, stats)
         if hit is not None:
             stats.cached_chunks += 1
             return _Chunk(parsed=hit, cached=True)
+        renewer = asyncio.ensure_future(self._keep_claim(key))
+        try:
+            return await self._ask(client, gate, record, chunk, options, stats)
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            await offload(self.store, lambda: self.store.release_claim(key, self.owner))
+
+    async def _claim_or_wait(
+        self, key: str, record: VideoRecord, chunk: Tuple[ClassSpec, ...], wait: bool, stats: RunStats
+    ) -> Optional[ParsedAnswer]:
+        """None once this run holds the claim on ``key`` (it pays); the answer if another
+        holder delivered it meanwhile. Polls the store with backoff while someone else pays."""
+        delay = CLAIM_POLL_FIRST_S
+        waited = False
+        while True:
+            if await offload(self.store, lambda: self.store.claim(key, self.owner, CLAIM_TTL_S)):
+                # The holder may have stored the answer and released just before we claimed.
+                hit = await self._cached(record, chunk, key)
+                if hit is not None:
+                    await offload(self.store, lambda: self.store.release_claim(key, self.owner))
+                return hit
+            if not wait:
+                raise _Busy(record.video_id)
+            if not waited:
+                waited = True
+                stats.claim_waits += 1
+                log.info("video %s: another worker is paying for this answer; waiting for it", record.video_id)
+            await self._sleep(delay)
+            delay = min(CLAIM_POLL_MAX_S, delay * 1.5)
+            hit = await self._cached(record, chunk, key)
+            if hit is not None:
+                return hit
+
+    async def _keep_claim(self, key: str) -> None:
+        """Renew the claim while the call is in flight, so only a dead holder's claim lapses."""
+        while True:
+            await self._sleep(CLAIM_TTL_S / 3)
+            await offload(self.store, lambda: self.store.renew_claim(key, self.owner, CLAIM_TTL_S))
+
+    async def _ask(
+        self,
+        client: V13Client,
+        gate: RateGate,
+        record: VideoRecord,
+        chunk: Tuple[ClassSpec, ...],
+        options: Optional[RequestOptions],
+        stats: RunStats,
+    ) -> _Chunk:
+        """One call, at most one retry (bigger budget or halves)."""
+        model = self.config.pegasus_model
         budget = max_tokens_for(chunk, model, record.duration)
         first = await self._call(client, gate, record, chunk, budget, options, stats)
         if isinstance(first, ParsedAnswer):
@@ -398,6 +473,7 @@ class Core:
         chunks: Sequence[Tuple[ClassSpec, ...]],
         options: Optional[RequestOptions],
         stats: RunStats,
+        wait: bool = True,
     ) -> _VideoOutcome:
         exact: Dict[str, List[Segment]] = {}
         transcript = record.transcript_dicts()
@@ -410,7 +486,7 @@ class Core:
         all_cached = True
         for chunk in chunks:
             try:
-                got = await self._chunk(client, gate, record, chunk, options, stats)
+                got = await self._chunk(client, gate, record, chunk, options, stats, wait)
             except AuthenticationError:
                 raise
             except APIError as exc:
@@ -491,13 +567,13 @@ class Core:
                 return await resolver.record(resolved.pending[vid], vid)
             return resolved.records.get(vid) or resolved.errors[vid]
 
-        async def one(vid: str) -> _VideoOutcome:
+        async def one(vid: str, wait: bool) -> _VideoOutcome:
             record = await load(vid)
             if isinstance(record, Exception):
                 return _VideoOutcome(vid, None, VideoFailure(vid, "metadata", _describe(record), 1), "failed")
             try:
-                return await self._video(client, gate, record, request, chunks, options, stats)
-            except (AuthenticationError, asyncio.CancelledError):
+                return await self._video(client, gate, record, request, chunks, options, stats, wait)
+            except (AuthenticationError, asyncio.CancelledError, _Busy):
                 raise
             except Exception as exc:  # one bad video never fails the others
                 log.exception("video %s failed unexpectedly", vid)
@@ -507,11 +583,21 @@ class Core:
         # answer: a video's analysis starts as soon as its own record is in, record fetches
         # never queue ahead of every analyze call, and the gate sees a few dozen waiters, not
         # one per video. Twice the gate's cap keeps it full while some workers fetch records.
+        # A video whose answer another worker (process, machine) is paying for right now is
+        # put aside and taken up again, waiting for that answer, once every other video is
+        # under way: N workers on one store pay once per video and none sits idle.
         queue = iter(order)
+        deferred: List[str] = []
 
         async def worker() -> None:
             for vid in queue:  # shared iterator: each video is taken by exactly one worker
-                report(await one(vid))
+                try:
+                    report(await one(vid, wait=False))
+                except _Busy:
+                    stats.deferred += 1
+                    deferred.append(vid)
+            while deferred:
+                report(await one(deferred.pop(0), wait=True))
 
         workers = [asyncio.ensure_future(worker()) for _ in range(min(len(order), 2 * gate.cap))]
         try:

@@ -3,6 +3,7 @@ started once per session and stopped after; ``store`` parametrized over SQLite a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -23,15 +24,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``redis://127.0.0.1:PORT/0`` of a redis-server this fixture started (and stops)."""
+def _redis_binary() -> str:
     binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed; .ci/run installs it (apt-get install redis-server)")
         pytest.skip("redis-server is not installed (apt-get install redis-server); CI installs it")
-    workdir = tmp_path_factory.mktemp("redis")
+    return binary
+
+
+@contextlib.contextmanager
+def start_redis(workdir: Path) -> Iterator[str]:
+    """A redis-server on a free loopback port, no persistence, in ``workdir``; stopped after."""
+    binary = _redis_binary()
     port = _free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "",
@@ -41,19 +46,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if proc.poll() is not None:
-                pytest.fail(f"redis-server exited with {proc.returncode}")
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("redis-server did not answer PING")
-    client.close()
     try:
+        for _ in range(200):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None:
+                    pytest.fail(f"redis-server exited with {proc.returncode}")
+                time.sleep(0.05)
+        else:
+            pytest.fail("redis-server did not answer PING")
+        client.close()
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()
@@ -62,6 +66,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis://127.0.0.1:PORT/0`` of a redis-server this fixture started (and stops)."""
+    with start_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of this test's own (for tests that stop it)."""
+    workdir = tmp_path / "own-redis"
+    workdir.mkdir()
+    with start_redis(workdir) as url:
+        yield url
 
 
 @pytest.fixture

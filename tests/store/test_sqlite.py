@@ -157,10 +157,20 @@ def test_unusable_cache_path_falls_back_to_memory(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     store = open_store(_config(blocker / "c.sqlite3"))
-    assert isinstance(store, MemoryStore) and store.keep_answers
+    assert store.kind == "memory" and not store.persistent
+    store.put_answer("k", {"data": "x"})  # paid answers are still kept for this client
+    assert store.get_answer("k") == {"data": "x"}
+    store.close()
+
+
+def test_a_file_that_is_not_a_database_is_moved_aside(tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.sqlite3"
     corrupt.write_bytes(b"this is not a database" * 100)
-    assert isinstance(open_store(_config(corrupt)), MemoryStore)
+    store = open_store(_config(corrupt))
+    assert store.kind == "sqlite" and store.persistent
+    store.close()
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("corrupt.sqlite3.damaged-")]
+    assert len(aside) == 1 and aside[0].read_bytes() == b"this is not a database" * 100
 
 
 @posix_only

@@ -17,15 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Optional, Tuple, TypeVar
 
-from .._config import ClientConfig
-from ._guard import CacheWarning, GuardedStore
+from .._config import ClientConfig, redact_url
+from ._guard import CacheWarning, GuardedStore, move_aside
 from ._memory import MemoryStore
 from ._owners import new_owner
 from ._protocol import Store, StoreFault
 from ._records import (
     ANSWER_TTL_S,
+    CLAIM_TTL_S,
     DECISION_REVALIDATE_S,
     JOB_TTL_S,
     KINDS,
@@ -43,6 +44,7 @@ from ._sqlite import SQLiteStore
 
 __all__ = [
     "ANSWER_TTL_S",
+    "CLAIM_TTL_S",
     "DECISION_REVALIDATE_S",
     "JOB_TTL_S",
     "KINDS",
@@ -93,19 +95,54 @@ def _open_primary(config: ClientConfig) -> Optional[Store]:
 
 
 def open_store(config: ClientConfig) -> Store:
-    """The configured store, guarded. A store that cannot even be opened degrades to memory
-    (answers kept) with one log line; the cache off gives the plain per-client memory store."""
+    """The configured store, guarded; the cache off gives the plain per-client memory store.
+
+    A store that cannot be opened is recovered where possible (a damaged file is moved aside
+    and rebuilt; a file in a read-only directory is read as it is), else the client works from
+    memory, answers kept. Either way ONE ``CacheWarning`` comes with the first call it affects."""
+    notice: Optional[StoreFault] = None
+    what = ""
     try:
         primary = _open_primary(config)
     except StoreFault as exc:
-        log.warning("classify cache is unusable (%s); using memory for this client", exc.message)
-        return MemoryStore(keep_answers=True, location="memory (the configured cache is unusable)")
-    if primary is None:
+        primary, what = _recover(config, exc)
+        if primary is None:
+            log.warning("classify cache is unusable (%s); using memory for this client", exc.message)
+            shown = redact_url(config.cache_url) if config.cache_url else str(config.cache_path)
+            return GuardedStore(None, failed_open=exc, what="memory is used instead for this client", location=shown)
+        notice = exc if what else None
+    if primary is None:  # the cache is off
         return MemoryStore()
     if isinstance(primary, SQLiteStore):
         path, own = primary.path, _own_dir(primary.path)
-        return GuardedStore(primary, reopen=lambda: SQLiteStore(path, own_dir=own), workers=1)
+        return GuardedStore(
+            primary, reopen=lambda: SQLiteStore(path, own_dir=own), workers=1, failed_open=notice, what=what
+        )
     return GuardedStore(primary, workers=4)
+
+
+def _recover(config: ClientConfig, fault: StoreFault) -> Tuple[Optional[Store], str]:
+    """A second chance for a SQLite file that failed to open, and what was done (for the
+    warning): a damaged file is moved aside and rebuilt; one in a read-only directory is read
+    as it is (new answers then go to memory, and the guard warns at the first write)."""
+    if config.cache_url or config.cache_path is None:
+        return None, ""
+    path = Path(config.cache_path)
+    if fault.kind == "corrupt":
+        moved = move_aside(path)
+        if moved is None:
+            return None, ""
+        try:
+            store = SQLiteStore(path, own_dir=_own_dir(path))
+        except StoreFault:
+            return None, ""
+        return store, f"the damaged file was moved to {moved.name} and a new cache started"
+    if fault.kind == "readonly" and path.is_file():
+        try:
+            return SQLiteStore(path, read_only=True), ""
+        except StoreFault:
+            return None, ""
+    return None, ""
 
 
 def open_existing(config: ClientConfig) -> Optional[Store]:

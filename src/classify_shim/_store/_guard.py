@@ -18,6 +18,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
+from .._warnings import CacheWarning
 from ._memory import MemoryStore
 from ._protocol import Store, StoreFault
 from ._records import KINDS, DecisionRecord, JobRecord, KindStats, ResultHeader
@@ -30,21 +31,13 @@ RETRY_AFTER_S = 30.0
 _T = TypeVar("_T")
 
 
-class CacheWarning(UserWarning):
-    """The configured cache failed; results of this call are complete, kept in memory instead."""
-
-
 def move_aside(path: Path) -> Optional[Path]:
     """Rename a damaged SQLite file (and its WAL/SHM companions) out of the way."""
     target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
     try:
         path.replace(target)
     except OSError:
-        try:
-            path.unlink()
-        except OSError:
-            return None
-        target = path
+        return None
     for suffix in ("-wal", "-shm", "-journal"):
         companion = path.with_name(path.name + suffix)
         try:
@@ -59,21 +52,28 @@ class GuardedStore:
 
     def __init__(
         self,
-        primary: Store,
+        primary: Optional[Store],
         *,
         reopen: Optional[Callable[[], Store]] = None,
         workers: int = 1,
+        failed_open: Optional[StoreFault] = None,
+        what: str = "",
+        location: str = "",
     ) -> None:
+        """``primary=None`` with ``failed_open``: the store could not be opened at all; the
+        warning then comes with the first call that needed it, not at construction."""
         self._primary: Optional[Store] = primary
         self._reopen = reopen
-        self._memory = MemoryStore(keep_answers=True, location=f"memory (instead of {primary.location})")
+        self.location = primary.location if primary is not None else location
+        self._memory = MemoryStore(keep_answers=True, location=f"memory (instead of {self.location})")
         self._lock = threading.Lock()
         self._warned = False
+        self._pending = failed_open
+        self._pending_what = what or "memory is used instead for this client"
         self._down_until = 0.0  # primary skipped until then (unreachable / read-only)
         self._read_ok = True  # while down: may reads still try the primary (a full disk still reads)
-        self.kind = primary.kind
-        self.persistent = primary.persistent
-        self.location = primary.location
+        self.kind = primary.kind if primary is not None else "memory"
+        self.persistent = primary.persistent if primary is not None else False
         self.executor: Optional[Executor] = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="classify-shim-store"
         )
@@ -86,6 +86,9 @@ class GuardedStore:
         return self._primary is None or self._down_until > time.monotonic()
 
     def _usable(self, write: bool) -> Optional[Store]:
+        if self._pending is not None:
+            fault, self._pending = self._pending, None
+            self._warn(fault, self._pending_what)
         primary = self._primary
         if primary is None:
             return None
@@ -116,6 +119,10 @@ class GuardedStore:
             except StoreFault:
                 pass
             moved = move_aside(path)
+            if moved is None:  # cannot even rename it (read-only directory): memory from now on
+                self._primary = None
+                self._warn(fault, "the damaged file could not be moved aside; memory is used instead")
+                return False
             try:
                 self._primary = self._reopen()
             except StoreFault as again:

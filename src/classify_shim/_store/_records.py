@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 __all__ = [
     "ANSWER_TTL_S",
+    "CLAIM_TTL_S",
     "DECISION_REVALIDATE_S",
     "JOB_TTL_S",
     "KINDS",
@@ -41,6 +42,10 @@ RESULT_GRACE_S = 3600.0
 """Result pages outlive their tokens by this much (a late page fetch then says "expired", not "unknown")."""
 JOB_TTL_S = 7 * 24 * 3600.0
 """Task and batch ids created on v1.3: kept a week so an interrupted run resumes them."""
+CLAIM_TTL_S = 60.0
+"""A claim on an answer lapses 60 s after its holder last renewed it (holders renew every 20 s),
+so a killed worker's claims free themselves; on the same machine a dead holder's claim is taken
+over at once."""
 DECISION_REVALIDATE_S = 7 * 24 * 3600.0
 """``auto`` trusts a remembered "retired" decision for a week, then probes the endpoint once again."""
 

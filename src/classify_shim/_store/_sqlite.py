@@ -104,12 +104,24 @@ class SQLiteStore:
     persistent = True
     executor: Optional[Executor] = None  # the guard around it owns the thread async callers use
 
-    def __init__(self, path: Path, *, own_dir: bool = False) -> None:
+    def __init__(self, path: Path, *, own_dir: bool = False, read_only: bool = False) -> None:
+        """``read_only``: open an existing file that cannot be written (a read-only directory
+        cannot hold the WAL's side files) as immutable, so what it holds is still served."""
         self.path = Path(path)
         self.location = str(self.path)
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._db: Optional[sqlite3.Connection] = None
         try:
+            if read_only:
+                self._db = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?immutable=1", uri=True, check_same_thread=False,
+                    isolation_level=None,
+                )
+                row = self._db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()
+                if row is None or row[0] != SCHEMA_VERSION:
+                    raise sqlite3.DatabaseError("not a cache of this version (read-only, cannot rebuild it)")
+                return
             _secure_file(self.path)
             if own_dir:
                 os.chmod(self.path.parent, 0o700)
@@ -124,8 +136,23 @@ class SQLiteStore:
     # ------------------------------------------------------------------ plumbing
 
     def _setup(self) -> None:
+        """Pragmas, tables, schema check, hourly prune. Several processes opening a new file
+        at once can find it locked for a moment (switching to WAL takes an exclusive lock and
+        does not wait): that is retried, with a growing pause, for up to about 10 s."""
+        for attempt in range(40):
+            try:
+                self._setup_once()
+                return
+            except (sqlite3.OperationalError, StoreFault) as exc:
+                kind = exc.kind if isinstance(exc, StoreFault) else fault_kind(exc)
+                if kind != "busy" or attempt == 39:
+                    raise
+                time.sleep(min(0.5, 0.02 * (attempt + 1)))
+
+    def _setup_once(self) -> None:
         db = self._conn()
-        db.execute("PRAGMA journal_mode=WAL")
+        if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         for statement in _TABLES.values():
             db.execute(statement)
