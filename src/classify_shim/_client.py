@@ -99,26 +99,24 @@ class TwelveLabs(_ClientBase):
             cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s, on_progress=on_progress,
             shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
         )
-        self._live: Optional[SyncBackend] = load_backend(self.config.backend, self.config)
+        self._backend: SyncBackend = load_backend(self.config.backend, self.config)
+        self._closed = False
         self.classify = Classify(self)
 
-    @property
-    def _backend(self) -> SyncBackend:
-        """The backend; reopened on use after ``close()`` or a ``with`` block, because 0.3.2's
-        client stayed usable after ``with TwelveLabs(...) as client:`` ended."""
-        if self._live is None:
-            self._live = load_backend(self.config.backend, self.config)
-        return self._live
-
-    @_backend.setter
-    def _backend(self, backend: SyncBackend) -> None:
-        self._live = backend
+    def _open_backend(self) -> SyncBackend:
+        """The backend for a call; reopened after ``close()`` or a ``with`` block, because 0.3.2's
+        client stayed usable after ``with TwelveLabs(...) as client:`` ended. (``_backend`` stays
+        readable after closing, e.g. for ``shadow_report``.)"""
+        if self._closed:
+            self._backend = load_backend(self.config.backend, self.config)
+            self._closed = False
+        return self._backend
 
     def close(self) -> None:
         """Release connections and the store; a later call opens them again."""
-        live, self._live = self._live, None
-        if live is not None:
-            live.close()
+        if not self._closed:
+            self._closed = True
+            self._backend.close()
 
     def __enter__(self) -> TwelveLabs:
         return self
@@ -160,24 +158,21 @@ class AsyncTwelveLabs(_ClientBase):
             index_id=index_id, cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s,
             on_progress=on_progress, shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
         )
-        self._live: Optional[AsyncBackend] = load_async_backend(self.config.backend, self.config)
+        self._backend: AsyncBackend = load_async_backend(self.config.backend, self.config)
+        self._closed = False
         self.classify = AsyncClassify(self)
 
-    @property
-    def _backend(self) -> AsyncBackend:
-        """Reopened on use after ``aclose()`` / ``async with``, like the sync twin."""
-        if self._live is None:
-            self._live = load_async_backend(self.config.backend, self.config)
-        return self._live
-
-    @_backend.setter
-    def _backend(self, backend: AsyncBackend) -> None:
-        self._live = backend
+    def _open_backend(self) -> AsyncBackend:
+        """Reopened for a call after ``aclose()`` / ``async with``, like the sync twin."""
+        if self._closed:
+            self._backend = load_async_backend(self.config.backend, self.config)
+            self._closed = False
+        return self._backend
 
     async def aclose(self) -> None:
-        live, self._live = self._live, None
-        if live is not None:
-            await live.aclose()
+        if not self._closed:
+            self._closed = True
+            await self._backend.aclose()
 
     async def __aenter__(self) -> AsyncTwelveLabs:
         return self

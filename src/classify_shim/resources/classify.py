@@ -108,7 +108,7 @@ class Classify(_ClassifyBase):
         )
         page: Optional[BackendPage] = None
         try:
-            page = self._client._backend.classify(request, opts)
+            page = self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
             self._warn("videos", page)
@@ -132,7 +132,7 @@ class Classify(_ClassifyBase):
         )
         page: Optional[BackendPage] = None
         try:
-            page = self._client._backend.classify(request, opts)
+            page = self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
             self._warn("index", page)
@@ -141,7 +141,7 @@ class Classify(_ClassifyBase):
         token, opts = self._page_request(page_token, kwargs)
         page: Optional[BackendPage] = None
         try:
-            page = self._client._backend.page(token, opts)
+            page = self._client._open_backend().page(token, opts)
             return self._result(page)
         finally:
             self._warn("by_page_token", page)
@@ -174,7 +174,7 @@ class AsyncClassify(_ClassifyBase):
         )
         page: Optional[BackendPage] = None
         try:
-            page = await self._client._backend.classify(request, opts)
+            page = await self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
             self._warn("videos", page)
@@ -198,7 +198,7 @@ class AsyncClassify(_ClassifyBase):
         )
         page: Optional[BackendPage] = None
         try:
-            page = await self._client._backend.classify(request, opts)
+            page = await self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
             self._warn("index", page)
@@ -207,7 +207,7 @@ class AsyncClassify(_ClassifyBase):
         token, opts = self._page_request(page_token, kwargs)
         page: Optional[BackendPage] = None
         try:
-            page = await self._client._backend.page(token, opts)
+            page = await self._client._open_backend().page(token, opts)
             return self._result(page)
         finally:
             self._warn("by_page_token", page)
