@@ -12,6 +12,7 @@ loop (Jupyter, an async web handler); thread, loop and pool end with the client.
 
 from __future__ import annotations
 
+import threading
 from typing import Optional, Tuple, Union
 
 from classify_shim._backend import BackendPage
@@ -24,7 +25,7 @@ from classify_shim._types import RequestOptions
 from ._engine import Core, Progress, RunStats, user_stacklevel, warn_partial
 from ._runner import LoopThread
 from ._select import warn_model_switches
-from ._v13 import MAX_CONCURRENCY
+from ._v13 import MAX_CONCURRENCY, bind_cancel_event
 
 __all__ = ["AsyncPegasusBackend", "PegasusBackend", "Progress", "RunStats", "user_stacklevel"]
 
@@ -89,7 +90,10 @@ class PegasusBackend:
     def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
         core = self._core
 
+        cancel = threading.Event()  # set on Ctrl-C: the rate gate then starts no new call
+
         async def job() -> Tuple[BackendPage, RunStats]:
+            bind_cancel_event(cancel)  # this run's task only (a context of its own)
             http = self._transport()
             try:
                 return await core.run(request, options, http)
@@ -97,7 +101,7 @@ class PegasusBackend:
                 if isinstance(http, AsyncHTTP) and http is not self._http:
                     await http.aclose()
 
-        page, stats = self._runner.run(job)
+        page, stats = self._runner.run(job, on_interrupt=cancel.set)
         warn_model_switches(stats.model_switches)
         if self.warn_partial_results:
             warn_partial(page.errors, stats.videos)
