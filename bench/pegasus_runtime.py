@@ -82,8 +82,10 @@ def baseline_python(ref: str) -> str:
 
 
 def _child(python: str, base_url: str, index_id: str, n_classes: int) -> Dict[str, Any]:
+    # One /analyze call per video on both sides (the baseline knows no other strategy).
+    env = {**os.environ, "TWELVELABS_CLASSIFY_STRATEGY": "sync"}
     proc = subprocess.run([python, "-c", _CHILD, base_url, index_id, str(n_classes)],
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"child failed ({python}):\n{proc.stderr[-3000:]}")
     out: Dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -182,6 +184,7 @@ def main() -> int:
     results: Dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("TWELVELABS_CLASSIFY_WARNINGS", "default")
+        os.environ["TWELVELABS_CLASSIFY_STRATEGY"] = "sync"  # the /analyze path these rows are about
         if "cpu" in parts:
             results["cpu"] = bench_cpu(args, tmp)
         if "wall" in parts:
