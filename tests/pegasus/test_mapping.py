@@ -6,6 +6,9 @@ import json
 from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
+
+from classify_shim._request import ClassifyRequest, build_videos_request
+from classify_shim._rules import softmax_percentages, union_length
 from classify_shim.adapters.pegasus._exact import exact_match_segments
 from classify_shim.adapters.pegasus._mapping import (
     calibrate,
@@ -16,9 +19,6 @@ from classify_shim.adapters.pegasus._mapping import (
     order_videos,
 )
 from classify_shim.adapters.pegasus._parse import ParsedAnswer, ParsedClass, Segment
-
-from classify_shim._request import ClassifyRequest, build_videos_request
-from classify_shim._rules import softmax_percentages, union_length
 
 DANCE = {"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group"]}
 COOK = {"name": "CookTok", "prompts": ["Cooking tutorial"]}

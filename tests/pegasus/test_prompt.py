@@ -8,6 +8,8 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
+
+from classify_shim._request import ClassSpec
 from classify_shim.adapters.pegasus._prompt import (
     CLASSES_JSON_MARKER,
     PEGASUS12_PROMPT_LIMIT,
@@ -23,8 +25,6 @@ from classify_shim.adapters.pegasus._prompt import (
     plan_chunks,
     prompt_limit,
 )
-
-from classify_shim._request import ClassSpec
 
 DANCE = ClassSpec("DanceTok", ("Dance tutorial", "Dance group"), ("visual", "conversation"), "semantic")
 COOK = ClassSpec("CookTok", ("Cooking tutorial",), ("visual", "conversation", "text_in_video"), "exact_match")
