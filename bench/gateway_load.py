@@ -5,7 +5,7 @@ processes. One ``POST /v1.2/classify/bulk`` (page_limit=1) stores a result; then
 concurrent keep-alive callers send ``--requests`` ``GET /v1.2/classify/{page_token}`` in total,
 cycling over every page's token (no model call: pages come from the store). Bounded: a fixed
 number of requests, each with a timeout. Reported: requests/s, p50 / p95 / p99 latency, errors;
-once per ``--workers`` value.
+once per ``--workers`` value, with the gateway processes' CPU time per request (from ``/proc``).
 
     python bench/gateway_load.py [--requests 3000] [--clients 16] [--workers 1,2]
 """
@@ -54,6 +54,30 @@ def start_gateway(sandbox_url: str, workers: int, store: Path) -> Tuple[str, sub
         except httpx.TransportError:
             time.sleep(0.05)
     return url, proc
+
+
+def process_tree_cpu_s(root: int) -> float:
+    """User+system CPU seconds of ``root`` and its descendants (Linux ``/proc``), so the server's
+    cost per request can be read apart from the machine's other load."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: Dict[int, Tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _) in stats.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(stats[pid][1] for pid in tree if pid in stats)
 
 
 def tokens(url: str, index_id: str) -> List[str]:
@@ -123,13 +147,18 @@ def main() -> None:
             url, proc = start_gateway(sandbox_url, workers, Path(tmp) / f"store-{workers}.sqlite3")
             try:
                 page_tokens = tokens(url, index_id)
+                cpu_before = process_tree_cpu_s(proc.pid)
                 run = asyncio.run(load(url, page_tokens, args.requests, args.clients))
+                server_cpu = process_tree_cpu_s(proc.pid) - cpu_before
             finally:
                 stop_process(proc, timeout=15)
             run["tokens"] = len(page_tokens)
+            # includes the warm-up requests (clients * 5), so it slightly overstates the cost
+            run["server_cpu_ms_per_request"] = round(server_cpu * 1000 / (args.requests + args.clients * 5), 2)
             results["runs"][f"workers={workers}"] = run
-            rows.append([workers, run["requests"], run["errors"], run["rps"], run["p50_ms"], run["p95_ms"], run["p99_ms"]])
-    print_table(["workers", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms"], rows,
+            rows.append([workers, run["requests"], run["errors"], run["rps"], run["p50_ms"], run["p95_ms"],
+                         run["p99_ms"], run["server_cpu_ms_per_request"]])
+    print_table(["workers", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "server CPU ms/req"], rows,
                 title=f"cached page fetch through the gateway, {args.clients} concurrent clients, loopback")
     write_results("gateway_load", results)
 

@@ -135,3 +135,19 @@ def test_help_lists_the_documented_flags() -> None:
     flags: List[str] = ["--host", "--port", "--backend", "--workers", "pegasus,legacy,auto"]
     for flag in flags:
         assert flag in proc.stdout, flag
+
+
+def test_listening_socket_is_tcp_with_nagle_off() -> None:
+    """asyncio sets TCP_NODELAY on accepted sockets only when proto is TCP; without it every
+    keep-alive answer waited ~40 ms for a delayed ACK (found by bench/gateway_load.py)."""
+    import socket
+
+    from classify_shim.gateway._server import bind, url_of
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert url_of(sock).startswith("http://127.0.0.1:")
+    finally:
+        sock.close()
