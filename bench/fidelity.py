@@ -45,7 +45,7 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
 
 def sweep_points(quick: bool) -> Dict[str, List[Tuple[str, SimConfig]]]:
     base = SimConfig()
-    miou = (0.3, 0.5, 0.7, 0.9) if quick else (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    miou = (0.5, 0.9) if quick else (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     sweeps: Dict[str, List[Tuple[str, SimConfig]]] = {
         "target_miou": [(f"{m:.1f}", base.with_(name=f"miou={m}", target_miou=m)) for m in miou],
     }

@@ -8,7 +8,6 @@ and breaks the format. ``SimConfig.ideal()`` switches every detection error off.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import random
@@ -34,7 +33,9 @@ class SimConfig:
     hallucination: float = 0.03
     """Probability an absent class is reported present with an invented short span."""
     target_miou: float = 0.5
-    """Mean IoU of a reported span with its true span (boundary error)."""
+    """Mean IoU of a reported span with its true span (boundary error), over the world's spans."""
+    wild: float = 0.05
+    """Share of reported spans placed at invented times (counted in the mIoU)."""
     fragment: float = 0.25
     """Probability a reported span is split into 2-3 pieces with small gaps."""
     confidence_sd: float = 8.0
@@ -53,7 +54,7 @@ class SimConfig:
     @staticmethod
     def ideal() -> SimConfig:
         return SimConfig(name="ideal", recall_long=1.0, recall_half_s=0.0, yes_bias=0.0,
-                         hallucination=0.0, target_miou=1.0, fragment=0.0, coverage_sd=0.0,
+                         hallucination=0.0, target_miou=1.0, wild=0.0, fragment=0.0, coverage_sd=0.0,
                          off_list=0.0, format_noise=0.0)
 
     def with_(self, **changes: Any) -> SimConfig:
@@ -66,35 +67,45 @@ def _iou(a: Tuple[float, float], b: Tuple[float, float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _perturb(rng: random.Random, a: float, b: float, sigma: float, duration: float) -> Tuple[float, float]:
-    length = b - a
-    s = a + rng.gauss(0.0, sigma * length)
-    e = b + rng.gauss(0.0, sigma * length)
+def _perturb(rng: random.Random, a: float, b: float, k: float, wild: float,
+             duration: float) -> Tuple[float, float]:
+    """Reported span for a true span ``a-b``: each end off by N(0, k * sqrt(duration)) seconds
+    (a model samples a long video more coarsely, so its times are coarser), and with
+    probability ``wild`` an invented placement of about the right length anywhere in the video."""
+    if wild > 0 and rng.random() < wild:
+        length = (b - a) * rng.uniform(0.5, 1.5)
+        s = rng.uniform(0.0, max(0.0, duration - length))
+        return s, min(duration, s + max(0.2, length))
+    sd = k * math.sqrt(duration)
+    s = a + rng.gauss(0.0, sd)
+    e = b + rng.gauss(0.0, sd)
     s, e = max(0.0, min(s, e)), min(duration, max(s, e))
     if e - s < 0.2:
-        e = min(duration, s + 0.2)
+        s, e = max(0.0, min(s, duration - 0.2)), min(duration, max(s, duration - 0.2) + 0.2)
     return s, e
 
 
-@functools.lru_cache(maxsize=64)
-def boundary_sigma(target_miou: float) -> float:
-    """Relative endpoint noise (share of the span) whose mean IoU is ``target_miou``."""
-    if target_miou >= 0.999:
+def _spans_iou(spans: Sequence[Tuple[float, float, float]], k: float, wild: float) -> float:
+    rng = random.Random(11)
+    total = 0.0
+    for a, b, d in spans:
+        total += _iou((a, b), _perturb(rng, a, b, k, wild, d))
+    return total / len(spans)
+
+
+def boundary_sigma(target_miou: float, spans: Sequence[Tuple[float, float, float]] = (),
+                   wild: float = 0.0) -> float:
+    """The ``k`` (seconds per sqrt-second of video) at which reported spans of these true spans
+    (start, end, video duration) have mean IoU ``target_miou`` with them; 0 for 1.0."""
+    if target_miou >= 0.999 or not spans:
         return 0.0
-    rng = random.Random(7)
-    draws = [(rng.gauss(0, 1), rng.gauss(0, 1)) for _ in range(3000)]
-
-    def miou(sigma: float) -> float:
-        total = 0.0
-        for g1, g2 in draws:
-            s, e = sorted((0.0 + g1 * sigma, 1.0 + g2 * sigma))
-            total += _iou((0.0, 1.0), (s, e))
-        return total / len(draws)
-
-    lo, hi = 0.0, 5.0
-    for _ in range(40):
+    sample = list(spans) * max(1, 600 // len(spans))
+    lo, hi = 0.0, 20.0
+    if _spans_iou(sample, hi, wild) > target_miou:
+        return hi
+    for _ in range(30):
         mid = (lo + hi) / 2
-        if miou(mid) > target_miou:
+        if _spans_iou(sample, mid, wild) > target_miou:
             lo = mid
         else:
             hi = mid
@@ -115,8 +126,9 @@ def _recall(cfg: SimConfig, length: float) -> float:
     return cfg.recall_long * length / (length + cfg.recall_half_s)
 
 
-def _spans(rng: random.Random, cfg: SimConfig, a: float, b: float, duration: float) -> List[Tuple[float, float]]:
-    s, e = _perturb(rng, a, b, boundary_sigma(cfg.target_miou), duration)
+def _spans(rng: random.Random, cfg: SimConfig, k: float, a: float, b: float,
+           duration: float) -> List[Tuple[float, float]]:
+    s, e = _perturb(rng, a, b, k, cfg.wild, duration)
     if e - s > 6 and rng.random() < cfg.fragment:
         n = rng.choice((2, 3))
         cut = sorted(rng.uniform(s, e) for _ in range(n - 1))
@@ -141,31 +153,36 @@ def _union(intervals: Sequence[Tuple[float, float]]) -> float:
     return total
 
 
-def _class_answer(rng: random.Random, cfg: SimConfig, video: LabVideo, name: str, prompts: Sequence[str],
-                  sources: Sequence[str]) -> Dict[str, Any]:
+def _class_answer(rng: random.Random, cfg: SimConfig, k: float, video: LabVideo, name: str,
+                  prompts: Sequence[str], sources: Sequence[str]) -> Dict[str, Any]:
     labels = [lab for lab in video.labels if lab.topic == name and lab.source in sources]
     true = [lab for lab in labels if lab.kind != "near_miss"]
     near = [lab for lab in labels if lab.kind == "near_miss"]
     reported: List[Tuple[float, float, str, str, float]] = []  # start, end, prompt, source, strength
+    seen: List[Tuple[float, float]] = []  # the true spans the model noticed
     for lab in true:
         if rng.random() < _recall(cfg, lab.end - lab.start):
-            for s, e in _spans(rng, cfg, lab.start, lab.end, video.duration):
+            seen.append((lab.start, lab.end))
+            for s, e in _spans(rng, cfg, k, lab.start, lab.end, video.duration):
                 reported.append((s, e, lab.prompt, lab.source, lab.strength))
     if not reported and near and rng.random() < cfg.yes_bias:
         for lab in near:
-            for s, e in _spans(rng, cfg, lab.start, lab.end, video.duration):
+            seen.append((lab.start, lab.end))
+            for s, e in _spans(rng, cfg, k, lab.start, lab.end, video.duration):
                 # a model fooled by a near miss is unsure: strength about 0.45-0.7
                 reported.append((s, e, prompts[0], lab.source, 0.45 + lab.strength * 0.6))
     if not reported and not true and rng.random() < cfg.hallucination:
         s = rng.uniform(0, video.duration * 0.8)
-        reported.append((s, min(video.duration, s + max(1.0, video.duration * 0.1)), prompts[0],
-                         sources[0], rng.uniform(0.4, 0.7)))
+        e = min(video.duration, s + max(1.0, video.duration * 0.1))
+        seen.append((s, e))
+        reported.append((s, e, prompts[0], sources[0], rng.uniform(0.4, 0.7)))
     if not reported:
         return {"name": name, "present": False, "confidence": _lump(rng, rng.uniform(0, 25), cfg),
                 "coverage": 0, "segments": []}
     best = max(r[4] for r in reported)
     conf = _lump(rng, 100 * (0.45 + 0.5 * best) + rng.gauss(0, cfg.confidence_sd), cfg)
-    cov = _union([(r[0], r[1]) for r in reported]) / video.duration
+    # The model's coverage is a holistic judgement of what it noticed, not a sum of its spans.
+    cov = _union(seen) / video.duration
     if cfg.coverage_sd > 0:
         cov = cov + rng.gauss(0, cfg.coverage_sd)
     cov_pct = _lump(rng, 100 * max(0.0, min(1.0, cov)), cfg.with_(saturate=0.0)) if cfg.coverage_sd > 0 \
@@ -211,10 +228,13 @@ def simulate_answers(world: LabWorld, cfg: SimConfig, run: int = 0) -> Dict[str,
     """One scripted answer per video (``{"text": ..., "finish_reason": "stop"}``) for the world's
     request, deterministic for (world seed, config, run)."""
     out: Dict[str, List[Dict[str, Any]]] = {}
+    spans = [(lab.start, lab.end, v.duration) for v in world.videos for lab in v.labels]
+    k = boundary_sigma(cfg.target_miou, spans, cfg.wild)
     for video in world.videos:
         rng = random.Random(f"sim:{world.seed}:{cfg!r}:{run}:{video.video_id}")
         names = [c["name"] for c in world.classes]
-        classes = [_class_answer(rng, cfg, video, c["name"], c["prompts"], c["options"]) for c in world.classes]
+        classes = [_class_answer(rng, cfg, k, video, c["name"], c["prompts"], c["options"])
+                   for c in world.classes]
         text = _render(rng, cfg, {"classes": classes}, names)
         out[video.video_id] = [{"text": text, "finish_reason": "stop"}]
     return out
