@@ -3,30 +3,39 @@
 Each classify call goes to the v1.2 endpoint until it answers with the retirement error
 (:func:`~classify_shim.adapters.legacy.is_retirement_error`). That call is then served by
 Pegasus, and so is every later call of this client, with ONE ``BackendSwitchWarning``. The
-decision is remembered in the cache, keyed by host, so later processes go straight to Pegasus
-without probing (quietly: each call's deprecation warning already names the backend that
-served it). With the cache off it lasts for the client's life. ``by_page_token`` routes the
-shim's own tokens (``tlcs1.``) to Pegasus and everything else to the legacy endpoint.
+decision is remembered in the store (``classify_shim._store.DecisionRecord``), keyed by host
+AND API version and carrying the answer that caused it, so later processes go straight to
+Pegasus without probing (quietly: each call's deprecation warning already names the backend
+that served it). A remembered decision is trusted for ``DECISION_REVALIDATE_S`` (a week), then
+the endpoint is probed once more. With the cache off it lasts for the client's life.
+``by_page_token`` routes the shim's own tokens (``tlcs1.``) to Pegasus and everything else to
+the legacy endpoint.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import warnings
-from pathlib import Path
 from typing import Optional, Type
 
 from classify_shim._backend import BackendPage
-from classify_shim._config import ClientConfig
+from classify_shim._config import ClientConfig, redact_url
 from classify_shim._exceptions import APIStatusError
 from classify_shim._request import ClassifyRequest
+from classify_shim._store import (
+    DECISION_REVALIDATE_S,
+    DecisionRecord,
+    Evidence,
+    Store,
+    open_existing,
+    open_store,
+)
 from classify_shim._tokens import is_shim_token
 from classify_shim._types import RequestOptions
 
 from .legacy import AsyncLegacyBackend, LegacyBackend, is_retirement_error
-from .pegasus import AsyncPegasusBackend, PegasusBackend
-from .pegasus._cache import SQLiteStore, Store, open_store
-from .pegasus._engine import user_stacklevel
+from .pegasus import AsyncPegasusBackend, PegasusBackend, user_stacklevel
 
 __all__ = ["AsyncAutoBackend", "AutoBackend", "auto_decision"]
 
@@ -35,27 +44,43 @@ log = logging.getLogger("classify_shim.pegasus")
 PEGASUS = "pegasus"
 
 
-def auto_decision(config: ClientConfig) -> Optional[str]:
-    """The remembered ``auto`` decision for ``config.host`` (``"pegasus"``), or None when
-    undecided or the cache is off. Read-only: never creates the cache file (for ``doctor``)."""
-    if config.cache_path is None or not Path(config.cache_path).exists():
+def remembered_decision(config: ClientConfig) -> Optional[DecisionRecord]:
+    """The live decision record for ``config.host`` and ``config.version``, or None when
+    undecided, due for revalidation, or the cache is off. Never creates the cache file."""
+    store = open_existing(config)
+    if store is None:
         return None
     try:
-        store = SQLiteStore(Path(config.cache_path))
-    except Exception:  # an unreadable cache simply has no decision
-        return None
-    try:
-        return store.get_decision(config.host)
+        return store.get_decision(config.host, config.version)
     finally:
         store.close()
+
+
+def auto_decision(config: ClientConfig) -> Optional[str]:
+    """The remembered backend (``"pegasus"``) for this host and API version, or None."""
+    record = remembered_decision(config)
+    return record.backend if record is not None else None
+
+
+def evidence_of(exc: APIStatusError) -> Evidence:
+    """What the endpoint answered, as stored with the decision (never the API key)."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    code = body.get("code")
+    message = body.get("message") or getattr(exc, "message", None) or str(exc)
+    return Evidence(
+        status=exc.status_code, code=str(code) if code is not None else None, message=str(message)[:300], at=time.time()
+    )
 
 
 def _switch_message(config: ClientConfig, exc: APIStatusError) -> str:
     code = exc.body.get("code") if isinstance(exc.body, dict) else None
     answer = f"HTTP {exc.status_code}" + (f" {code}" if code else "")
+    where = redact_url(config.cache_url) if config.cache_url else config.cache_path
     remembered = (
-        f"remembered in {config.cache_path}, so later runs skip the check"
-        if config.cache_path is not None
+        f"remembered in {where} for {config.host} {config.version} (revalidated after "
+        f"{DECISION_REVALIDATE_S / 86400:.0f} days; `classify-shim cache clear --decisions` forgets it), "
+        "so later runs skip the check"
+        if where is not None
         else "for this client's life (the cache is off)"
     )
     return (
@@ -87,7 +112,8 @@ class _Decision:
         if self.pegasus:
             return
         self.pegasus = True
-        self.store.put_decision(self.config.host, PEGASUS)
+        record = DecisionRecord.new(self.config.host, self.config.version, PEGASUS, evidence_of(exc))
+        self.store.put_decision(record)
         warnings.warn(_switch_message(self.config, exc), self._category(), stacklevel=user_stacklevel())
 
     def close_unused_store(self) -> None:

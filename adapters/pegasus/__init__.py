@@ -20,12 +20,12 @@ from classify_shim._backend import BackendPage
 from classify_shim._config import ClientConfig
 from classify_shim._http import AsyncHTTP, SyncHTTP
 from classify_shim._request import ClassifyRequest
+from classify_shim._store import Store
 from classify_shim._types import RequestOptions
 
-from ._cache import Store
-from ._engine import Core, Progress, RunStats, warn_partial
+from ._engine import Core, Progress, RunStats, user_stacklevel, warn_partial
 
-__all__ = ["AsyncPegasusBackend", "PegasusBackend", "Progress", "RunStats"]
+__all__ = ["AsyncPegasusBackend", "PegasusBackend", "Progress", "RunStats", "user_stacklevel"]
 
 _T = TypeVar("_T")
 

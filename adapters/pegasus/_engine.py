@@ -26,7 +26,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -45,10 +44,10 @@ from classify_shim._exceptions import (
 )
 from classify_shim._http import AsyncHTTP, SyncHTTP
 from classify_shim._request import ClassifyRequest, ClassSpec
+from classify_shim._store import CLAIM_TTL_S, ResultHeader, Store, new_owner, offload, open_store
 from classify_shim._tokens import key_fingerprint, make_token, read_token, rfc3339
 from classify_shim._types import RequestOptions
 
-from ._cache import Store, open_store
 from ._exact import exact_match_segments
 from ._mapping import map_video, order_videos
 from ._parse import AnswerError, ParsedAnswer, Segment, merge_answers, parse_answer
@@ -69,6 +68,9 @@ __all__ = ["Core", "Progress", "RunStats", "answer_key", "user_stacklevel", "war
 log = logging.getLogger("classify_shim.pegasus")
 
 BACKEND_NAME = "pegasus"
+CLAIM_POLL_FIRST_S = 0.05
+CLAIM_POLL_MAX_S = 1.0
+"""While another worker pays for an answer, the store is polled from 50 ms up to every second."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,17 @@ class RunStats:
     failures: int = 0
     rate_limited: int = 0
     metadata_calls: int = 0
+    claim_waits: int = 0
+    deferred: int = 0
     extra: Dict[str, Any] = field(default_factory=dict)
+
+
+class _Busy(Exception):
+    """Internal: another worker holds the claim on this video's answer (try it later)."""
+
+    def __init__(self, video_id: str) -> None:
+        super().__init__(video_id)
+        self.video_id = video_id
 
 
 def _describe(exc: BaseException) -> str:
@@ -187,35 +199,38 @@ class Core:
         self.config = config
         self.store: Store = store if store is not None else open_store(config)
         self.scope = f"{config.host}|{key_fingerprint(config.api_key)}"
+        self.owner = new_owner()  # this client's name on the claims it holds
+        self._sleep = asyncio.sleep
         self.last_run: Optional[RunStats] = None
 
     # ------------------------------------------------------------------ pages
 
-    def _page_from(self, result_id: str, stored: Mapping[str, Any], page: int) -> BackendPage:
-        data: List[Any] = list(stored.get("data") or [])
-        limit = int(stored["page_limit"])
-        expires_at = int(stored["expires_at"])
-        pages = max(1, math.ceil(len(data) / limit))
+    def _page_from(
+        self, result_id: str, header: ResultHeader, items: List[Dict[str, Any]], page: int
+    ) -> BackendPage:
+        limit = header.page_limit
+        expires_at = header.expires_at
+        pages = max(1, header.pages)
         if not 0 <= page < pages:
             raise ClassifyValidationError("page_token", f"points to page {page + 1} of a {pages}-page result")
         key = self.config.api_key
         body = {
-            "data": data[page * limit:(page + 1) * limit],
+            "data": items,
             "page_info": {
                 "limit_per_page": limit,
-                "total_results": len(data),
+                "total_results": header.total_results,
                 "page_expired_at": rfc3339(expires_at),
                 "next_page_token": make_token(key, result_id, page + 1, expires_at) if page + 1 < pages else "",
                 "prev_page_token": make_token(key, result_id, page - 1, expires_at) if page > 0 else "",
             },
         }
-        errors = [VideoFailure(**e) for e in stored.get("errors") or []]
+        errors = [VideoFailure(**e) for e in header.errors]
         return BackendPage(body=body, backend=BACKEND_NAME, errors=errors)
 
     def page(self, token: str) -> BackendPage:
         """A stored page: signature and expiry checked, no network call of any kind."""
         ref = read_token(self.config.api_key, token)
-        stored = self.store.get_result(ref.result_id, self.scope)
+        stored = self.store.get_page(ref.result_id, self.scope, ref.page)
         if stored is None:
             where = (
                 "the cache is off, so pages live only in the process (client) that made them"
@@ -225,7 +240,7 @@ class Core:
             raise ClassifyValidationError(
                 "page_token", f"points to a result that is not available ({where}); run the classify call again"
             )
-        return self._page_from(ref.result_id, stored, ref.page)
+        return self._page_from(ref.result_id, stored[0], stored[1], ref.page)
 
     # ------------------------------------------------------------------ one chunk
 
@@ -263,25 +278,25 @@ class Core:
         key = answer_key(
             self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt
         )
-        self.store.put_answer(
-            key,
-            {
-                "data": answer.data,
-                "finish_reason": reason,
-                "model": model,
-                "generation_id": answer.generation_id,
-                "output_tokens": answer.output_tokens,
-            },
-        )
+        value = {
+            "data": answer.data,
+            "finish_reason": reason,
+            "model": model,
+            "generation_id": answer.generation_id,
+            "output_tokens": answer.output_tokens,
+        }
+        await offload(self.store, lambda: self.store.put_answer(key, value))
         return parsed
 
-    def _cached(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...]) -> Optional[ParsedAnswer]:
+    def _key(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...]) -> str:
         model = self.config.pegasus_model
         prompt = build_prompt(chunk)
         response_format = build_response_format(chunk)
         body = build_analyze_body(model, record, prompt, response_format, self.config.temperature, 1)
-        key = answer_key(self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt)
-        hit = self.store.get_answer(key)
+        return answer_key(self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt)
+
+    async def _cached(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...], key: str) -> Optional[ParsedAnswer]:
+        hit = await offload(self.store, lambda: self.store.get_answer(key))
         if hit is None or not isinstance(hit.get("data"), str):
             return None
         try:
@@ -297,16 +312,74 @@ class Core:
         chunk: Tuple[ClassSpec, ...],
         options: Optional[RequestOptions],
         stats: RunStats,
+        wait: bool = True,
     ) -> _Chunk:
-        """Answer for one chunk: cache, one call, at most one retry (bigger budget or halves)."""
-        model = self.config.pegasus_model
+        """Answer for one chunk: from the store, or paid for once under a claim.
+
+        Whoever claims the answer key pays; everyone else (another worker, thread, process or
+        machine on the same store) waits for the answer to appear — or, with ``wait=False``,
+        raises :class:`_Busy` so the run can do other videos first."""
         try:
-            hit = self._cached(record, chunk)
+            key = self._key(record, chunk)
         except TwelveLabsError as exc:  # no asset id for a 1.5+ model
             return _Chunk(problem=str(exc), stage="metadata")
+        hit = await self._cached(record, chunk, key)
+        if hit is None:
+            hit = await self._claim_or_wait(key, record, chunk, wait, stats)
         if hit is not None:
             stats.cached_chunks += 1
             return _Chunk(parsed=hit, cached=True)
+        renewer = asyncio.ensure_future(self._keep_claim(key))
+        try:
+            return await self._ask(client, gate, record, chunk, options, stats)
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            await offload(self.store, lambda: self.store.release_claim(key, self.owner))
+
+    async def _claim_or_wait(
+        self, key: str, record: VideoRecord, chunk: Tuple[ClassSpec, ...], wait: bool, stats: RunStats
+    ) -> Optional[ParsedAnswer]:
+        """None once this run holds the claim on ``key`` (it pays); the answer if another
+        holder delivered it meanwhile. Polls the store with backoff while someone else pays."""
+        delay = CLAIM_POLL_FIRST_S
+        waited = False
+        while True:
+            if await offload(self.store, lambda: self.store.claim(key, self.owner, CLAIM_TTL_S)):
+                # The holder may have stored the answer and released just before we claimed.
+                hit = await self._cached(record, chunk, key)
+                if hit is not None:
+                    await offload(self.store, lambda: self.store.release_claim(key, self.owner))
+                return hit
+            if not wait:
+                raise _Busy(record.video_id)
+            if not waited:
+                waited = True
+                stats.claim_waits += 1
+                log.info("video %s: another worker is paying for this answer; waiting for it", record.video_id)
+            await self._sleep(delay)
+            delay = min(CLAIM_POLL_MAX_S, delay * 1.5)
+            hit = await self._cached(record, chunk, key)
+            if hit is not None:
+                return hit
+
+    async def _keep_claim(self, key: str) -> None:
+        """Renew the claim while the call is in flight, so only a dead holder's claim lapses."""
+        while True:
+            await self._sleep(CLAIM_TTL_S / 3)
+            await offload(self.store, lambda: self.store.renew_claim(key, self.owner, CLAIM_TTL_S))
+
+    async def _ask(
+        self,
+        client: V13Client,
+        gate: RateGate,
+        record: VideoRecord,
+        chunk: Tuple[ClassSpec, ...],
+        options: Optional[RequestOptions],
+        stats: RunStats,
+    ) -> _Chunk:
+        """One call, at most one retry (bigger budget or halves)."""
+        model = self.config.pegasus_model
         budget = max_tokens_for(chunk, model, record.duration)
         first = await self._call(client, gate, record, chunk, budget, options, stats)
         if isinstance(first, ParsedAnswer):
@@ -391,6 +464,7 @@ class Core:
         chunks: Sequence[Tuple[ClassSpec, ...]],
         options: Optional[RequestOptions],
         stats: RunStats,
+        wait: bool = True,
     ) -> _VideoOutcome:
         exact: Dict[str, List[Segment]] = {}
         transcript = record.transcript_dicts()
@@ -403,13 +477,13 @@ class Core:
         all_cached = True
         for chunk in chunks:
             try:
-                got = await self._chunk(client, gate, record, chunk, options, stats)
+                got = await self._chunk(client, gate, record, chunk, options, stats, wait)
             except AuthenticationError:
                 raise
             except APIError as exc:
                 calls += 1
                 if is_not_found(exc):  # deleted since we cached it: resolve it afresh next time
-                    self.store.forget_video(self.scope, record.video_id)
+                    await offload(self.store, lambda: self.store.forget_video(self.scope, record.video_id))
                 problems.append(("analyze", _describe(exc)))
                 all_cached = False
                 continue
@@ -484,13 +558,13 @@ class Core:
                 return await resolver.record(resolved.pending[vid], vid)
             return resolved.records.get(vid) or resolved.errors[vid]
 
-        async def one(vid: str) -> _VideoOutcome:
+        async def one(vid: str, wait: bool) -> _VideoOutcome:
             record = await load(vid)
             if isinstance(record, Exception):
                 return _VideoOutcome(vid, None, VideoFailure(vid, "metadata", _describe(record), 1), "failed")
             try:
-                return await self._video(client, gate, record, request, chunks, options, stats)
-            except (AuthenticationError, asyncio.CancelledError):
+                return await self._video(client, gate, record, request, chunks, options, stats, wait)
+            except (AuthenticationError, asyncio.CancelledError, _Busy):
                 raise
             except Exception as exc:  # one bad video never fails the others
                 log.exception("video %s failed unexpectedly", vid)
@@ -500,11 +574,21 @@ class Core:
         # answer: a video's analysis starts as soon as its own record is in, record fetches
         # never queue ahead of every analyze call, and the gate sees a few dozen waiters, not
         # one per video. Twice the gate's cap keeps it full while some workers fetch records.
+        # A video whose answer another worker (process, machine) is paying for right now is
+        # put aside and taken up again, waiting for that answer, once every other video is
+        # under way: N workers on one store pay once per video and none sits idle.
         queue = iter(order)
+        deferred: List[str] = []
 
         async def worker() -> None:
             for vid in queue:  # shared iterator: each video is taken by exactly one worker
-                report(await one(vid))
+                try:
+                    report(await one(vid, wait=False))
+                except _Busy:
+                    stats.deferred += 1
+                    deferred.append(vid)
+            while deferred:
+                report(await one(deferred.pop(0), wait=True))
 
         workers = [asyncio.ensure_future(worker()) for _ in range(min(len(order), 2 * gate.cap))]
         try:
@@ -523,22 +607,26 @@ class Core:
         data = order_videos(items)
         result_id = uuid.uuid4().hex
         expires_at = int(time.time() + self.config.page_ttl_s)  # whole seconds, as page_expired_at
-        stored = {
-            "data": data,
-            "page_limit": request.page_limit,
-            "expires_at": expires_at,
-            "errors": [asdict(f) for f in failures],
-            "total_videos": len(order),
-            "model": self.config.pegasus_model,
-        }
-        self.store.put_result(result_id, self.scope, expires_at, stored)
+        limit = request.page_limit
+        pages = [data[start:start + limit] for start in range(0, len(data), limit)] or [[]]
+        header = ResultHeader(
+            scope=self.scope,
+            page_limit=limit,
+            total_results=len(data),
+            pages=len(pages),
+            expires_at=expires_at,
+            errors=[asdict(f) for f in failures],
+            total_videos=len(order),
+            model=self.config.pegasus_model,
+        )
+        await offload(self.store, lambda: self.store.put_result(result_id, header, pages))
         log.info(
             "classified %d video(s): %d with a passing class, %d failed, %d analyze call(s), %d cached answer(s), "
             "%d rate-limit pause(s), %.1f s",
             len(order), len(data), len(failures), stats.analyze_calls, stats.cached_chunks, stats.rate_limited,
             time.monotonic() - started,
         )
-        return self._page_from(result_id, stored, 0), stats
+        return self._page_from(result_id, header, list(pages[0]), 0), stats
 
     def close(self) -> None:
         self.store.close()

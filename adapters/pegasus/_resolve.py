@@ -32,9 +32,9 @@ from classify_shim._exceptions import (
     ClassifyValidationError,
     TwelveLabsError,
 )
+from classify_shim._store import Store, offload
 from classify_shim._types import RequestOptions
 
-from ._cache import Store
 from ._v13 import RateGate, V13Client, VideoRecord
 
 __all__ = ["Resolved", "Resolver", "is_not_found"]
@@ -91,7 +91,8 @@ class Resolver:
 
     async def _fetch(self, index_id: str, video_id: str) -> VideoRecord:
         """The record, from the store or ``GET``; raises ``_Gone`` on 404."""
-        cached = self._store.get_video(self._scope, index_id, video_id)
+        store = self._store
+        cached = await offload(store, lambda: store.get_video(self._scope, index_id, video_id))
         if cached is not None:
             try:
                 return VideoRecord.from_json(cached)
@@ -106,7 +107,8 @@ class Resolver:
             if is_not_found(exc):
                 raise _Gone(video_id) from exc
             raise
-        self._store.put_video(self._scope, index_id, video_id, record.to_json())
+        value = record.to_json()
+        await offload(store, lambda: store.put_video(self._scope, index_id, video_id, value))
         return record
 
     async def _try_fetch(
@@ -118,6 +120,14 @@ class Resolver:
             raise  # a bad key fails the call, not each video
         except (_Gone, TwelveLabsError) as exc:
             return video_id, exc
+
+    async def _place(self, pairs: Mapping[str, str]) -> None:
+        store = self._store
+        await offload(store, lambda: store.put_video_index(self._scope, pairs))
+
+    async def _unplace(self, video_id: str) -> None:
+        store = self._store
+        await offload(store, lambda: store.forget_video_index(self._scope, video_id))
 
     # ------------------------------------------------------------------ discovery
 
@@ -142,7 +152,7 @@ class Resolver:
 
             for index_id, ids in await asyncio.gather(*(listing(i) for i in batch)):
                 pairs = {vid: index_id for vid in ids}
-                self._store.put_video_index(self._scope, pairs)
+                await self._place(pairs)
                 found.update(pairs)
             if missing <= found.keys():
                 break
@@ -156,17 +166,14 @@ class Resolver:
         and cached placements' ``GET``). Raises for unknown ids, before any ``/analyze``."""
         records: Dict[str, VideoRecord] = {}
         errors: Dict[str, Exception] = {}
-        placed: Dict[str, str] = {}
-        for vid in video_ids:
-            index_id = self._store.get_video_index(self._scope, vid)
-            if index_id is not None:
-                placed[vid] = index_id
+        store = self._store
+        placed = await offload(store, lambda: store.get_video_indexes(self._scope, list(video_ids)))
         unplaced = [v for v in video_ids if v not in placed]
         if self._hint and unplaced:
             for vid, outcome in await asyncio.gather(*(self._try_fetch(self._hint, v) for v in unplaced)):
                 if isinstance(outcome, VideoRecord):
                     records[vid] = outcome
-                    self._store.put_video_index(self._scope, {vid: self._hint})
+                    await self._place({vid: self._hint})
                 elif not isinstance(outcome, _Gone):
                     errors[vid] = outcome
         # Records of cached placements; a stale placement goes back to "missing".
@@ -175,7 +182,7 @@ class Resolver:
             if isinstance(outcome, VideoRecord):
                 records[vid] = outcome
             elif isinstance(outcome, _Gone):
-                self._store.forget_video_index(self._scope, vid)
+                await self._unplace(vid)
             else:
                 errors[vid] = outcome
         pending: Dict[str, str] = {}
@@ -211,7 +218,7 @@ class Resolver:
         for vid in ids:
             seen.setdefault(vid, None)
         ids = list(seen)
-        self._store.put_video_index(self._scope, {vid: index_id for vid in ids})
+        await self._place({vid: index_id for vid in ids})
         return Resolved(ids, pending={vid: index_id for vid in ids})
 
     async def record(self, index_id: str, video_id: str) -> Union[VideoRecord, Exception]:

@@ -12,6 +12,7 @@ from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
 from ._warnings import (
     BackendSwitchWarning,
+    CacheWarning,
     ClassifyDeprecationWarning,
     PartialResultWarning,
     UnsupportedWarning,
@@ -27,6 +28,7 @@ __all__ = [
     "NOT_GIVEN",
     "AsyncTwelveLabs",
     "BackendSwitchWarning",
+    "CacheWarning",
     "ClassifyDeprecationWarning",
     "NotGiven",
     "PartialResultWarning",

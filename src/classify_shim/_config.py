@@ -45,7 +45,8 @@ ENV_BACKEND = "TWELVELABS_CLASSIFY_BACKEND"
 ENV_WARNINGS = "TWELVELABS_CLASSIFY_WARNINGS"
 ENV_PEGASUS_MODEL = "TWELVELABS_PEGASUS_MODEL"
 ENV_INDEX_ID = "TWELVELABS_CLASSIFY_INDEX_ID"
-ENV_CACHE = "TWELVELABS_CLASSIFY_CACHE"  # "off" or a file path
+ENV_CACHE = "TWELVELABS_CLASSIFY_CACHE"  # "off", a file path, or redis://host:port/db
+CACHE_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 ENV_CONCURRENCY = "TWELVELABS_CLASSIFY_CONCURRENCY"
 
 _VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
@@ -113,7 +114,8 @@ class ClientConfig:
     pegasus_model: str = DEFAULT_PEGASUS_MODEL
     temperature: float = 0.0
     index_id: Optional[str] = None
-    cache_path: Optional[Path] = None  # None = cache off
+    cache_path: Optional[Path] = None  # the SQLite file; None with cache_url also None = cache off
+    cache_url: Optional[str] = None  # a shared store (redis://host:port/db?prefix=...)
     max_concurrency: Optional[int] = None
     page_ttl_s: float = DEFAULT_PAGE_TTL_S
     on_progress: Optional[Callable[[Any], None]] = None
@@ -134,7 +136,8 @@ class ClientConfig:
         return (
             f"ClientConfig(version={self.version!r}, host={self.host!r}, backend={self.backend!r}, "
             f"backend_source={self.backend_source!r}, pegasus_model={self.pegasus_model!r}, "
-            f"cache_path={str(self.cache_path) if self.cache_path else None!r})"
+            f"cache_path={str(self.cache_path) if self.cache_path else None!r}, "
+            f"cache_url={redact_url(self.cache_url) if self.cache_url else None!r})"
         )
 
     @classmethod
@@ -228,6 +231,7 @@ class ClientConfig:
             pegasus_model=pegasus_model or os.environ.get(ENV_PEGASUS_MODEL) or DEFAULT_PEGASUS_MODEL,
             index_id=index_id or os.environ.get(ENV_INDEX_ID) or None,
             cache_path=_resolve_cache(cache),
+            cache_url=_resolve_cache_url(cache),
             max_concurrency=concurrency,
             page_ttl_s=page_ttl_s,
             on_progress=on_progress,
@@ -236,9 +240,31 @@ class ClientConfig:
         )
 
 
+def is_cache_url(value: object) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(CACHE_URL_SCHEMES)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password (for messages, ``repr`` and ``doctor``)."""
+    return re.sub(r"^([a-z]+://[^:/@]*):[^@/]*@", r"\1:***@", url.strip())
+
+
+def _resolve_cache_url(cache: Union[bool, str, Path, None]) -> Optional[str]:
+    """The shared store's URL when ``cache`` (or, when not given, the env var) is one."""
+    if is_cache_url(cache):
+        return str(cache).strip()
+    env = os.environ.get(ENV_CACHE)
+    if cache is None and env and is_cache_url(env):
+        return env.strip()
+    return None
+
+
 def _resolve_cache(cache: Union[bool, str, Path, None]) -> Optional[Path]:
-    """``cache=False`` turns it off; a path picks the file; None defers to env, then the default."""
-    if cache is False:
+    """``cache=False`` turns it off; a path picks the file; None defers to env, then the default.
+    A ``redis://`` URL is not a file: None here, and :func:`_resolve_cache_url` returns it."""
+    if cache is False or is_cache_url(cache):
+        return None
+    if cache is None and is_cache_url(os.environ.get(ENV_CACHE)):
         return None
     if isinstance(cache, (str, Path)):
         return Path(cache).expanduser()

@@ -30,6 +30,7 @@ from ._version import __version__
 __all__ = [
     "SUNSET",
     "BackendSwitchWarning",
+    "CacheWarning",
     "ClassifyDeprecationWarning",
     "PartialResultWarning",
     "UnsupportedWarning",
@@ -95,6 +96,11 @@ class PartialResultWarning(UserWarning):
 
 class BackendSwitchWarning(UserWarning):
     """The ``auto`` backend found the v1.2 endpoint retired and switched to Pegasus."""
+
+
+class CacheWarning(UserWarning):
+    """The configured cache (SQLite file or Redis) failed. Results are complete: what could not
+    be stored is kept in memory for the client; a damaged file is moved aside and rebuilt."""
 
 
 _ANCHORS = {"videos": "classify-videos", "index": "classify-index", "by_page_token": "by-page-token"}

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import pytest
 
-from classify_shim._scan import KINDS, Finding, iter_python_files, scan_paths, scan_sources
+from classify_shim.scan import KINDS, Finding, iter_python_files, scan_paths, scan_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -530,3 +530,56 @@ def test_sdk_reference_iteration_example() -> None:
         (7, "detailed-scores-read"),
         (11, "iteration"),
     }
+
+
+def test_getattr_calls_and_the_loop_that_pages_their_result() -> None:
+    """``getattr(client.classify, "videos")(...)`` is a classify call; its result is a page result."""
+    src = (
+        "from twelvelabs import TwelveLabs\n"
+        "client = TwelveLabs(api_key='k')\n"
+        "res = getattr(client.classify, 'videos')(video_ids=['a'], options=['visual'], classes=[])\n"
+        "for page in res:\n"
+        "    print(page)\n"
+        "fetch = getattr(getattr(client, 'classify'), 'by_page_token')\n"
+        "p = fetch('tok')\n"
+        "print(getattr(p.data[0].classes[0], 'score', 0))\n"
+        "while True:\n"
+        "    try:\n"
+        "        nxt = next(res)\n"
+        "    except StopIteration:\n"
+        "        break\n"
+        "getattr(client.classify, 'index')(0)\n"  # one argument: not the legacy shape
+        "getattr(obj, 'videos')(1)\n"  # not the classify resource
+    )
+    assert kinds_of(src) == {
+        (1, "import"),
+        (3, "classify-videos"),
+        (4, "iteration"),
+        (7, "by-page-token"),
+        (8, "score-read"),
+        (11, "iteration"),
+    }
+
+
+def test_exclude_matches_the_paths_scan_prints() -> None:
+    """Any path copied from the output (or its folder) excludes that file, whatever the scan root."""
+    baseline = json.loads(run_cli("--json", "legacy_app").stdout)["findings"]
+    printed = sorted({i["file"] for i in baseline})
+    tagger = next(p for p in printed if p.endswith("tagger.py"))
+    assert tagger == "legacy_app/tagger.py"
+    for pattern in (tagger, "./" + tagger, "legacy_app/tag*", "*/tagger.py", "**/tagger.py"):
+        doc = json.loads(run_cli("--json", "--exclude", pattern, "legacy_app").stdout)
+        files = {i["file"] for i in doc["findings"]}
+        assert tagger not in files, pattern
+        assert files == set(printed) - {tagger}, pattern
+    # scanning from the repository root: the printed path is longer, and still works
+    root_run = run_cli("--json", "tests/fixtures/legacy_app", cwd=ROOT)
+    long_paths = {i["file"] for i in json.loads(root_run.stdout)["findings"]}
+    assert "tests/fixtures/legacy_app/tagger.py" in long_paths
+    for pattern in ("tests/fixtures/legacy_app/tagger.py", "tests/fixtures/*/tagger.py"):
+        doc = json.loads(run_cli("--json", "--exclude", pattern, "tests/fixtures/legacy_app", cwd=ROOT).stdout)
+        assert {i["file"] for i in doc["findings"]} == long_paths - {"tests/fixtures/legacy_app/tagger.py"}
+    # a folder, as printed, with or without a trailing slash
+    for pattern in ("tests/fixtures/legacy_app", "tests/fixtures/legacy_app/"):
+        doc = json.loads(run_cli("--json", "--exclude", pattern, "tests/fixtures", cwd=ROOT).stdout)
+        assert not any(i["file"].startswith("tests/fixtures/legacy_app/") for i in doc["findings"]), pattern

@@ -7,7 +7,6 @@ is reported as a problem without hiding the rest. The API key is never printed.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import platform
@@ -137,14 +136,33 @@ def _backend(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
     return {"value": value, "source": source, "set_by": where, "decision": None, "why": why}
 
 
-def _auto_decision(host: str, cache_path: Optional[Path]) -> Optional[str]:
-    try:  # by name: the adapters are optional parts of an installation
-        module = importlib.import_module("classify_shim.adapters.auto")
-    except ImportError:
-        return None
-    config = cfg.ClientConfig(api_key="doctor", host=host, cache_path=cache_path)
-    decision = module.auto_decision(config)
-    return decision if isinstance(decision, str) else None
+def _decisions(cache: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Every remembered decision, read through the store (never creates the cache)."""
+    from .._store import open_existing
+
+    config = cfg.ClientConfig(
+        api_key="doctor",
+        cache_path=Path(cache["path"]) if cache.get("path") else None,
+        cache_url=cfg._resolve_cache_url(None) if cache.get("url") else None,
+    )
+    store = open_existing(config)
+    if store is None:
+        return []
+    try:
+        records = store.list_decisions()
+    finally:
+        store.close()
+    out = []
+    for record in records:
+        item = record.to_json()
+        item["decided"] = _when(record.decided_at)
+        item["revalidate"] = _when(record.revalidate_at)
+        out.append(item)
+    return out
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
 
 
 def _warnings(problems: List[str]) -> Dict[str, Any]:
@@ -169,6 +187,12 @@ def _cache(problems: List[str]) -> Dict[str, Any]:
     except Exception as exc:  # e.g. platformdirs unusable
         problems.append(f"cache location: {exc}")
         return {"enabled": None, "path": None, "source": source}
+    url = cfg._resolve_cache_url(None)
+    if url is not None:
+        return {
+            "enabled": True, "path": None, "url": cfg.redact_url(url), "source": source,
+            "exists": True, "size_bytes": None,
+        }
     if path is None:
         return {"enabled": False, "path": None, "source": source, "exists": False, "size_bytes": None}
     exists = path.is_file()
@@ -248,9 +272,11 @@ def collect(args: argparse.Namespace) -> Dict[str, Any]:
     host = cfg._host_root(args.base_url)
     backend = _backend(args, problems)
     cache = _cache(problems)
+    decisions = _decisions(cache) if cache.get("enabled") else []
+    cache["decisions"] = decisions
     if backend.get("value") == "auto":
-        cache_path = Path(cache["path"]) if cache.get("path") else None
-        decision = _auto_decision(host, cache_path)
+        mine = [d for d in decisions if d["host"] == host and d["api_version"] == cfg.DEFAULT_API_VERSION]
+        decision = mine[0]["backend"] if mine else None
         backend["decision"] = decision
         if decision:
             backend["why"] = (
@@ -328,9 +354,21 @@ def _print(report: Dict[str, Any], out: TextIO) -> None:
     )
     cache = report["cache"]
     if cache.get("enabled"):
-        state = _size(cache["size_bytes"]) if cache["exists"] else "not created yet"
         origin = f"from {cfg.ENV_CACHE}" if cache["source"] == "env" else "default location"
-        lines.append(("cache", f"{cache['path']} ({state}; {origin})"))
+        if cache.get("url"):
+            lines.append(("cache", f"{cache['url']} (shared store; {origin})"))
+        else:
+            state = _size(cache["size_bytes"]) if cache["exists"] else "not created yet"
+            lines.append(("cache", f"{cache['path']} ({state}; {origin})"))
+        for d in cache.get("decisions") or []:
+            ev = d["evidence"]
+            said = f"HTTP {ev['status']}" + (f" {ev['code']}" if ev.get("code") else "")
+            lines.append((
+                "decision",
+                f"{d['host']} {d['api_version']} -> {d['backend']} (answered {said} at {_when(ev['at'])}; "
+                f"decided {d['decided']}, revalidated after {d['revalidate']}; "
+                "forget with `classify-shim cache clear --decisions`)",
+            ))
     else:
         origin = f"from {cfg.ENV_CACHE}" if cache["source"] == "env" else "default"
         lines.append(("cache", f"off ({origin})" if cache.get("enabled") is False else "unknown"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, List, TextIO
+from typing import Any, List
 
-from .._scan import KINDS, ScanReport, scan_paths
+from ..scan import KINDS, scan_paths, write_text
 
 __all__ = ["register", "run"]
 
@@ -73,30 +73,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(func=run)
 
 
-def _arrow(stream: TextIO) -> str:
-    encoding = getattr(stream, "encoding", None) or "ascii"
-    try:
-        "\u2192".encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        return "->"
-    return "\u2192"
-
-
-def _print_text(report: ScanReport, out: TextIO, err: TextIO) -> None:
-    arrow = _arrow(out)
-    for f in report.findings:
-        out.write(f"{f.file}:{f.line}:{f.col}  {f.kind}  {f.code}  {arrow} {f.migration}\n")
-    for e in report.errors:
-        err.write(f"{e.file}: error: {e.error}\n")
-    files = len({f.file for f in report.findings})
-    noun = "finding" if len(report.findings) == 1 else "findings"
-    err.write(
-        f"{len(report.findings)} {noun} in {files} file(s); {report.files_scanned} file(s) scanned"
-        + (f", {len(report.errors)} could not be read or parsed" if report.errors else "")
-        + "\n"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     out, err = sys.stdout, sys.stderr
     paths: List[str] = list(args.paths) or ["."]
@@ -124,5 +100,5 @@ def run(args: argparse.Namespace) -> int:
         document: Any = report.as_dict()
         out.write(json.dumps(document, indent=2) + "\n")
     else:
-        _print_text(report, out, err)
+        write_text(report, out, err)
     return EXIT_FINDINGS if args.check and report.findings else EXIT_OK

@@ -1,4 +1,4 @@
-"""The Pegasus cache: JSON only, private file modes, scoped rows, memory fallback."""
+"""The SQLite store: JSON only, private file modes, WAL, schema resets, open_store and its fallback."""
 
 from __future__ import annotations
 
@@ -12,10 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from classify_shim.adapters.pegasus import _cache
-from classify_shim.adapters.pegasus._cache import MemoryStore, SQLiteStore, open_store
 
 from classify_shim._config import ClientConfig
+from classify_shim._store import (
+    DecisionRecord,
+    Evidence,
+    GuardedStore,
+    MemoryStore,
+    ResultHeader,
+    SQLiteStore,
+    open_store,
+)
+from classify_shim._store import _sqlite as sqlite_module
 
 CLASSES = [
     {"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group", "Dance competition"]},
@@ -59,60 +67,44 @@ def test_values_are_json_text_and_no_pickle(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     store.put_answer("a", {"data": '{"classes": []}', "finish_reason": "stop"})
     store.put_video("s", "idx", "vid", {"video_id": "vid", "duration": 12.5, "transcript": [[0, 1, "hi"]]})
-    store.put_result("0" * 32, "s", 1e12, {"data": [{"video_id": "v"}], "page_limit": 10})
-    store.put_decision("http://h", "pegasus")
+    store.put_result("0" * 32, _header("s"), [[{"video_id": "v"}]])
+    store.put_decision(DecisionRecord.new("http://h", "v1.2", "pegasus", Evidence(410, None, "gone", 1.0)))
     store.put_video_index("s", {"vid": "idx"})
     store.close()
     db = sqlite3.connect(str(path))
     try:
-        for table, column in (("answers", "value"), ("videos", "value"), ("results", "value")):
-            for (text,) in db.execute(f"SELECT {column} FROM {table}"):
+        for table in ("answers", "videos", "results", "decisions"):
+            for (text,) in db.execute(f"SELECT value FROM {table}"):
                 assert isinstance(text, str)
                 assert isinstance(json.loads(text), dict)
+        for (text,) in db.execute("SELECT value FROM pages"):
+            assert isinstance(json.loads(text), list)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         db.close()
-    source = Path(_cache.__file__).read_text(encoding="utf-8")
-    assert "import pickle" not in source and "pickle." not in source
     with pytest.raises(TypeError):  # anything that is not JSON is refused, never pickled
         SQLiteStore(path).put_answer("b", {"data": object()})
 
 
-def test_round_trips_and_scopes(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "c.sqlite3")
-    store.put_answer("k1", {"data": "é"})
-    assert store.get_answer("k1") == {"data": "é"}
-    assert store.get_answer("k2") is None
-    store.put_video("scopeA", "idx", "vid", {"duration": 3})
-    assert store.get_video("scopeA", "idx", "vid") == {"duration": 3}
-    assert store.get_video("scopeB", "idx", "vid") is None
-    store.put_video_index("scopeA", {"v1": "i1", "v2": "i2"})
-    assert store.get_video_index("scopeA", "v2") == "i2"
-    assert store.get_video_index("scopeB", "v2") is None
-    store.forget_video_index("scopeA", "v2")
-    assert store.get_video_index("scopeA", "v2") is None
-    rid = "a" * 32
-    store.put_result(rid, "scopeA", 1e12, {"data": [1, 2]})
-    assert store.get_result(rid, "scopeA") == {"data": [1, 2]}
-    assert store.get_result(rid, "scopeB") is None  # another key's results are invisible
-    assert store.get_decision("http://h") is None
-    store.put_decision("http://h", "pegasus")
-    assert store.get_decision("http://h") == "pegasus"
-    store.close()
-    reopened = SQLiteStore(tmp_path / "c.sqlite3")  # persistent across "processes"
-    assert reopened.get_answer("k1") == {"data": "é"}
-    assert reopened.get_decision("http://h") == "pegasus"
-    reopened.close()
+def _header(scope: str, expires_at: int = 2_000_000_000) -> ResultHeader:
+    return ResultHeader(scope=scope, page_limit=10, total_results=1, pages=1, expires_at=expires_at)
 
 
 def test_stale_metadata_and_old_results_are_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = SQLiteStore(tmp_path / "c.sqlite3")
-    store.put_video("s", "i", "v", {"duration": 1})
-    store.put_result("b" * 32, "s", 1000.0, {"data": []})  # expired long ago
-    monkeypatch.setattr(_cache, "METADATA_TTL_S", -1.0)
+    store.put_result("b" * 32, _header("s", expires_at=1000), [[]])  # expired long ago
+    monkeypatch.setattr(sqlite_module, "METADATA_TTL_S", -1.0)
+    store.put_video("s", "i", "v", {"duration": 1})  # written already stale
     assert store.get_video("s", "i", "v") is None
-    store.put_result("c" * 32, "s", 1e12, {"data": []})  # writing purges the expired row
-    assert store.get_result("b" * 32, "s") is None
-    assert store.get_result("c" * 32, "s") is not None
+    store.put_result("c" * 32, _header("s"), [[]])  # writing purges the expired rows
+    db = sqlite3.connect(str(tmp_path / "c.sqlite3"))
+    try:
+        assert db.execute("SELECT COUNT(*) FROM results WHERE result_id = ?", ("b" * 32,)).fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM pages WHERE result_id = ?", ("b" * 32,)).fetchone()[0] == 0
+    finally:
+        db.close()
+    assert store.get_page("c" * 32, "s", 0) is not None
+    assert store.prune()["videos"] == 1  # the stale metadata row is deleted, not just hidden
     store.close()
 
 
@@ -134,12 +126,16 @@ def test_memory_store_keeps_pages_but_not_answers() -> None:
     store = MemoryStore()
     store.put_answer("k", {"data": "x"})
     assert store.get_answer("k") is None
-    store.put_result("d" * 32, "s", 1e12, {"data": [1]})
-    assert store.get_result("d" * 32, "s") == {"data": [1]}
-    assert store.get_result("d" * 32, "other") is None
+    store.put_result("d" * 32, _header("s"), [[{"video_id": "v"}]])
+    found = store.get_page("d" * 32, "s", 0)
+    assert found is not None and found[1] == [{"video_id": "v"}]
+    assert store.get_page("d" * 32, "other", 0) is None
     store.put_video_index("s", {"v": "i"})
-    assert store.get_video_index("s", "v") == "i"
+    assert store.get_video_indexes("s", ["v"]) == {"v": "i"}
     assert not store.persistent
+    fallback = MemoryStore(keep_answers=True)  # the guard's overlay keeps paid answers
+    fallback.put_answer("k", {"data": "x"})
+    assert fallback.get_answer("k") == {"data": "x"}
 
 
 def _config(cache: Any) -> ClientConfig:
@@ -153,7 +149,7 @@ def test_open_store_follows_the_config(tmp_path: Path) -> None:
     off = open_store(_config(False))
     assert isinstance(off, MemoryStore)
     on = open_store(_config(tmp_path / "c.sqlite3"))
-    assert isinstance(on, SQLiteStore)
+    assert isinstance(on, GuardedStore) and on.kind == "sqlite" and on.persistent
     on.close()
 
 
@@ -161,10 +157,20 @@ def test_unusable_cache_path_falls_back_to_memory(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     store = open_store(_config(blocker / "c.sqlite3"))
-    assert isinstance(store, MemoryStore)
+    assert store.kind == "memory" and not store.persistent
+    store.put_answer("k", {"data": "x"})  # paid answers are still kept for this client
+    assert store.get_answer("k") == {"data": "x"}
+    store.close()
+
+
+def test_a_file_that_is_not_a_database_is_moved_aside(tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.sqlite3"
     corrupt.write_bytes(b"this is not a database" * 100)
-    assert isinstance(open_store(_config(corrupt)), MemoryStore)
+    store = open_store(_config(corrupt))
+    assert store.kind == "sqlite" and store.persistent
+    store.close()
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("corrupt.sqlite3.damaged-")]
+    assert len(aside) == 1 and aside[0].read_bytes() == b"this is not a database" * 100
 
 
 @posix_only
@@ -191,16 +197,5 @@ def test_classify_through_the_client_writes_a_private_json_cache(sb: Any, tmp_pa
     assert len(answers) == 2 and all(a["finish_reason"] == "stop" for a in answers)
     assert all(isinstance(a["data"], str) for a in answers)
     assert videos == 2 and results == 1
-    assert secret.encode() not in path.read_bytes()  # only a fingerprint of the key is stored
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "memory"])
-def test_forget_video_drops_metadata_and_placement(tmp_path: Path, kind: str) -> None:
-    store = SQLiteStore(tmp_path / "c.sqlite3") if kind == "sqlite" else MemoryStore()
-    store.put_video("s", "i", "v", {"duration": 1})
-    store.put_video("s", "i", "w", {"duration": 2})
-    store.put_video_index("s", {"v": "i", "w": "i"})
-    store.forget_video("s", "v")
-    assert store.get_video("s", "i", "v") is None and store.get_video_index("s", "v") is None
-    assert store.get_video("s", "i", "w") == {"duration": 2} and store.get_video_index("s", "w") == "i"
-    store.close()
+    for part in path.parent.iterdir():  # the file and its WAL: only a fingerprint of the key is stored
+        assert secret.encode() not in part.read_bytes(), part.name

@@ -1,79 +1,21 @@
-"""Static finder for legacy Classify usage (the engine behind ``classify-shim scan``).
+"""The analysis: a flow-insensitive taint fixpoint over every scanned module.
 
-Reads Python source with :mod:`ast` only: user code is never imported or executed, so the
-scanner is safe to point at any tree (and at code that would fail to import).
-
-Heuristics, chosen to keep false positives rare (documented in MIGRATION.md, step 3):
-
-* **Calls** — ``<anything>.classify.videos(...)`` / ``.by_page_token(...)`` whatever the client
-  expression is (``client``, ``self.tl``, ``get_client()``); ``.classify.index(...)`` only when the
-  call looks like the legacy one (three or more arguments, a legacy keyword or a ``**`` splat),
-  because ``index`` is also the name of ``list.index``. A stored resource (``clf = client.classify``)
-  or bound method (``run = client.classify.videos``) is followed through assignments.
-* **Results** — a value is *result-derived* if it comes from a classify call, from ``next()`` or a
-  ``for`` loop over such a value, from an attribute / item / method call on one, from ``sorted``,
-  ``max`` & co. over one, from a parameter that received one (followed across every scanned file by
-  function name), from a function whose every definition returns one, or from a parameter annotated
-  with a ``Classify*`` model. Only reads of ``score``, ``duration_ratio``, ``detailed_scores``,
-  ``clips``, ``next_page_token`` and ``prev_page_token`` on result-derived values are reported.
-* **Iteration** — ``next()``, ``anext()``, ``iter()``, ``list()``, ``tuple()``, ``for`` and
-  comprehensions over a page result (not over ``result.data``, which is a plain list).
-* **Imports** — imports naming classify models (``ClassifyClassParams``, ``twelvelabs.models.classify``)
-  are always reported; a plain ``import twelvelabs`` / ``from twelvelabs import TwelveLabs`` only in a
-  file that also has legacy usage (the 1.x SDK is imported the same way, and must not fail CI once
-  the migration is done), unless ``all_imports`` is set. Imports of ``classify_shim`` are always
-  reported: removing them is the last step of the migration.
-* **Class definitions** — per-class ``options`` / ``conversation_option`` keys in dict literals that
-  also have ``name`` and ``prompts``, in files that import the SDK or the shim or call classify.
-
-A ``# classify-shim: ignore`` comment (or ``# classify-shim: ignore[kind,...]``) on a line silences it.
+A value is tainted by what it may be (a page result, data read from one, the ``classify``
+resource, one of its bound methods); findings are recorded on the last pass only.
 """
 
 from __future__ import annotations
 
 import ast
-import fnmatch
-import io
-import os
 import re
-import tokenize
-from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-__all__ = [
-    "KINDS",
-    "Finding",
-    "ScanError",
-    "ScanReport",
-    "iter_python_files",
-    "scan_paths",
-    "scan_sources",
-]
+from ._facts import DEF_NAMES, FuncFacts, FuncNode, ModuleFacts, index_module, is_relevant
+from ._report import IMPORT_KINDS, Finding, ScanError, ScanReport, make_finding
+from ._walk import decode_source
 
-MIGRATION_DOC = "MIGRATION.md"
+__all__ = ["scan_sources"]
 
-# kind -> default MIGRATION.md anchor (imports may point at a more specific one).
-KINDS: Dict[str, str] = {
-    "import": "step-1",
-    "shim-import": "step-8",
-    "classify-videos": "classify-videos",
-    "classify-index": "classify-index",
-    "by-page-token": "by-page-token",
-    "iteration": "iteration",
-    "classifyclassparams": "classifyclassparams",
-    "threshold-arg": "threshold",
-    "conversation-option-arg": "conversation-option",
-    "include-clips-arg": "include-clips",
-    "show-detailed-score-arg": "show-detailed-score",
-    "class-options": "options",
-    "class-conversation-option": "conversation-option",
-    "score-read": "threshold",
-    "duration-ratio-read": "threshold",
-    "detailed-scores-read": "show-detailed-score",
-    "clips-read": "include-clips",
-    "page-token-read": "by-page-token",
-}
-_IMPORT_KINDS = frozenset({"import", "shim-import"})
 
 # Taint flags: what a value may be.
 _PAGE = 1  # a ClassifyPageResult (iterable, has page_info)
@@ -152,296 +94,31 @@ _MODEL_NAMES = frozenset(
         "ClassifyClassParams",
     }
 )
-_SKIP_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        ".tox",
-        ".nox",
-        ".venv",
-        "venv",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".eggs",
-        "node_modules",
-        "__pycache__",
-        "site-packages",
-    }
-)
-_IGNORE_COMMENT = re.compile(r"#\s*classify-shim:\s*ignore(?:\[([A-Za-z0-9_,\s-]*)\])?")
 _MAX_PASSES = 30
-_EXCERPT = 100
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One legacy usage site. ``line`` and ``col`` are 1-based (``col`` counts characters)."""
-
-    file: str
-    line: int
-    col: int
-    kind: str
-    code: str
-    migration: str
-
-    def as_dict(self) -> Dict[str, Union[str, int]]:
-        return {
-            "file": self.file,
-            "line": self.line,
-            "col": self.col,
-            "kind": self.kind,
-            "code": self.code,
-            "migration": self.migration,
-        }
-
-
-@dataclass(frozen=True)
-class ScanError:
-    """A file that could not be read or parsed; scanning goes on without it."""
-
-    file: str
-    error: str
-
-    def as_dict(self) -> Dict[str, str]:
-        return {"file": self.file, "error": self.error}
-
-
-@dataclass
-class ScanReport:
-    findings: List[Finding] = field(default_factory=list)
-    files_scanned: int = 0
-    errors: List[ScanError] = field(default_factory=list)
-
-    def as_dict(self) -> Dict[str, object]:
-        return {
-            "findings": [f.as_dict() for f in self.findings],
-            "files_scanned": self.files_scanned,
-            "errors": [e.as_dict() for e in self.errors],
-        }
-
-
-# --------------------------------------------------------------------------------------------
-# Files
-
-
-def _is_venv(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, "pyvenv.cfg"))
-
-
-def _excluded(rel: str, name: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in patterns)
-
-
-def iter_python_files(paths: Iterable[str], exclude: Sequence[str] = ()) -> Tuple[List[str], List[str]]:
-    """Returns ``(files, missing)``: explicit files as given, ``*.py`` found under directories.
-
-    Directory walks skip VCS folders, caches, ``node_modules`` and virtual environments (any folder
-    with a ``pyvenv.cfg``), and never follow symlinked directories (no loops).
-    """
-    files: List[str] = []
-    missing: List[str] = []
-    seen: Set[str] = set()
-
-    def add(path: str) -> None:
-        norm = os.path.normpath(path)
-        if norm not in seen:
-            seen.add(norm)
-            files.append(norm)
-
-    for raw in paths:
-        if os.path.isfile(raw):
-            add(raw)
-        elif os.path.isdir(raw):
-            for root, dirs, names in os.walk(raw, followlinks=False):
-                rel_root = os.path.relpath(root, raw)
-                kept = []
-                for d in sorted(dirs):
-                    full = os.path.join(root, d)
-                    rel = os.path.normpath(os.path.join(rel_root, d)).replace(os.sep, "/")
-                    if d in _SKIP_DIRS or d.endswith(".egg-info") or _is_venv(full):
-                        continue
-                    if _excluded(rel, d, exclude):
-                        continue
-                    kept.append(d)
-                dirs[:] = kept
-                for name in sorted(names):
-                    if not name.endswith(".py"):
-                        continue
-                    rel = os.path.normpath(os.path.join(rel_root, name)).replace(os.sep, "/")
-                    if _excluded(rel, name, exclude):
-                        continue
-                    add(os.path.join(root, name))
-        else:
-            missing.append(raw)
-    return files, missing
-
-
-def _decode(data: bytes) -> str:
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    return data.decode(encoding)
-
-
-# --------------------------------------------------------------------------------------------
-# Per-module facts gathered once before the taint passes
-
-
-FuncNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
-
-
-@dataclass
-class _Func:
-    node: FuncNode
-    params: List[str]
-    kwonly: List[str]
-    locals: Set[str]
-    globals: Set[str]
-    nonlocals: Set[str]
-    is_method: bool
-    is_generator: bool
-    owner_class: Optional[ast.ClassDef]
-
-
-@dataclass
-class _Module:
-    path: str
-    tree: ast.Module
-    lines: List[str]
-    funcs: Dict[int, _Func] = field(default_factory=dict)
-    class_locals: Dict[int, Set[str]] = field(default_factory=dict)
-    ccp_names: Set[str] = field(default_factory=set)
-    imports_sdk: bool = False
-    has_classify_call: bool = False
-    indexed: bool = False
-    def_names: Set[str] = field(default_factory=set)
-
-
-def _stored_names(body: Sequence[ast.AST]) -> Tuple[Set[str], Set[str], Set[str]]:
-    """Names bound in a scope body (not descending into nested scopes), plus global/nonlocal."""
-    names: Set[str] = set()
-    globals_: Set[str] = set()
-    nonlocals: Set[str] = set()
-    stack: List[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-            stack.extend(node.decorator_list)
-            continue
-        if isinstance(node, ast.Lambda):
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name != "*":
-                    names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.Global):
-            globals_.update(node.names)
-        elif isinstance(node, ast.Nonlocal):
-            nonlocals.update(node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-        stack.extend(ast.iter_child_nodes(node))
-    return names, globals_, nonlocals
-
-
-def _is_generator(node: FuncNode) -> bool:
-    if isinstance(node, ast.Lambda):
-        return False
-    stack: List[ast.AST] = list(node.body)
-    while stack:
-        child = stack.pop()
-        if isinstance(child, (ast.Yield, ast.YieldFrom)):
-            return True
-        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        stack.extend(ast.iter_child_nodes(child))
-    return False
-
-
-def _index_module(module: _Module) -> None:
-    """Collects functions, scopes and the names ``ClassifyClassParams`` is imported as."""
-    parents: List[ast.AST] = []
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            args = node.args
-            params = [a.arg for a in [*args.posonlyargs, *args.args]]
-            kwonly = [a.arg for a in args.kwonlyargs]
-            extra = [a.arg for a in (args.vararg, args.kwarg) if a is not None]
-            if isinstance(node, ast.Lambda):
-                names: Set[str] = set()
-                globals_: Set[str] = set()
-                nonlocals: Set[str] = set()
-            else:
-                names, globals_, nonlocals = _stored_names(node.body)
-            parent = parents[-1] if parents else None
-            is_method = isinstance(parent, ast.ClassDef) and not any(
-                isinstance(d, ast.Name) and d.id == "staticmethod"
-                for d in getattr(node, "decorator_list", [])
-            )
-            owner: Optional[ast.ClassDef] = None
-            for p in reversed(parents):
-                if isinstance(p, ast.ClassDef):
-                    owner = p
-                    break
-            module.funcs[id(node)] = _Func(
-                node=node,
-                params=params,
-                kwonly=kwonly,
-                locals=names | set(params) | set(kwonly) | set(extra),
-                globals=globals_,
-                nonlocals=nonlocals,
-                is_method=is_method,
-                is_generator=_is_generator(node),
-                owner_class=owner,
-            )
-        elif isinstance(node, ast.ClassDef):
-            module.class_locals[id(node)] = _stored_names(node.body)[0]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            root = node.module.split(".")[0]
-            if root in ("twelvelabs", "classify_shim"):
-                module.imports_sdk = True
-                for alias in node.names:
-                    if alias.name == "ClassifyClassParams":
-                        module.ccp_names.add(alias.asname or alias.name)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] in ("twelvelabs", "classify_shim"):
-                    module.imports_sdk = True
-        parents.append(node)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-        parents.pop()
-
-    visit(module.tree)
-    module.indexed = True
-
-
-_DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
-
-
-def _relevant(text: str, all_imports: bool) -> bool:
-    """Only code that mentions classify can start a finding; the rest is analysed on demand
-    (when a result flows into one of its functions), which keeps big trees fast."""
-    lowered = text.lower()
-    return "classify" in lowered or (all_imports and "twelvelabs" in lowered)
-
-
-# --------------------------------------------------------------------------------------------
-# The analysis: a flow-insensitive taint fixpoint over every scanned module
+def _getattr_name(call: ast.Call) -> Optional[str]:
+    """``"name"`` for ``getattr(x, "name"[, default])``, else None."""
+    func = call.func
+    if (
+        isinstance(func, ast.Name)
+        and func.id == "getattr"
+        and len(call.args) >= 2
+        and isinstance(call.args[1], ast.Constant)
+        and isinstance(call.args[1].value, str)
+    ):
+        return call.args[1].value
+    return None
 
 
 class _Analysis:
-    def __init__(self, modules: List[_Module], all_imports: bool) -> None:
+    def __init__(self, modules: List[ModuleFacts], all_imports: bool) -> None:
         self.all_imports = all_imports
-        self.modules: List[_Module] = []  # analysed (indexed) modules
+        self.modules: List[ModuleFacts] = []  # analysed (indexed) modules
         self.taint: Dict[Tuple[int, str], int] = {}
         self.returns: Dict[int, int] = {}
-        self.defs_by_name: Dict[str, List[_Func]] = {}
-        self.lazy: Dict[str, List[_Module]] = {}  # function name -> modules not analysed yet
+        self.defs_by_name: Dict[str, List[FuncFacts]] = {}
+        self.lazy: Dict[str, List[ModuleFacts]] = {}  # function name -> modules not analysed yet
         self.changed = False
         for module in modules:
             if module.indexed:
@@ -450,7 +127,7 @@ class _Analysis:
                 for name in module.def_names:
                     self.lazy.setdefault(name, []).append(module)
 
-    def _add(self, module: _Module) -> None:
+    def _add(self, module: ModuleFacts) -> None:
         self.modules.append(module)
         for func in module.funcs.values():
             if not isinstance(func.node, ast.Lambda):
@@ -461,7 +138,7 @@ class _Analysis:
         for module in self.lazy.pop(name, []):
             if module.indexed:
                 continue
-            _index_module(module)
+            index_module(module)
             for other in module.def_names:
                 waiting = self.lazy.get(other)
                 if waiting and module in waiting:
@@ -482,7 +159,7 @@ class _Analysis:
             self.taint[key] = old | flags
             self.changed = True
 
-    def add_return(self, func: _Func, flags: int) -> None:
+    def add_return(self, func: FuncFacts, flags: int) -> None:
         if func.is_generator:
             flags = _DATA if flags & _RESULT else 0
         old = self.returns.get(id(func.node), 0)
@@ -512,7 +189,7 @@ class _Analysis:
             out: List[Finding] = []
             walker = _Walker(self, module, out)
             walker.visit(module.tree)
-            if self.all_imports or any(f.kind not in _IMPORT_KINDS for f in out):
+            if self.all_imports or any(f.kind not in IMPORT_KINDS for f in out):
                 out.extend(walker.pending_imports)
             findings.extend(sorted(set(out), key=lambda f: (f.line, f.col, f.kind)))
         return findings
@@ -521,7 +198,7 @@ class _Analysis:
 class _Walker(ast.NodeVisitor):
     """One pass over one module; records findings only when ``out`` is given (the last pass)."""
 
-    def __init__(self, analysis: _Analysis, module: _Module, out: Optional[List[Finding]]) -> None:
+    def __init__(self, analysis: _Analysis, module: ModuleFacts, out: Optional[List[Finding]]) -> None:
         self.a = analysis
         self.m = module
         self.out = out
@@ -544,7 +221,7 @@ class _Walker(ast.NodeVisitor):
                 return id(node)
         return id(self.m.tree)
 
-    def _func(self) -> Optional[_Func]:
+    def _func(self) -> Optional[FuncFacts]:
         for node in reversed(self.stack):
             if not isinstance(node, ast.ClassDef):
                 return self.m.funcs[id(node)]
@@ -602,6 +279,15 @@ class _Walker(ast.NodeVisitor):
     def _call_taint(self, call: ast.Call) -> int:
         if self._classify_method(call) is not None:
             return _PAGE
+        attr = _getattr_name(call)
+        if attr is not None:  # getattr(x, "name") reads like x.name
+            base = self._taint(call.args[0])
+            flags = _DATA if base & _RESULT else 0
+            if attr == "classify":
+                flags |= _RESOURCE
+            elif attr in _FN_FLAGS and base & _RESOURCE:
+                flags |= _FN_FLAGS[attr]
+            return flags
         func = call.func
         if isinstance(func, ast.Name):
             if func.id in ("next", "anext") or func.id in _PASS_THROUGH:
@@ -632,9 +318,15 @@ class _Walker(ast.NodeVisitor):
             return None
         if isinstance(func, (ast.Name, ast.Attribute)):
             flags = self.a.get(self._key(func))
-            for method, flag in _FN_FLAGS.items():
-                if flags & flag:
-                    return method
+        elif isinstance(func, ast.Call):  # getattr(client.classify, "videos")(...)
+            flags = self._call_taint(func)
+        else:
+            return None
+        for method, flag in _FN_FLAGS.items():
+            if flags & flag:
+                if method == "index" and isinstance(func, ast.Call) and not self._plausible_index(call):
+                    return None
+                return method
         return None
 
     def _bind(self, target: ast.expr, flags: int, value: Optional[ast.expr] = None) -> None:
@@ -736,24 +428,7 @@ class _Walker(ast.NodeVisitor):
     # ---- findings -------------------------------------------------------------------------
 
     def _make(self, line: int, col_offset: int, kind: str, anchor: Optional[str] = None) -> Optional[Finding]:
-        text = self.m.lines[line - 1] if 0 < line <= len(self.m.lines) else ""
-        ignored = _IGNORE_COMMENT.search(text)
-        if ignored:
-            only = ignored.group(1)
-            if only is None or kind in {k.strip() for k in only.split(",")}:
-                return None
-        col = len(text.encode("utf-8")[:col_offset].decode("utf-8", "replace")) + 1
-        code = text.strip()
-        if len(code) > _EXCERPT:
-            code = code[: _EXCERPT - 3] + "..."
-        return Finding(
-            file=self.m.path,
-            line=line,
-            col=col,
-            kind=kind,
-            code=code,
-            migration=f"{MIGRATION_DOC}#{anchor or KINDS[kind]}",
-        )
+        return make_finding(self.m.path, self.m.lines, line, col_offset, kind, anchor)
 
     def _emit(
         self, node: Union[ast.expr, ast.stmt, ast.keyword], kind: str, anchor: Optional[str] = None
@@ -888,6 +563,9 @@ class _Walker(ast.NodeVisitor):
             for kw in node.keywords:
                 if kw.arg in _CLASS_KEYS:
                     self._emit(kw, _CLASS_KEYS[kw.arg])
+        attr = _getattr_name(node)
+        if attr in _READ_KINDS and self._taint(node.args[0]) & _RESULT:
+            self._emit(node, _READ_KINDS[attr])
         func = node.func
         if isinstance(func, ast.Name):
             walked = node.args[1:] if func.id in ("map", "filter") else node.args
@@ -958,19 +636,15 @@ class _Walker(ast.NodeVisitor):
                 self.pending_imports.append(finding)
 
 
-# --------------------------------------------------------------------------------------------
-# Entry points
-
-
 def scan_sources(
     sources: Sequence[Tuple[str, Union[str, bytes]]], *, all_imports: bool = False
 ) -> ScanReport:
     """Scans in-memory ``(path, source)`` pairs together (parameters are followed across them)."""
     report = ScanReport()
-    modules: List[_Module] = []
+    modules: List[ModuleFacts] = []
     for path, source in sources:
         try:
-            text = _decode(source) if isinstance(source, bytes) else source
+            text = decode_source(source) if isinstance(source, bytes) else source
             tree = ast.parse(text, filename=path)
         except SyntaxError as exc:
             where = f" (line {exc.lineno})" if exc.lineno else ""
@@ -983,10 +657,10 @@ def scan_sources(
             report.errors.append(ScanError(path, "cannot parse: the file is too deeply nested or too large"))
             continue
         lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        module = _Module(path=path, tree=tree, lines=lines, def_names=set(_DEF.findall(text)))
-        if _relevant(text, all_imports):
+        module = ModuleFacts(path=path, tree=tree, lines=lines, def_names=set(DEF_NAMES.findall(text)))
+        if is_relevant(text, all_imports):
             try:
-                _index_module(module)
+                index_module(module)
             except RecursionError:
                 report.errors.append(ScanError(path, "cannot analyse: the file is too deeply nested"))
                 continue
@@ -998,23 +672,3 @@ def scan_sources(
     except RecursionError:  # pragma: no cover - pathological nesting across the whole set
         report.errors.append(ScanError("<all>", "analysis aborted: expressions nested too deeply"))
     return report
-
-
-def scan_paths(
-    paths: Iterable[str], *, exclude: Sequence[str] = (), all_imports: bool = False
-) -> Tuple[ScanReport, List[str]]:
-    """Scans files and directories; returns the report and the paths that do not exist."""
-    files, missing = iter_python_files(paths, exclude)
-    sources: List[Tuple[str, Union[str, bytes]]] = []
-    read_errors: List[ScanError] = []
-    for path in files:
-        try:
-            with open(path, "rb") as handle:
-                sources.append((path, handle.read()))
-        except OSError as exc:
-            read_errors.append(ScanError(path, f"cannot read: {exc.strerror or exc}"))
-    report = scan_sources(sources, all_imports=all_imports)
-    report.errors = read_errors + report.errors
-    order = {path: i for i, path in enumerate(files)}
-    report.errors.sort(key=lambda e: order.get(e.file, len(order)))
-    return report, missing

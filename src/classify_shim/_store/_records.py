@@ -1,0 +1,232 @@
+"""The typed shapes the store keeps, the kinds they belong to, and how long each kind lives.
+
+Every value is stored as JSON text (never pickle); the records below convert themselves to
+and from plain JSON objects, so SQLite, Redis and memory hold exactly the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
+
+__all__ = [
+    "ANSWER_TTL_S",
+    "CLAIM_TTL_S",
+    "DECISION_REVALIDATE_S",
+    "JOB_TTL_S",
+    "KINDS",
+    "METADATA_TTL_S",
+    "PLACEMENT_TTL_S",
+    "RESULT_GRACE_S",
+    "DecisionRecord",
+    "Evidence",
+    "JobRecord",
+    "KindStats",
+    "ResultHeader",
+    "decision_from_text",
+    "dumps",
+    "job_from_text",
+    "loads",
+    "loads_list",
+]
+
+ANSWER_TTL_S = 30 * 24 * 3600.0
+"""A complete model answer is reused for 30 days (the key covers model, prompt, schema and video)."""
+METADATA_TTL_S = 7 * 24 * 3600.0
+"""Video metadata (duration, asset id, transcript) is refreshed after a week."""
+PLACEMENT_TTL_S = 30 * 24 * 3600.0
+"""Which index holds a video; a stale placement is also dropped as soon as the API answers 404."""
+RESULT_GRACE_S = 3600.0
+"""Result pages outlive their tokens by this much (a late page fetch then says "expired", not "unknown")."""
+JOB_TTL_S = 7 * 24 * 3600.0
+"""Task and batch ids created on v1.3: kept a week so an interrupted run resumes them."""
+CLAIM_TTL_S = 60.0
+"""A claim on an answer lapses 60 s after its holder last renewed it (holders renew every 20 s),
+so a killed worker's claims free themselves; on the same machine a dead holder's claim is taken
+over at once."""
+DECISION_REVALIDATE_S = 7 * 24 * 3600.0
+"""``auto`` trusts a remembered "retired" decision for a week, then probes the endpoint once again."""
+
+KINDS = ("answers", "videos", "placements", "results", "claims", "jobs", "decisions")
+"""What the store keeps; ``classify-shim cache stats|prune|clear`` speak in these words."""
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON; anything that is not JSON (NaN included) is refused with ``TypeError``/``ValueError``."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def loads(text: Any) -> Optional[Dict[str, Any]]:
+    """A JSON object, or None for anything unreadable (a damaged row is a cache miss)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not isinstance(text, str):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def loads_list(text: Any) -> List[Dict[str, Any]]:
+    """A JSON array of objects (one result page); anything unreadable is an empty page."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return []
+    return [dict(v) for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class ResultHeader:
+    """Everything about a stored result except its pages (each page is a row of its own)."""
+
+    scope: str
+    page_limit: int
+    total_results: int
+    pages: int
+    expires_at: int
+    errors: List[Dict[str, Any]] = field(default_factory=list)
+    total_videos: int = 0
+    model: str = ""
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> ResultHeader:
+        return cls(
+            scope=str(value["scope"]),
+            page_limit=int(value["page_limit"]),
+            total_results=int(value["total_results"]),
+            pages=int(value["pages"]),
+            expires_at=int(value["expires_at"]),
+            errors=[dict(e) for e in value.get("errors") or []],
+            total_videos=int(value.get("total_videos") or 0),
+            model=str(value.get("model") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The answer that caused a decision: what the endpoint said, and when."""
+
+    status: Optional[int]
+    code: Optional[str]
+    message: str
+    at: float
+    url: Optional[str] = None
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Evidence:
+        status = value.get("status")
+        return cls(
+            status=int(status) if isinstance(status, (int, float)) else None,
+            code=str(value["code"]) if value.get("code") is not None else None,
+            message=str(value.get("message") or ""),
+            at=float(value.get("at") or 0.0),
+            url=str(value["url"]) if value.get("url") is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A remembered backend choice (``auto``), per host AND API version, with its evidence.
+
+    ``revalidate_at`` is when the decision stops being trusted: after it the store no longer
+    returns the record and ``auto`` asks the endpoint again (``DECISION_REVALIDATE_S``)."""
+
+    host: str
+    api_version: str
+    backend: str
+    evidence: Evidence
+    decided_at: float
+    revalidate_at: float
+
+    @classmethod
+    def new(
+        cls, host: str, api_version: str, backend: str, evidence: Evidence, *, now: Optional[float] = None,
+        revalidate_after_s: float = DECISION_REVALIDATE_S,
+    ) -> DecisionRecord:
+        at = time.time() if now is None else now
+        return cls(host, api_version, backend, evidence, at, at + revalidate_after_s)
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> DecisionRecord:
+        return cls(
+            host=str(value["host"]),
+            api_version=str(value["api_version"]),
+            backend=str(value["backend"]),
+            evidence=Evidence.from_json(value.get("evidence") or {}),
+            decided_at=float(value["decided_at"]),
+            revalidate_at=float(value["revalidate_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A v1.3 task or batch the shim created, written the moment its id is known, so a rerun
+    after a crash finds it again instead of paying for a second one.
+
+    ``key`` is the caller's fingerprint of the work (request and videos); ``kind`` is ``"task"``
+    or ``"batch"``; ``payload`` is whatever the creator needs to resume (JSON)."""
+
+    scope: str
+    key: str
+    kind: str
+    job_id: str
+    status: str = "created"
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    payload: Dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> JobRecord:
+        return cls(
+            scope=str(value["scope"]),
+            key=str(value["key"]),
+            kind=str(value["kind"]),
+            job_id=str(value["job_id"]),
+            status=str(value.get("status") or "created"),
+            created_at=float(value.get("created_at") or 0.0),
+            updated_at=float(value.get("updated_at") or 0.0),
+            payload=dict(value.get("payload") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class KindStats:
+    """``classify-shim cache stats``: live entries, entries past their expiry, bytes of JSON."""
+
+    entries: int
+    expired: int = 0
+    bytes: Optional[int] = None
+
+
+def job_from_text(text: Any) -> Optional[JobRecord]:
+    """A stored job, or None for a missing or unreadable one."""
+    value = loads(text)
+    try:
+        return JobRecord.from_json(value) if value is not None else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def decision_from_text(text: Any) -> Optional[DecisionRecord]:
+    """A stored decision, or None for a missing or unreadable one."""
+    value = loads(text)
+    try:
+        return DecisionRecord.from_json(value) if value is not None else None
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -1,0 +1,125 @@
+"""Store fixtures: a REAL redis-server on a free loopback port (temp dir, no persistence),
+started once per session and stopped after; ``store`` parametrized over SQLite and Redis."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from classify_shim._store import RedisStore, SQLiteStore, Store
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _redis_binary() -> str:
+    binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None)
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed; .ci/run installs it (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server); CI installs it")
+    return binary
+
+
+@contextlib.contextmanager
+def start_redis(workdir: Path) -> Iterator[str]:
+    """A redis-server on a free loopback port, no persistence, in ``workdir``; stopped after."""
+    binary = _redis_binary()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "",
+         "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port)
+    try:
+        for _ in range(200):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None:
+                    pytest.fail(f"redis-server exited with {proc.returncode}")
+                time.sleep(0.05)
+        else:
+            pytest.fail("redis-server did not answer PING")
+        client.close()
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis://127.0.0.1:PORT/0`` of a redis-server this fixture started (and stops)."""
+    with start_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of this test's own (for tests that stop it)."""
+    workdir = tmp_path / "own-redis"
+    workdir.mkdir()
+    with start_redis(workdir) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_prefix_url(redis_url: str) -> str:
+    """The session server with a key prefix of this test's own (tests never see each other's keys)."""
+    return f"{redis_url}?prefix=t{uuid.uuid4().hex[:10]}:"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A factory of stores of one kind that share their data (the same file / server+prefix):
+    each call is "another process" opening the same store."""
+    opened = []
+    if store_kind == "redis":
+        url = request.getfixturevalue("redis_prefix_url")
+
+        def make() -> Store:
+            s = RedisStore.from_url(url)
+            opened.append(s)
+            return s
+    else:
+        path = tmp_path / "store.sqlite3"
+
+        def make() -> Store:
+            s = SQLiteStore(path)
+            opened.append(s)
+            return s
+
+    yield make
+    for s in opened:
+        s.close()
+
+
+@pytest.fixture
+def store(make_store: Any) -> Store:
+    return make_store()  # type: ignore[no-any-return]
