@@ -33,6 +33,7 @@ __all__ = [
     "print_table",
     "quiet_shim_warnings",
     "ratio",
+    "stop_process",
     "write_results",
 ]
 
@@ -170,12 +171,17 @@ def external_sandbox(*extra: str, world: Optional[str] = None) -> Iterator[Tuple
             raise RuntimeError(f"sandbox did not start: {base_url!r} {err}")
         yield base_url, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen[str], timeout: float = 10) -> None:
+    """SIGTERM, then kill if it has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def fetch_requests(base_url: str) -> List[Dict[str, Any]]:

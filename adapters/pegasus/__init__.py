@@ -24,6 +24,7 @@ from classify_shim._store import Store
 from classify_shim._types import RequestOptions
 
 from ._engine import Core, Progress, RunStats, user_stacklevel, warn_partial
+from ._select import warn_model_switches
 
 __all__ = ["AsyncPegasusBackend", "PegasusBackend", "Progress", "RunStats", "user_stacklevel"]
 
@@ -101,6 +102,7 @@ class PegasusBackend:
                 await http.aclose()
 
         page, stats = run_in_worker(job)
+        warn_model_switches(stats.model_switches)
         if self.warn_partial_results:
             warn_partial(page.errors, stats.videos)
         return page
@@ -132,6 +134,7 @@ class AsyncPegasusBackend:
 
     async def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
         page, stats = await self._core.run(request, options, self._http)
+        warn_model_switches(stats.model_switches)
         if self.warn_partial_results:
             warn_partial(page.errors, stats.videos)
         return page

@@ -38,6 +38,7 @@ from classify_shim._backend import BackendPage, VideoFailure, optional_callback
 from classify_shim._config import ClientConfig
 from classify_shim._exceptions import (
     APIError,
+    APIStatusError,
     AuthenticationError,
     ClassifyValidationError,
     TwelveLabsError,
@@ -48,7 +49,9 @@ from classify_shim._store import CLAIM_TTL_S, ResultHeader, Store, new_owner, of
 from classify_shim._tokens import key_fingerprint, make_token, read_token, rfc3339
 from classify_shim._types import RequestOptions
 
+from ._batch import BatchRunner, batch_item
 from ._exact import exact_match_segments
+from ._limits import AUTO_MODEL, PEGASUS12, PEGASUS15, model_spec
 from ._mapping import map_video, order_videos
 from ._parse import AnswerError, ParsedAnswer, Segment, merge_answers, parse_answer
 from ._prompt import (
@@ -61,9 +64,22 @@ from ._prompt import (
     plan_chunks,
 )
 from ._resolve import Resolved, Resolver, is_not_found
-from ._v13 import RateGate, V13Client, VideoRecord, build_analyze_body
+from ._schema import SchemaBook
+from ._segments import SEGMENTS_TEMPLATE_VERSION, build_segment_format, parse_segments, plan_segment_chunks
+from ._select import ModelPicker
+from ._tasks import JobFailed, TaskAnswer, TaskRunner, item_key
+from ._v13 import RateGate, V13Client, VideoRecord, build_analyze_body, video_reference
 
-__all__ = ["Core", "Progress", "RunStats", "answer_key", "user_stacklevel", "warn_partial"]
+__all__ = [
+    "AUTO_BATCH_MIN_VIDEOS",
+    "Core",
+    "Progress",
+    "RunStats",
+    "answer_key",
+    "choose_strategy",
+    "user_stacklevel",
+    "warn_partial",
+]
 
 log = logging.getLogger("classify_shim.pegasus")
 
@@ -71,6 +87,20 @@ BACKEND_NAME = "pegasus"
 CLAIM_POLL_FIRST_S = 0.05
 CLAIM_POLL_MAX_S = 1.0
 """While another worker pays for an answer, the store is polled from 50 ms up to every second."""
+
+AUTO_BATCH_MIN_VIDEOS = 200
+"""``strategy="auto"`` uses batches from this many videos needing the model (when the model takes
+batches): at 120 requests per minute, 200 ``/analyze`` calls already take about two minutes of
+rate-limited calls, the range where one batch (a handful of calls, no per-minute limit on the
+analysis itself) starts to pay off. Smaller runs stay ``sync``: a batch has minutes of latency."""
+
+
+def choose_strategy(configured: str, model: str, videos_needing_model: int) -> str:
+    """The strategy a run uses (``auto`` resolved, see :data:`AUTO_BATCH_MIN_VIDEOS`)."""
+    if configured != "auto":
+        return configured
+    allows = model.strip().lower() == AUTO_MODEL or model_spec(model).batches
+    return "batch" if allows and videos_needing_model >= AUTO_BATCH_MIN_VIDEOS else "sync"
 
 
 @dataclass(frozen=True)
@@ -125,11 +155,38 @@ class _VideoOutcome:
 
 
 @dataclass
+class _Run:
+    """What every step of one run shares."""
+
+    client: V13Client
+    gate: RateGate
+    stats: RunStats
+    options: Optional[RequestOptions]
+    picker: ModelPicker
+    schemas: SchemaBook
+    strategy: str
+    tasks: TaskRunner
+    batches: Optional[BatchRunner]
+    chunks: Dict[Tuple[str, bool], List[Tuple[ClassSpec, ...]]] = field(default_factory=dict)
+
+
+@dataclass
 class RunStats:
     """Counts of one run, for logs and tests (``Core.last_run``)."""
 
     videos: int = 0
     analyze_calls: int = 0
+    task_creates: int = 0
+    task_resumed: int = 0
+    task_polls: int = 0
+    batch_creates: int = 0
+    batch_resumed: int = 0
+    batch_items: int = 0
+    batch_resubmitted: int = 0
+    batch_waited_429: int = 0
+    strategy: str = "sync"
+    models: List[str] = field(default_factory=list)
+    model_switches: List[str] = field(default_factory=list)
     cached_chunks: int = 0
     failures: int = 0
     rate_limited: int = 0
@@ -242,77 +299,137 @@ class Core:
             )
         return self._page_from(ref.result_id, stored[0], stored[1], ref.page)
 
-    # ------------------------------------------------------------------ one chunk
+    # ------------------------------------------------------------------ one question
 
     def _video_ref(self, body: Mapping[str, Any]) -> Dict[str, Any]:
         if "video" in body:
             return dict(body["video"])
         return {"video_id": body.get("video_id")}
 
+    @staticmethod
+    def _mode(run: _Run, model: str, record: VideoRecord) -> str:
+        """How this video's questions travel: ``sync`` (``/analyze``), ``segments`` (a task) or
+        ``batch``. Tasks with segments and batches take Pegasus 1.5+ by asset id only; other
+        videos of such a run go to ``/analyze``."""
+        spec = model_spec(model)
+        if run.strategy == "segments" and spec.segments and record.asset_id:
+            return "segments"
+        if run.strategy == "batch" and spec.batches and record.asset_id:
+            return "batch"
+        return "sync"
+
+    def _question(
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, mode: str, max_tokens: int
+    ) -> Tuple[Dict[str, Any], str]:
+        """The request body and its answer-cache key (identical questions share answers)."""
+        kind = "segments" if mode == "segments" else "general"
+        level = run.schemas.level(model, kind)
+        temperature = self.config.temperature
+        if kind == "segments":
+            response_format = build_segment_format(chunk, level)
+            prompt = SEGMENTS_TEMPLATE_VERSION
+            body: Dict[str, Any] = {"model_name": model, **video_reference(model, record),
+                                    "analysis_mode": "time_based_metadata", "response_format": response_format,
+                                    "temperature": temperature, "max_tokens": int(max_tokens)}
+        else:
+            prompt = build_prompt(chunk)
+            response_format = build_response_format(chunk, level)
+            body = build_analyze_body(model, record, prompt, response_format, temperature, max_tokens)
+        key = answer_key(self.config.host, model, response_format, self._video_ref(body), temperature, prompt)
+        return body, key
+
+    @staticmethod
+    def _budget(chunk: Tuple[ClassSpec, ...], model: str, mode: str, duration: float) -> int:
+        budget = max_tokens_for(chunk, model, duration)
+        spec = model_spec(model)
+        if mode == "segments" and spec.segment_max_tokens is not None:
+            low, high = spec.segment_max_tokens
+            return int(min(high, max(low, budget)))
+        return budget
+
+    @staticmethod
+    def _bigger(budget: int, model: str, mode: str) -> int:
+        spec = model_spec(model)
+        if mode == "segments" and spec.segment_max_tokens is not None:
+            low, high = spec.segment_max_tokens
+            return int(min(high, max(low, budget * 2)))
+        return bigger_budget(budget, model)
+
+    async def _send(
+        self, run: _Run, mode: str, body: Mapping[str, Any], key: str, record: VideoRecord, max_tokens: int
+    ) -> TaskAnswer:
+        label = f"video {record.video_id}"
+        if mode == "segments":
+            return await run.tasks.run(body, item_key(key, max_tokens), label)
+        if mode == "batch":
+            assert run.batches is not None
+            ikey = item_key(key, max_tokens)
+            run.stats.batch_items += 1
+            return await run.batches.ask(ikey, batch_item(body, ikey), record.duration)
+        run.stats.analyze_calls += 1
+        answer = await run.gate.run(lambda: run.client.analyze(body, run.options), f"analyze {record.video_id}")
+        return TaskAnswer(answer.data, answer.finish_reason, answer.output_tokens, answer.generation_id)
+
     async def _call(
-        self,
-        client: V13Client,
-        gate: RateGate,
-        record: VideoRecord,
-        chunk: Tuple[ClassSpec, ...],
-        max_tokens: int,
-        options: Optional[RequestOptions],
-        stats: RunStats,
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, max_tokens: int
     ) -> Union[ParsedAnswer, AnswerError]:
-        """One ``/analyze`` call (through the gate); a complete answer is cached."""
-        model = self.config.pegasus_model
-        prompt = build_prompt(chunk)
-        response_format = build_response_format(chunk)
-        body = build_analyze_body(model, record, prompt, response_format, self.config.temperature, max_tokens)
-        stats.analyze_calls += 1
-        answer = await gate.run(lambda: client.analyze(body, options), f"analyze {record.video_id}")
+        """One question (through the gate / a task / a batch); a complete answer is cached.
+        A rejected schema feature is asked again once with the fallback schema (``_schema``)."""
+        mode = self._mode(run, model, record)
+        kind = "segments" if mode == "segments" else "general"
+        for attempt in range(2):
+            body, key = self._question(run, record, chunk, model, mode, max_tokens)
+            try:
+                answer = await self._send(run, mode, body, key, record, max_tokens)
+            except APIStatusError as exc:
+                if attempt == 0 and run.schemas.fall_back(model, exc, kind):
+                    continue
+                raise
+            break
+        if model not in run.stats.models:
+            run.stats.models.append(model)
         if answer.data is None:
-            kind = "truncated" if answer.finish_reason == "length" else "invalid"
-            return AnswerError(kind, "the /analyze answer has no text in 'data'")
+            kind_err = "truncated" if answer.finish_reason == "length" else "invalid"
+            return AnswerError(kind_err, "the answer has no text in 'data'")
         reason = answer.finish_reason or "stop"
         try:
-            parsed = parse_answer(answer.data, classes=chunk, duration=record.duration, finish_reason=reason)
+            if mode == "segments":
+                parsed = parse_segments(answer.data, classes=chunk, duration=record.duration, finish_reason=reason)
+            else:
+                parsed = parse_answer(answer.data, classes=chunk, duration=record.duration, finish_reason=reason)
         except AnswerError as exc:
             log.info("video %s: %s answer (%s)", record.video_id, exc.kind, exc.message)
             return exc
-        key = answer_key(
-            self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt
-        )
         value = {
             "data": answer.data,
             "finish_reason": reason,
             "model": model,
+            "mode": kind,
             "generation_id": answer.generation_id,
             "output_tokens": answer.output_tokens,
         }
         await offload(self.store, lambda: self.store.put_answer(key, value))
         return parsed
 
-    def _key(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...]) -> str:
-        model = self.config.pegasus_model
-        prompt = build_prompt(chunk)
-        response_format = build_response_format(chunk)
-        body = build_analyze_body(model, record, prompt, response_format, self.config.temperature, 1)
-        return answer_key(self.config.host, model, response_format, self._video_ref(body), self.config.temperature, prompt)
+    def _key(self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str) -> str:
+        return self._question(run, record, chunk, model, self._mode(run, model, record), 1)[1]
 
-    async def _cached(self, record: VideoRecord, chunk: Tuple[ClassSpec, ...], key: str) -> Optional[ParsedAnswer]:
+    async def _cached(
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, key: str
+    ) -> Optional[ParsedAnswer]:
+        mode = self._mode(run, model, record)
         hit = await offload(self.store, lambda: self.store.get_answer(key))
         if hit is None or not isinstance(hit.get("data"), str):
             return None
         try:
+            if mode == "segments":
+                return parse_segments(hit["data"], classes=chunk, duration=record.duration, finish_reason="stop")
             return parse_answer(hit["data"], classes=chunk, duration=record.duration, finish_reason="stop")
         except AnswerError:
             return None  # a parser change made it unreadable: ask again
 
     async def _chunk(
-        self,
-        client: V13Client,
-        gate: RateGate,
-        record: VideoRecord,
-        chunk: Tuple[ClassSpec, ...],
-        options: Optional[RequestOptions],
-        stats: RunStats,
-        wait: bool = True,
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, wait: bool = True
     ) -> _Chunk:
         """Answer for one chunk: from the store, or paid for once under a claim.
 
@@ -320,25 +437,25 @@ class Core:
         machine on the same store) waits for the answer to appear — or, with ``wait=False``,
         raises :class:`_Busy` so the run can do other videos first."""
         try:
-            key = self._key(record, chunk)
+            key = self._key(run, record, chunk, model)
         except TwelveLabsError as exc:  # no asset id for a 1.5+ model
             return _Chunk(problem=str(exc), stage="metadata")
-        hit = await self._cached(record, chunk, key)
+        hit = await self._cached(run, record, chunk, model, key)
         if hit is None:
-            hit = await self._claim_or_wait(key, record, chunk, wait, stats)
+            hit = await self._claim_or_wait(run, key, record, chunk, model, wait)
         if hit is not None:
-            stats.cached_chunks += 1
+            run.stats.cached_chunks += 1
             return _Chunk(parsed=hit, cached=True)
         renewer = asyncio.ensure_future(self._keep_claim(key))
         try:
-            return await self._ask(client, gate, record, chunk, options, stats)
+            return await self._ask(run, record, chunk, model)
         finally:
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
             await offload(self.store, lambda: self.store.release_claim(key, self.owner))
 
     async def _claim_or_wait(
-        self, key: str, record: VideoRecord, chunk: Tuple[ClassSpec, ...], wait: bool, stats: RunStats
+        self, run: _Run, key: str, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, wait: bool
     ) -> Optional[ParsedAnswer]:
         """None once this run holds the claim on ``key`` (it pays); the answer if another
         holder delivered it meanwhile. Polls the store with backoff while someone else pays."""
@@ -347,7 +464,7 @@ class Core:
         while True:
             if await offload(self.store, lambda: self.store.claim(key, self.owner, CLAIM_TTL_S)):
                 # The holder may have stored the answer and released just before we claimed.
-                hit = await self._cached(record, chunk, key)
+                hit = await self._cached(run, record, chunk, model, key)
                 if hit is not None:
                     await offload(self.store, lambda: self.store.release_claim(key, self.owner))
                 return hit
@@ -355,11 +472,11 @@ class Core:
                 raise _Busy(record.video_id)
             if not waited:
                 waited = True
-                stats.claim_waits += 1
+                run.stats.claim_waits += 1
                 log.info("video %s: another worker is paying for this answer; waiting for it", record.video_id)
             await self._sleep(delay)
             delay = min(CLAIM_POLL_MAX_S, delay * 1.5)
-            hit = await self._cached(record, chunk, key)
+            hit = await self._cached(run, record, chunk, model, key)
             if hit is not None:
                 return hit
 
@@ -369,54 +486,38 @@ class Core:
             await self._sleep(CLAIM_TTL_S / 3)
             await offload(self.store, lambda: self.store.renew_claim(key, self.owner, CLAIM_TTL_S))
 
-    async def _ask(
-        self,
-        client: V13Client,
-        gate: RateGate,
-        record: VideoRecord,
-        chunk: Tuple[ClassSpec, ...],
-        options: Optional[RequestOptions],
-        stats: RunStats,
-    ) -> _Chunk:
-        """One call, at most one retry (bigger budget or halves)."""
-        model = self.config.pegasus_model
-        budget = max_tokens_for(chunk, model, record.duration)
-        first = await self._call(client, gate, record, chunk, budget, options, stats)
+    async def _ask(self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str) -> _Chunk:
+        """One question, at most one retry (bigger budget or halves)."""
+        mode = self._mode(run, model, record)
+        budget = self._budget(chunk, model, mode, record.duration)
+        first = await self._call(run, record, chunk, model, budget)
         if isinstance(first, ParsedAnswer):
             return _Chunk(parsed=first, calls=1)
         if first.kind == "truncated":
-            bigger = bigger_budget(budget, model)
+            bigger = self._bigger(budget, model, mode)
             if bigger > budget:
-                second = await self._call(client, gate, record, chunk, bigger, options, stats)
+                second = await self._call(run, record, chunk, model, bigger)
                 if isinstance(second, ParsedAnswer):
                     return _Chunk(parsed=second, calls=2)
                 return self._gave_up(first, second, chunk, 2, f"max_tokens {budget}, then {bigger}")
             if len(chunk) > 1:
-                return await self._halves(client, gate, record, chunk, options, stats, first)
+                return await self._halves(run, record, chunk, model, first)
             return self._gave_up(first, None, chunk, 1, f"max_tokens {budget} is the model's maximum")
-        second = await self._call(client, gate, record, chunk, budget, options, stats)
+        second = await self._call(run, record, chunk, model, budget)
         if isinstance(second, ParsedAnswer):
             return _Chunk(parsed=second, calls=2)
         return self._gave_up(first, second, chunk, 2, "asked twice")
 
     async def _halves(
-        self,
-        client: V13Client,
-        gate: RateGate,
-        record: VideoRecord,
-        chunk: Tuple[ClassSpec, ...],
-        options: Optional[RequestOptions],
-        stats: RunStats,
-        first: AnswerError,
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, first: AnswerError
     ) -> _Chunk:
         """The retry of a chunk truncated at the maximum budget: its classes in two calls."""
-        model = self.config.pegasus_model
+        mode = self._mode(run, model, record)
         middle = len(chunk) // 2
         parts: List[ParsedAnswer] = []
         problems: List[str] = []
         for half in (chunk[:middle], chunk[middle:]):
-            got = await self._call(client, gate, record, half, max_tokens_for(half, model, record.duration),
-                                   options, stats)
+            got = await self._call(run, record, half, model, self._budget(half, model, mode, record.duration))
             if isinstance(got, ParsedAnswer):
                 parts.append(got)
             else:
@@ -455,44 +556,61 @@ class Core:
 
     # ------------------------------------------------------------------ one video
 
+    def _chunks(self, run: _Run, request: ClassifyRequest, model: str, record: VideoRecord
+                ) -> List[Tuple[ClassSpec, ...]]:
+        mode = self._mode(run, model, record)
+        memo = (model, mode == "segments")
+        if memo not in run.chunks:
+            if mode == "segments":
+                run.chunks[memo] = plan_segment_chunks(request.classes, model_spec(model))
+            else:
+                run.chunks[memo] = plan_chunks(request.classes, model)
+        return run.chunks[memo]
+
     async def _video(
-        self,
-        client: V13Client,
-        gate: RateGate,
-        record: VideoRecord,
-        request: ClassifyRequest,
-        chunks: Sequence[Tuple[ClassSpec, ...]],
-        options: Optional[RequestOptions],
-        stats: RunStats,
-        wait: bool = True,
+        self, run: _Run, record: VideoRecord, request: ClassifyRequest, wait: bool = True
     ) -> _VideoOutcome:
         exact: Dict[str, List[Segment]] = {}
         transcript = record.transcript_dicts()
         for spec in request.classes:
             if needs_exact_match(spec):
                 exact[spec.name] = exact_match_segments(transcript, spec)
-        parts: List[ParsedAnswer] = []
-        problems: List[Tuple[str, str]] = []
-        calls = 0
-        all_cached = True
-        for chunk in chunks:
-            try:
-                got = await self._chunk(client, gate, record, chunk, options, stats, wait)
-            except AuthenticationError:
-                raise
-            except APIError as exc:
-                calls += 1
-                if is_not_found(exc):  # deleted since we cached it: resolve it afresh next time
-                    await offload(self.store, lambda: self.store.forget_video(self.scope, record.video_id))
-                problems.append(("analyze", _describe(exc)))
-                all_cached = False
-                continue
-            calls += got.calls
-            all_cached = all_cached and got.cached
-            if got.parsed is not None:
-                parts.append(got.parsed)
-            if got.problem is not None:
-                problems.append((got.stage, got.problem))
+        model = run.picker.model_for(record)
+        switched = False
+        while True:
+            chunks = self._chunks(run, request, model, record)
+            parts: List[ParsedAnswer] = []
+            problems: List[Tuple[str, str]] = []
+            calls = 0
+            all_cached = True
+            switch_to: Optional[str] = None
+            for chunk in chunks:
+                try:
+                    got = await self._chunk(run, record, chunk, model, wait)
+                except AuthenticationError:
+                    raise
+                except (APIError, JobFailed) as exc:
+                    calls += 1
+                    alt = None if switched else run.picker.after_error(model, record, exc)
+                    if alt is not None and alt != model:
+                        switch_to = alt
+                        break
+                    if isinstance(exc, APIError) and is_not_found(exc):
+                        # deleted since we cached it: resolve it afresh next time
+                        await offload(self.store, lambda: self.store.forget_video(self.scope, record.video_id))
+                    problems.append(("analyze", _describe(exc)))
+                    all_cached = False
+                    continue
+                calls += got.calls
+                all_cached = all_cached and got.cached
+                if got.parsed is not None:
+                    parts.append(got.parsed)
+                if got.problem is not None:
+                    problems.append((got.stage, got.problem))
+            if switch_to is None:
+                break
+            log.info("video %s: %s refused; asking %s", record.video_id, model, switch_to)
+            model, switched = switch_to, True
         failure: Optional[VideoFailure] = None
         if problems:
             if parts:
@@ -530,7 +648,9 @@ class Core:
         self.last_run = stats
         gate = RateGate(self.config.max_concurrency)
         client = V13Client(http, on_headers=gate.observe)
-        resolver = Resolver(client, gate, self.store, self.scope, self.config.index_id, options)
+        needs_transcript = any(needs_exact_match(c) for c in request.classes)
+        resolver = Resolver(client, gate, self.store, self.scope, self.config.index_id, options,
+                            needs_transcript=needs_transcript)
         resolved: Resolved
         if request.kind == "videos":
             resolved = await resolver.for_videos(list(request.video_ids or ()))
@@ -538,10 +658,22 @@ class Core:
             resolved = await resolver.for_index(str(request.index_id))
         order = resolved.order
         stats.videos = len(order)
-        chunks = plan_chunks(request.classes, self.config.pegasus_model)
+        needs_model = bool(plan_chunks(request.classes, PEGASUS12))
+        strategy = choose_strategy(self.config.strategy, self.config.pegasus_model, len(order) if needs_model else 0)
+        stats.strategy = strategy
+        picker = ModelPicker(self.config.pegasus_model, self.store, self.config.host)
+        batches: Optional[BatchRunner] = None
+        if strategy == "batch":
+            batch_model = self.config.pegasus_model
+            if batch_model.strip().lower() == AUTO_MODEL or not model_spec(batch_model).batches:
+                batch_model = PEGASUS15
+            batches = BatchRunner(client, self.store, self.scope, batch_model, options)
+        tasks = TaskRunner(client, gate, self.store, self.scope, options)
+        run = _Run(client=client, gate=gate, stats=stats, options=options, picker=picker,
+                   schemas=SchemaBook(self.store, self.config.host), strategy=strategy, tasks=tasks, batches=batches)
         log.info(
-            "classifying %d video(s), %d class(es), %d model call(s) per video, model %s, up to %d in flight",
-            len(order), len(request.classes), len(chunks), self.config.pegasus_model, gate.limit,
+            "classifying %d video(s), %d class(es), model %s, strategy %s, up to %d in flight",
+            len(order), len(request.classes), picker.describe(), strategy, gate.limit,
         )
         outcomes: Dict[str, _VideoOutcome] = {}
         done = 0
@@ -563,7 +695,7 @@ class Core:
             if isinstance(record, Exception):
                 return _VideoOutcome(vid, None, VideoFailure(vid, "metadata", _describe(record), 1), "failed")
             try:
-                return await self._video(client, gate, record, request, chunks, options, stats, wait)
+                return await self._video(run, record, request, wait)
             except (AuthenticationError, asyncio.CancelledError, _Busy):
                 raise
             except Exception as exc:  # one bad video never fails the others
@@ -574,23 +706,37 @@ class Core:
         # answer: a video's analysis starts as soon as its own record is in, record fetches
         # never queue ahead of every analyze call, and the gate sees a few dozen waiters, not
         # one per video. Twice the gate's cap keeps it full while some workers fetch records.
+        # Segment tasks wait minutes: a wider pool keeps more of them in flight. Batches need
+        # every question of the run waiting at once, so each video has its own worker.
         # A video whose answer another worker (process, machine) is paying for right now is
         # put aside and taken up again, waiting for that answer, once every other video is
         # under way: N workers on one store pay once per video and none sits idle.
         queue = iter(order)
         deferred: List[str] = []
+        if strategy == "batch":
+            width = len(order)
+        elif strategy == "segments":
+            width = min(len(order), 8 * gate.cap)
+        else:
+            width = min(len(order), 2 * gate.cap)
+        if batches is not None:
+            batches.add_workers(width)
 
         async def worker() -> None:
-            for vid in queue:  # shared iterator: each video is taken by exactly one worker
-                try:
-                    report(await one(vid, wait=False))
-                except _Busy:
-                    stats.deferred += 1
-                    deferred.append(vid)
-            while deferred:
-                report(await one(deferred.pop(0), wait=True))
+            try:
+                for vid in queue:  # shared iterator: each video is taken by exactly one worker
+                    try:
+                        report(await one(vid, wait=False))
+                    except _Busy:
+                        stats.deferred += 1
+                        deferred.append(vid)
+                while deferred:
+                    report(await one(deferred.pop(0), wait=True))
+            finally:
+                if batches is not None:
+                    batches.worker_done()
 
-        workers = [asyncio.ensure_future(worker()) for _ in range(min(len(order), 2 * gate.cap))]
+        workers = [asyncio.ensure_future(worker()) for _ in range(width)]
         try:
             await asyncio.gather(*workers)
         except BaseException:
@@ -600,6 +746,12 @@ class Core:
             raise
         finally:
             stats.metadata_calls = resolver.calls
+            stats.task_creates, stats.task_resumed, stats.task_polls = tasks.created, tasks.resumed, tasks.polls
+            if batches is not None:
+                await batches.close()
+                stats.batch_creates, stats.batch_resumed = batches.created, batches.resumed
+                stats.batch_resubmitted, stats.batch_waited_429 = batches.resubmitted, batches.waited_429
+            stats.model_switches = list(picker.switches)
         stats.rate_limited = gate.rate_limited
         items = [o.item for v in order if (o := outcomes.get(v)) is not None and o.item is not None]
         failures = [o.failure for v in order if (o := outcomes.get(v)) is not None and o.failure is not None]
@@ -617,14 +769,14 @@ class Core:
             expires_at=expires_at,
             errors=[asdict(f) for f in failures],
             total_videos=len(order),
-            model=self.config.pegasus_model,
+            model=",".join(stats.models) or self.config.pegasus_model,
         )
         await offload(self.store, lambda: self.store.put_result(result_id, header, pages))
         log.info(
-            "classified %d video(s): %d with a passing class, %d failed, %d analyze call(s), %d cached answer(s), "
-            "%d rate-limit pause(s), %.1f s",
-            len(order), len(data), len(failures), stats.analyze_calls, stats.cached_chunks, stats.rate_limited,
-            time.monotonic() - started,
+            "classified %d video(s): %d with a passing class, %d failed, %d analyze call(s), %d task(s), "
+            "%d batch(es), %d cached answer(s), %d rate-limit pause(s), %.1f s",
+            len(order), len(data), len(failures), stats.analyze_calls, stats.task_creates, stats.batch_creates,
+            stats.cached_chunks, stats.rate_limited, time.monotonic() - started,
         )
         return self._page_from(result_id, header, list(pages[0]), 0), stats
 

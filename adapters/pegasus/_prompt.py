@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from classify_shim._request import ClassSpec
+
+from ._limits import MODEL_TABLE, PEGASUS12, PEGASUS15, model_spec
 
 __all__ = [
     "CLASSES_JSON_MARKER",
@@ -37,15 +38,13 @@ PROMPT_TEMPLATE_VERSION = "pegasus-classify-v2"
 
 CLASSES_JSON_MARKER = "CLASSES_JSON:"
 
-PEGASUS12_PROMPT_LIMIT = 2_000
+PEGASUS12_PROMPT_LIMIT = MODEL_TABLE[PEGASUS12].prompt_limit
 """Pegasus 1.2 rejects prompts over 2,000 tokens (documented limit)."""
 
-DEFAULT_PROMPT_LIMIT_LARGE = 32_000
+DEFAULT_PROMPT_LIMIT_LARGE = MODEL_TABLE[PEGASUS15].prompt_limit
 """Pegasus 1.5+: the prompt only counts toward a large context window whose size is not
 documented; 32,000 tokens is a deliberately modest share of it."""
 
-_PEGASUS12_MAX_TOKENS = (2, 4_096)
-_LARGE_MAX_TOKENS = (512, 98_304)
 _MIN_USEFUL_BUDGET = 256  # below this not even one class with a segment fits
 
 # Answer-size model (tokens), see docs/scoring.md "Cost and budgets".
@@ -130,12 +129,16 @@ def _unique(values: Sequence[str]) -> List[str]:
     return list(seen)
 
 
-def build_response_format(classes: Sequence[ClassSpec], *, timestamp_type: bool = False) -> Dict[str, Any]:
+def build_response_format(
+    classes: Sequence[ClassSpec], level: str = "full", *, timestamp_type: bool = False
+) -> Dict[str, Any]:
     """``response_format`` for ``/analyze``: the answer schema inside the supported subset.
 
-    Uses only object/array/string/number/integer/boolean, ``enum``, ``required``, integer
-    ``minimum``/``maximum`` and ``minItems`` 1; property order is the answer order, the first
-    property is required, and the reserved ``start_time``/``end_time`` names are avoided.
+    ``full`` uses only object/array/string/number/integer/boolean, ``enum``, ``required``,
+    integer ``minimum``/``maximum`` and ``minItems`` 1; property order is the answer order, the
+    first property is required, and the reserved ``start_time``/``end_time`` names are avoided.
+    ``plain`` is the documented fallback (``_schema``): the same shape with types, ``properties``
+    and ``required`` only.
     ``timestamp_type``: the model supports the ``timestamp`` schema type (Pegasus 1.5+), so
     segment times are typed as such instead of plain numbers; the caller decides from the
     model's features.
@@ -143,66 +146,59 @@ def build_response_format(classes: Sequence[ClassSpec], *, timestamp_type: bool 
     sent = _model_classes(classes)
     if not sent:
         raise ValueError("no class needs the model (all are exact_match-only)")
+    plain = level == "plain"
     names = [c.name for c in sent]
     prompts = _unique([p for c in sent for p in c.prompts])
     sources = _unique([s for c in sent for s in model_sources(c)])
-    confidence = {"type": "integer", "minimum": 0, "maximum": 100}
+
+    def text(values: List[str]) -> Dict[str, Any]:
+        return {"type": "string"} if plain else {"type": "string", "enum": values}
+
+    def confidence() -> Dict[str, Any]:
+        return {"type": "integer"} if plain else {"type": "integer", "minimum": 0, "maximum": 100}
+
     time_type = "timestamp" if timestamp_type else "number"
     segment = {
         "type": "object",
         "properties": {
             "start": {"type": time_type},
             "end": {"type": time_type},
-            "prompt": {"type": "string", "enum": prompts},
-            "source": {"type": "string", "enum": sources},
-            "confidence": dict(confidence),
+            "prompt": text(prompts),
+            "source": text(sources),
+            "confidence": confidence(),
         },
         "required": ["start", "end", "prompt", "source", "confidence"],
     }
     klass = {
         "type": "object",
         "properties": {
-            "name": {"type": "string", "enum": names},
+            "name": text(names),
             "present": {"type": "boolean"},
-            "confidence": dict(confidence),
-            "coverage": dict(confidence),
+            "confidence": confidence(),
+            "coverage": confidence(),
             "segments": {"type": "array", "items": segment},
         },
         "required": ["name", "present", "confidence", "coverage", "segments"],
     }
+    classes_schema: Dict[str, Any] = {"type": "array", "items": klass}
+    if not plain:
+        classes_schema["minItems"] = 1
     schema = {
         "type": "object",
-        "properties": {"classes": {"type": "array", "minItems": 1, "items": klass}},
+        "properties": {"classes": classes_schema},
         "required": ["classes"],
     }
     return {"type": "json_schema", "json_schema": schema}
 
 
-_VERSION = re.compile(r"pegasus\s*(\d+)(?:\.(\d+))?", re.IGNORECASE)
-
-
-def _model_version(model_name: str) -> Optional[Tuple[int, int]]:
-    m = _VERSION.search(model_name or "")
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2) or 0)
-
-
-def _is_large(model_name: str) -> bool:
-    """Pegasus 1.5 and later have the large context and budget; unknown names are treated as
-    1.2, the most restrictive model, so a prompt we build is never too long for it."""
-    version = _model_version(model_name)
-    return version is not None and version >= (1, 5)
-
-
 def prompt_limit(model_name: str) -> int:
-    """Largest prompt (estimated tokens) we send to ``model_name`` in one call."""
-    return DEFAULT_PROMPT_LIMIT_LARGE if _is_large(model_name) else PEGASUS12_PROMPT_LIMIT
+    """Largest prompt (estimated tokens) we send to ``model_name`` in one call (``_limits``)."""
+    return model_spec(model_name).prompt_limit
 
 
 def max_tokens_bounds(model_name: str) -> Tuple[int, int]:
-    """Documented ``max_tokens`` range of the model."""
-    return _LARGE_MAX_TOKENS if _is_large(model_name) else _PEGASUS12_MAX_TOKENS
+    """Documented ``max_tokens`` range of the model (``_limits``)."""
+    return model_spec(model_name).max_tokens
 
 
 def estimate_tokens(text: str) -> int:

@@ -77,6 +77,8 @@ class Resolver:
         scope: str,
         hint: Optional[str],
         options: Optional[RequestOptions],
+        *,
+        needs_transcript: bool = True,
     ) -> None:
         self._client = client
         self._gate = gate
@@ -85,6 +87,10 @@ class Resolver:
         self._hint = hint
         self._options = options
         self._discovered = False
+        # A list item carries id, asset id and duration: enough unless exact_match needs the
+        # transcript, so such runs make no per-video GET (10,000 videos: 200 list pages, not 10,000 GETs).
+        self._use_listing = not needs_transcript
+        self._listed: Dict[str, VideoRecord] = {}
         self.calls = 0  # v1.3 GETs made by this resolver (for logs)
 
     # ------------------------------------------------------------------ records
@@ -95,9 +101,12 @@ class Resolver:
         cached = await offload(store, lambda: store.get_video(self._scope, index_id, video_id))
         if cached is not None:
             try:
-                return VideoRecord.from_json(cached)
+                found = VideoRecord.from_json(cached)
             except (KeyError, TypeError, ValueError):
                 pass  # unreadable row: fetch again
+            else:
+                if found.transcript_loaded or self._use_listing:
+                    return found
         try:
             self.calls += 1
             record = await self._gate.run(
@@ -145,10 +154,11 @@ class Resolver:
 
             async def listing(index_id: str) -> Tuple[str, List[str]]:
                 self.calls += 1
-                ids = await self._gate.run(
-                    lambda: self._client.list_videos(index_id, self._options), f"list index {index_id}"
+                listed = await self._gate.run(
+                    lambda: self._client.list_video_records(index_id, self._options), f"list index {index_id}"
                 )
-                return index_id, ids
+                await self._remember(listed, missing)
+                return index_id, [vid for vid, _ in listed]
 
             for index_id, ids in await asyncio.gather(*(listing(i) for i in batch)):
                 pairs = {vid: index_id for vid in ids}
@@ -189,8 +199,14 @@ class Resolver:
         missing = {v for v in video_ids if v not in records and v not in errors}
         if missing and not self._discovered:
             found = await self._discover(missing)
-            pending = {v: found[v] for v in video_ids if v in missing and v in found}
+            for vid in video_ids:
+                if vid in missing and vid in found:
+                    if vid in self._listed:
+                        records[vid] = self._listed[vid]
+                    else:
+                        pending[vid] = found[vid]
             missing -= pending.keys()
+            missing -= records.keys()
         if missing:
             ordered = [(i, v) for i, v in enumerate(video_ids) if v in missing]
             first_i, first = ordered[0]
@@ -207,19 +223,46 @@ class Resolver:
         """Every video of the index (API order), each pending: its record is loaded later."""
         try:
             self.calls += 1
-            ids = await self._gate.run(lambda: self._client.list_videos(index_id, self._options), "list index")
+            listed = await self._gate.run(
+                lambda: self._client.list_video_records(index_id, self._options), "list index"
+            )
         except APIStatusError as exc:
             if is_not_found(exc):
                 raise ClassifyValidationError(
                     "index_id", f"Resource with id {index_id} does not exist in indexes.", code="resource_not_exist"
                 ) from exc
             raise
+        await self._remember(listed)
         seen: Dict[str, None] = {}
-        for vid in ids:
+        for vid, _ in listed:
             seen.setdefault(vid, None)
         ids = list(seen)
         await self._place({vid: index_id for vid in ids})
-        return Resolved(ids, pending={vid: index_id for vid in ids})
+        records = {vid: self._listed[vid] for vid in ids if vid in self._listed}
+        return Resolved(ids, records=records, pending={vid: index_id for vid in ids if vid not in records})
+
+    async def _remember(
+        self, listed: Sequence[Tuple[str, Optional[VideoRecord]]], wanted: Optional[Set[str]] = None
+    ) -> None:
+        """Keep (and store) the records a listing carried for the videos of this run; a stored
+        full record is not replaced."""
+        picked: List[VideoRecord] = []
+        for vid, record in listed:
+            if record is None or (wanted is not None and vid not in wanted):
+                continue
+            if self._use_listing:
+                self._listed[vid] = record
+            picked.append(record)
+        if not picked:
+            return
+        store, scope = self._store, self._scope
+
+        def write() -> None:
+            for record in picked:
+                if store.get_video(scope, record.index_id, record.video_id) is None:
+                    store.put_video(scope, record.index_id, record.video_id, record.to_json())
+
+        await offload(store, write)
 
     async def record(self, index_id: str, video_id: str) -> Union[VideoRecord, Exception]:
         """A placed video's record, or the error to report for that one video."""

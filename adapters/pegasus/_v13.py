@@ -14,11 +14,11 @@ worker threads (httpx clients are thread-safe), so the user's transport settings
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
 import random
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
@@ -26,6 +26,8 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tupl
 from classify_shim._exceptions import RateLimitError, TwelveLabsError
 from classify_shim._http import AsyncHTTP, HTTPResponse, RetryPolicy, SyncHTTP
 from classify_shim._types import RequestOptions
+
+from ._limits import model_spec
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -36,19 +38,18 @@ __all__ = [
     "VideoRecord",
     "build_analyze_body",
     "uses_asset_id",
+    "video_reference",
 ]
 
 log = logging.getLogger("classify_shim.pegasus")
 
 LIST_PAGE_LIMIT = 50
 _MAX_LIST_PAGES = 10_000  # a server that never says "last page" must not loop forever
-_VERSION = re.compile(r"pegasus\s*(\d+)(?:\.(\d+))?", re.IGNORECASE)
 
 
 def uses_asset_id(model_name: str) -> bool:
     """Pegasus 1.5 and later take ``video: {type: asset_id}``; 1.2 (and unknown names) take ``video_id``."""
-    m = _VERSION.search(model_name or "")
-    return m is not None and (int(m.group(1)), int(m.group(2) or 0)) >= (1, 5)
+    return model_spec(model_name).video_ref == "asset_id"
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,12 @@ class VideoRecord:
     asset_id: Optional[str] = None
     transcript: Tuple[Tuple[float, float, str], ...] = ()
     filename: Optional[str] = None
+    transcript_loaded: bool = True
+    """False for a record read from an index listing, which carries no transcript."""
 
     def to_json(self) -> Dict[str, Any]:
         return {
+            "transcript_loaded": self.transcript_loaded,
             "video_id": self.video_id,
             "index_id": self.index_id,
             "duration": self.duration,
@@ -81,6 +85,7 @@ class VideoRecord:
             asset_id=value.get("asset_id"),
             transcript=tuple((float(s), float(e), str(t)) for s, e, t in value.get("transcript") or ()),
             filename=value.get("filename"),
+            transcript_loaded=bool(value.get("transcript_loaded", True)),
         )
 
     def transcript_dicts(self) -> List[Dict[str, Any]]:
@@ -159,15 +164,7 @@ def build_analyze_body(
     max_tokens: int,
 ) -> Dict[str, Any]:
     body: Dict[str, Any] = {"model_name": model_name}
-    if uses_asset_id(model_name):
-        if not video.asset_id:
-            raise TwelveLabsError(
-                f"{model_name} needs the video's asset_id, and the v1.3 record of video {video.video_id} "
-                "has none; use pegasus_model='pegasus1.2' or re-index the video as an asset"
-            )
-        body["video"] = {"type": "asset_id", "asset_id": video.asset_id}
-    else:
-        body["video_id"] = video.video_id
+    body.update(video_reference(model_name, video))
     body.update(
         {
             "prompt": prompt,
@@ -180,14 +177,30 @@ def build_analyze_body(
     return body
 
 
-def _forwarded(options: Optional[RequestOptions]) -> Optional[RequestOptions]:
+def video_reference(model_name: str, video: VideoRecord) -> Dict[str, Any]:
+    """How ``model_name`` is told which video: ``{"video_id": ...}`` (1.2) or
+    ``{"video": {"type": "asset_id", "asset_id": ...}}`` (1.5+)."""
+    if uses_asset_id(model_name):
+        if not video.asset_id:
+            raise TwelveLabsError(
+                f"{model_name} needs the video's asset_id, and the v1.3 record of video {video.video_id} "
+                "has none; use pegasus_model='pegasus1.2' (or 'auto') or re-index the video as an asset"
+            )
+        return {"video": {"type": "asset_id", "asset_id": video.asset_id}}
+    return {"video_id": video.video_id}
+
+
+def _forwarded(options: Optional[RequestOptions], extra_headers: Optional[Mapping[str, str]] = None
+               ) -> Optional[RequestOptions]:
     """The caller's headers/timeout/extensions/cookies apply to v1.3 calls; ``params`` were meant
     for the v1.2 classify URL and are not added to v1.3 URLs."""
-    if options is None:
+    if options is None and not extra_headers:
         return None
-    return RequestOptions(
-        headers=options.headers, timeout=options.timeout, extensions=options.extensions, cookies=options.cookies
-    )
+    if options is None:
+        return RequestOptions(headers=dict(extra_headers or {}))
+    headers = {**options.headers, **(extra_headers or {})}
+    return RequestOptions(headers=headers, timeout=options.timeout, extensions=options.extensions,
+                          cookies=options.cookies)
 
 
 class V13Client:
@@ -207,8 +220,9 @@ class V13Client:
         json: Any = None,
         params: Optional[Mapping[str, Any]] = None,
         options: Optional[RequestOptions] = None,
+        headers: Optional[Mapping[str, str]] = None,
     ) -> HTTPResponse:
-        opts = _forwarded(options)
+        opts = _forwarded(options, headers)
         if isinstance(self._http, AsyncHTTP):
             response = await self._http.request(method, path, json=json, params=params, options=opts)
         else:
@@ -251,12 +265,26 @@ class V13Client:
 
     async def list_videos(self, index_id: str, options: Optional[RequestOptions] = None) -> List[str]:
         """Ids of every video in the index (all pages, newest first as the API orders them)."""
-        ids: List[str] = []
+        return [vid for vid, _ in await self.list_video_records(index_id, options)]
+
+    async def list_video_records(
+        self, index_id: str, options: Optional[RequestOptions] = None
+    ) -> List[Tuple[str, Optional[VideoRecord]]]:
+        """Every video of the index with the record its list item already carries (id, asset id,
+        duration; no transcript), or None when the item lacks them."""
+        out: List[Tuple[str, Optional[VideoRecord]]] = []
         for item in await self._pages(f"indexes/{index_id}/videos", options):
             vid = item.get("_id") or item.get("id")
-            if isinstance(vid, str):
-                ids.append(vid)
-        return ids
+            if not isinstance(vid, str):
+                continue
+            try:
+                record: Optional[VideoRecord] = dataclasses.replace(
+                    parse_video(index_id, item, vid), transcript=(), transcript_loaded=False
+                )
+            except TwelveLabsError:
+                record = None
+            out.append((vid, record))
+        return out
 
     async def get_video(self, index_id: str, video_id: str, options: Optional[RequestOptions] = None) -> VideoRecord:
         response = await self._request(
@@ -284,6 +312,63 @@ class V13Client:
             generation_id=gid if isinstance(gid, str) else None,
             headers=response.headers,
         )
+
+    # -------------------------------------------------------------- async tasks and batches
+
+    async def create_task(
+        self, body: Mapping[str, Any], idempotency_key: str, options: Optional[RequestOptions] = None
+    ) -> str:
+        """``POST analyze/tasks``; the task id. The key makes a repeated create return the same task."""
+        response = await self._request("POST", "analyze/tasks", json=dict(body), options=options,
+                                       headers={"Idempotency-Key": idempotency_key})
+        raw = response.body if isinstance(response.body, Mapping) else {}
+        task_id = raw.get("task_id") or raw.get("_id") or raw.get("id")
+        if not isinstance(task_id, str) or not task_id:
+            raise TwelveLabsError(f"POST v1.3/analyze/tasks answered without a task_id: {str(raw)[:200]!r}")
+        return task_id
+
+    async def get_task(self, task_id: str, options: Optional[RequestOptions] = None) -> HTTPResponse:
+        """``GET analyze/tasks/{id}`` (status, result, error); headers carry ``Retry-After`` hints."""
+        return await self._request("GET", f"analyze/tasks/{task_id}", options=options)
+
+    async def create_batch(
+        self, body: Mapping[str, Any], idempotency_key: str, options: Optional[RequestOptions] = None
+    ) -> Mapping[str, Any]:
+        """``POST analyze/batches``: the created batch (``batch_id``, ``items`` with task ids)."""
+        response = await self._request("POST", "analyze/batches", json=dict(body), options=options,
+                                       headers={"Idempotency-Key": idempotency_key})
+        raw = response.body if isinstance(response.body, Mapping) else {}
+        if not isinstance(raw.get("batch_id"), str):
+            raise TwelveLabsError(f"POST v1.3/analyze/batches answered without a batch_id: {str(raw)[:200]!r}")
+        return raw
+
+    async def get_batch(self, batch_id: str, options: Optional[RequestOptions] = None) -> HTTPResponse:
+        return await self._request("GET", f"analyze/batches/{batch_id}", options=options)
+
+    async def batch_results(self, batch_id: str, options: Optional[RequestOptions] = None) -> List[Mapping[str, Any]]:
+        """``GET analyze/batches/{id}/results``: one entry per JSON line (unreadable lines skipped)."""
+        response = await self._request("GET", f"analyze/batches/{batch_id}/results", options=options,
+                                       headers={"accept": "application/jsonl, application/json"})
+        body = response.body
+        if isinstance(body, Mapping) and isinstance(body.get("data"), list):
+            return [d for d in body["data"] if isinstance(d, Mapping)]
+        if isinstance(body, list):
+            return [d for d in body if isinstance(d, Mapping)]
+        if isinstance(body, Mapping) and "task_id" in body:  # a one-line JSONL body sent as JSON
+            return [body]
+        entries: List[Mapping[str, Any]] = []
+        for line in str(body or "").splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                log.info("batch %s: unreadable result line skipped: %.200r", batch_id, line)
+                continue
+            if isinstance(entry, Mapping):
+                entries.append(entry)
+        return entries
 
     async def aclose(self) -> None:
         if isinstance(self._http, AsyncHTTP):

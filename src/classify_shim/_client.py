@@ -72,6 +72,7 @@ class TwelveLabs(_ClientBase):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: Optional[httpx.Client] = None,
         pegasus_model: Optional[str] = None,
+        strategy: Optional[str] = None,
         index_id: Optional[str] = None,
         cache: Union[bool, str, Path, None] = None,
         max_concurrency: Optional[int] = None,
@@ -82,7 +83,7 @@ class TwelveLabs(_ClientBase):
     ) -> None:
         self.config = ClientConfig.build(
             api_key, version, classify_backend=classify_backend, base_url=base_url, timeout=timeout,
-            max_retries=max_retries, http_client=http_client, pegasus_model=pegasus_model, index_id=index_id,
+            max_retries=max_retries, http_client=http_client, pegasus_model=pegasus_model, strategy=strategy, index_id=index_id,
             cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s, on_progress=on_progress,
             shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
         )
@@ -117,6 +118,7 @@ class AsyncTwelveLabs(_ClientBase):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: Optional[httpx.AsyncClient] = None,
         pegasus_model: Optional[str] = None,
+        strategy: Optional[str] = None,
         index_id: Optional[str] = None,
         cache: Union[bool, str, Path, None] = None,
         max_concurrency: Optional[int] = None,
@@ -127,7 +129,7 @@ class AsyncTwelveLabs(_ClientBase):
     ) -> None:
         self.config = ClientConfig.build(
             api_key, version, classify_backend=classify_backend, base_url=base_url, timeout=timeout,
-            max_retries=max_retries, async_http_client=http_client, pegasus_model=pegasus_model,
+            max_retries=max_retries, async_http_client=http_client, pegasus_model=pegasus_model, strategy=strategy,
             index_id=index_id, cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s,
             on_progress=on_progress, shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
         )

@@ -22,10 +22,13 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_PEGASUS_MODEL",
+    "DEFAULT_STRATEGY",
     "DEFAULT_TIMEOUT",
+    "STRATEGY_CHOICES",
     "WARNING_MODES",
     "ClientConfig",
     "resolve_backend",
+    "resolve_strategy",
     "resolve_warning_mode",
 ]
 
@@ -34,7 +37,10 @@ DEFAULT_API_VERSION = "v1.2"
 # 0.3.2's defaults: ten minutes overall, five seconds to connect.
 DEFAULT_TIMEOUT = httpx.Timeout(timeout=600.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
-DEFAULT_PEGASUS_MODEL = "pegasus1.2"
+DEFAULT_PEGASUS_MODEL = "auto"
+"""Pegasus 1.5 by asset id when the video has one, 1.2 by ``video_id`` only when it has none."""
+STRATEGY_CHOICES = ("sync", "segments", "batch", "auto")
+DEFAULT_STRATEGY = "auto"
 DEFAULT_PAGE_TTL_S = 300.0
 BACKEND_CHOICES = ("legacy", "pegasus", "auto", "shadow")
 WARNING_MODES = ("default", "off", "error")
@@ -48,6 +54,7 @@ ENV_INDEX_ID = "TWELVELABS_CLASSIFY_INDEX_ID"
 ENV_CACHE = "TWELVELABS_CLASSIFY_CACHE"  # "off", a file path, or redis://host:port/db
 CACHE_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 ENV_CONCURRENCY = "TWELVELABS_CLASSIFY_CONCURRENCY"
+ENV_STRATEGY = "TWELVELABS_CLASSIFY_STRATEGY"
 
 _VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
 
@@ -71,6 +78,22 @@ def resolve_backend(argument: Optional[str]) -> tuple[str, str]:
             f"{where}={value!r} is not a classify backend; allowed values are {', '.join(BACKEND_CHOICES)}"
         )
     return normalised, source
+
+
+def resolve_strategy(argument: Optional[str]) -> str:
+    """How the Pegasus backend asks the model: ``sync`` (one ``/analyze`` per video), ``segments``
+    (``/analyze/tasks`` with time-based metadata), ``batch`` (``/analyze/batches``) or ``auto``."""
+    if argument is not None:
+        value, where = argument, "strategy"
+    elif os.environ.get(ENV_STRATEGY, "").strip():
+        value, where = os.environ[ENV_STRATEGY], ENV_STRATEGY
+    else:
+        return DEFAULT_STRATEGY
+    if not isinstance(value, str) or value.strip().lower() not in STRATEGY_CHOICES:
+        raise TwelveLabsError(
+            f"{where}={value!r} is not a classify strategy; allowed values are {', '.join(STRATEGY_CHOICES)}"
+        )
+    return value.strip().lower()
 
 
 def resolve_warning_mode() -> str:
@@ -112,6 +135,7 @@ class ClientConfig:
     backend_source: str = "default"
     # Pegasus adapter
     pegasus_model: str = DEFAULT_PEGASUS_MODEL
+    strategy: str = DEFAULT_STRATEGY
     temperature: float = 0.0
     index_id: Optional[str] = None
     cache_path: Optional[Path] = None  # the SQLite file; None with cache_url also None = cache off
@@ -136,6 +160,7 @@ class ClientConfig:
         return (
             f"ClientConfig(version={self.version!r}, host={self.host!r}, backend={self.backend!r}, "
             f"backend_source={self.backend_source!r}, pegasus_model={self.pegasus_model!r}, "
+            f"strategy={self.strategy!r}, "
             f"cache_path={str(self.cache_path) if self.cache_path else None!r}, "
             f"cache_url={redact_url(self.cache_url) if self.cache_url else None!r})"
         )
@@ -153,6 +178,7 @@ class ClientConfig:
         http_client: Optional[httpx.Client] = None,
         async_http_client: Optional[httpx.AsyncClient] = None,
         pegasus_model: Optional[str] = None,
+        strategy: Optional[str] = None,
         index_id: Optional[str] = None,
         cache: Union[bool, str, Path, None] = None,
         max_concurrency: Optional[int] = None,
@@ -228,7 +254,8 @@ class ClientConfig:
             async_http_client=async_http_client,
             backend=backend,
             backend_source=source,
-            pegasus_model=pegasus_model or os.environ.get(ENV_PEGASUS_MODEL) or DEFAULT_PEGASUS_MODEL,
+            pegasus_model=(pegasus_model or os.environ.get(ENV_PEGASUS_MODEL) or DEFAULT_PEGASUS_MODEL).strip(),
+            strategy=resolve_strategy(strategy),
             index_id=index_id or os.environ.get(ENV_INDEX_ID) or None,
             cache_path=_resolve_cache(cache),
             cache_url=_resolve_cache_url(cache),

@@ -92,7 +92,10 @@ class RetryPolicy:
 def _decode(response: httpx.Response) -> Any:
     if not response.content:
         return None
-    if "json" in response.headers.get("content-type", ""):
+    content_type = response.headers.get("content-type", "")
+    if "jsonl" in content_type or "ndjson" in content_type:  # JSON Lines: the caller reads it line by line
+        return response.text
+    if "json" in content_type:
         return from_json(response.content)  # twice as fast as json.loads on result pages
     return response.text
 

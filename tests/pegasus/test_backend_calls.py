@@ -217,9 +217,12 @@ def _capturing_client(bodies: List[Dict[str, Any]]) -> httpx.Client:
 
 
 def test_pegasus12_body(sb: Any, tmp_path: Path) -> None:
+    """An explicit ``pegasus1.2`` is honoured: ``video_id``, 1.2's budget (the default is ``auto``)."""
     bodies: List[Dict[str, Any]] = []
     vid = _videos(sb)[0]
-    with _capturing_client(bodies) as http, _client(sb, tmp_path, http_client=http) as client:
+    with _capturing_client(bodies) as http, _client(
+        sb, tmp_path, http_client=http, pegasus_model="pegasus1.2"
+    ) as client:
         client.classify.videos([vid], ["visual"], CLASSES)
     assert len(bodies) == 1
     body = bodies[0]

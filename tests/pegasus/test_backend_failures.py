@@ -63,6 +63,8 @@ def _analyze(sb: Sandbox, video: Optional[str] = None) -> List[Dict[str, Any]]:
 def _client(sb: Sandbox, tmp_path: Path, **kwargs: Any) -> TwelveLabs:
     kwargs.setdefault("cache", tmp_path / "c.sqlite3")
     kwargs.setdefault("max_retries", 0)
+    # These figures are pegasus1.2's (its 4,096-token maximum, video_id bodies): pinned explicitly.
+    kwargs.setdefault("pegasus_model", "pegasus1.2")
     return TwelveLabs(api_key=KEY, classify_backend="pegasus", base_url=sb.base_url, **kwargs)
 
 

@@ -459,7 +459,9 @@ def test_truncated_and_malformed_answers_are_retried_once_then_reported(
     w = _scripted_world()
     ids = video_ids(w)
     sb = make_sandbox(world=w)
-    out = run(make_client(sb.base_url, "pegasus", max_retries=0, max_concurrency=2), "videos", ids, OPTIONS, classes)
+    # The figures are pegasus1.2's (its 4,096-token maximum budget): the model is pinned explicitly.
+    client = make_client(sb.base_url, "pegasus", max_retries=0, max_concurrency=2, pegasus_model="pegasus1.2")
+    out = run(client, "videos", ids, OPTIONS, classes)
     log = settled_requests(sb, until=lambda e: count(e, ANALYZE) >= sum(calls))
     per_video = tuple(sum(1 for e in log if e["endpoint"] == ANALYZE and e.get("video") == vid) for vid in ids)
     assert per_video == calls, f"analyze calls per video {per_video}, expected {calls}"

@@ -20,6 +20,7 @@ _COMMANDS: Sequence[str] = (
     "classify_shim.cli._classify",
     "classify_shim.cli._compare",
     "classify_shim.cli._cache",
+    "classify_shim.cli._gateway",
 )
 
 EXIT_OK = 0

@@ -22,7 +22,9 @@ Kinds reported: {kinds}.
 Heuristics (no code is imported or run): any `<expr>.classify.videos/index/by_page_token(...)` call,
 stored `client.classify` resources, `next()`/`for` over their results, and reads of `.score`,
 `.duration_ratio`, `.detailed_scores`, `.clips`, `.next_page_token` on values that come from them
-(followed through assignments, loops and function parameters across the scanned files).
+(followed through assignments, loops and function parameters across the scanned files), and raw
+`requests`/`httpx`/`urllib`/`aiohttp` calls to /classify, /classify/bulk or /classify/{{token}}
+(kind raw-http: point those at `classify-shim gateway`).
 A plain `from twelvelabs import TwelveLabs` is only reported in files with other legacy usage
 (use --all-imports to list every one). Silence a line with `# classify-shim: ignore` or
 `# classify-shim: ignore[kind,...]`.

@@ -1,7 +1,7 @@
 """Static finder for legacy Classify usage (the engine behind ``classify-shim scan``).
 
 Layout: ``_walk`` picks the files, ``_facts`` indexes each module, ``_analysis`` runs the taint
-fixpoint over SDK calls, ``_report`` holds
+fixpoint over SDK calls, ``_http`` finds raw HTTP calls to the v1.2 endpoints, ``_report`` holds
 what is reported.
 
 Reads Python source with :mod:`ast` only: user code is never imported or executed, so the
@@ -29,6 +29,11 @@ Heuristics, chosen to keep false positives rare (documented in MIGRATION.md, ste
   reported: removing them is the last step of the migration.
 * **Class definitions** — per-class ``options`` / ``conversation_option`` keys in dict literals that
   also have ``name`` and ``prompts``, in files that import the SDK or the shim or call classify.
+
+* **Raw HTTP** — ``requests`` / ``httpx`` / ``urllib`` / ``aiohttp`` calls whose URL (followed through
+  constants, ``+``, f-strings and ``urljoin``) ends in ``/classify``, ``/classify/bulk`` or
+  ``/classify/{token}`` on TwelveLabs' API; they move by pointing their base URL at
+  ``classify-shim gateway`` (rules in ``_http``).
 
 A ``# classify-shim: ignore`` comment (or ``# classify-shim: ignore[kind,...]``) on a line silences it.
 """

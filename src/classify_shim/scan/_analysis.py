@@ -11,6 +11,7 @@ import re
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._facts import DEF_NAMES, FuncFacts, FuncNode, ModuleFacts, index_module, is_relevant
+from ._http import find_raw_http
 from ._report import IMPORT_KINDS, Finding, ScanError, ScanReport, make_finding
 from ._walk import decode_source
 
@@ -191,6 +192,7 @@ class _Analysis:
             walker.visit(module.tree)
             if self.all_imports or any(f.kind not in IMPORT_KINDS for f in out):
                 out.extend(walker.pending_imports)
+            out.extend(find_raw_http(module))
             findings.extend(sorted(set(out), key=lambda f: (f.line, f.col, f.kind)))
         return findings
 

@@ -39,6 +39,7 @@ KINDS: Dict[str, str] = {
     "detailed-scores-read": "show-detailed-score",
     "clips-read": "include-clips",
     "page-token-read": "by-page-token",
+    "raw-http": "not-using-the-python-sdk",
 }
 IMPORT_KINDS = frozenset({"import", "shim-import"})
 
