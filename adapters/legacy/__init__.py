@@ -18,23 +18,41 @@ from classify_shim._types import RequestOptions
 __all__ = ["AsyncLegacyBackend", "LegacyBackend", "is_retirement_error"]
 
 # Codes a retired or version-gated endpoint may answer with (the real answer is undocumented).
-RETIREMENT_CODES = frozenset(
-    {"endpoint_deprecated", "api_deprecated", "api_upgrade_required", "api_not_allowed", "endpoint_not_found"}
-)
+# NOT ``api_not_allowed``: that 403 is a plan or key problem, not a retirement.
+RETIREMENT_CODES = frozenset({"endpoint_deprecated", "api_deprecated", "api_upgrade_required", "endpoint_not_found"})
+CLASSIFY_ROUTES = ("/v1.2/classify", "/v1.2/classify/bulk")
+"""The only paths where v1.2 Classify ever lived: an answer from anywhere else proves nothing."""
+
+
+def _on_classify_route(exc: APIStatusError) -> bool:
+    request = getattr(exc, "request", None)
+    if request is None:
+        return False
+    path: str = request.url.path.rstrip("/")
+    return bool(path.endswith(CLASSIFY_ROUTES))
 
 
 def is_retirement_error(exc: BaseException) -> bool:
-    """True when the v1.2 classify endpoint answered that it no longer exists.
+    """True only on evidence that the v1.2 classify endpoint itself is gone.
 
-    410 always; 404 unless it names a missing resource (``resource_not_exist``); any status
-    whose ``code`` is a retirement code.
+    The answer must come from the correct v1.2 classify route (``/v1.2/classify`` or
+    ``/v1.2/classify/bulk``) and be either 410 Gone, a retirement code in the API's JSON error
+    body, or a 404 whose body is the API's own JSON error (``{"code", "message"}``) naming no
+    missing resource. Never: an HTML or empty 404 (a proxy, not the API), 403
+    ``api_not_allowed`` (plan or key), ``resource_not_exist`` (a missing video or index), or
+    anything answered for another path. Those raise their mapped error and change nothing.
     """
-    if not isinstance(exc, APIStatusError):
+    if not isinstance(exc, APIStatusError) or not _on_classify_route(exc):
         return False
-    code = exc.body.get("code") if isinstance(exc.body, Mapping) else None
-    if code in RETIREMENT_CODES or exc.status_code == 410:
+    body = exc.body if isinstance(exc.body, Mapping) else None
+    code = body.get("code") if body is not None else None
+    if exc.status_code == 410:
         return True
-    return exc.status_code == 404 and code != "resource_not_exist"
+    if body is None or not isinstance(code, str):  # not the API's JSON error: no evidence
+        return False
+    if code in RETIREMENT_CODES:
+        return exc.status_code in (400, 403, 404, 410, 426, 501)
+    return exc.status_code == 404 and code != "resource_not_exist" and "message" in body
 
 
 def _page(response: HTTPResponse) -> BackendPage:

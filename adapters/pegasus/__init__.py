@@ -25,6 +25,7 @@ from classify_shim._types import RequestOptions
 
 from ._engine import Core, Progress, RunStats, user_stacklevel, warn_partial
 from ._select import warn_model_switches
+from ._v13 import bind_cancel_event
 
 __all__ = ["AsyncPegasusBackend", "PegasusBackend", "Progress", "RunStats", "user_stacklevel"]
 
@@ -41,22 +42,70 @@ def _async_http(config: ClientConfig) -> AsyncHTTP:
     )
 
 
+CANCEL_GRACE_S = 5.0
+"""After Ctrl-C, how long the caller waits for in-flight calls to be cancelled before returning."""
+
+
 def run_in_worker(factory: Callable[[], Awaitable[_T]]) -> _T:
-    """``asyncio.run(factory())`` in a fresh thread; safe inside a running event loop; no leaks."""
+    """Run ``factory()`` on a fresh event loop in a fresh thread; safe inside a running event loop.
+
+    A ``KeyboardInterrupt`` (or any exception) raised in the caller's thread while it waits —
+    Ctrl-C in a REPL or notebook — cancels the run before it propagates: the cancel event is set
+    first (the rate gate then starts no new call), the run's task is cancelled on its loop
+    (in-flight requests are dropped), and the worker is given :data:`CANCEL_GRACE_S` to finish.
+    """
     box: Dict[str, Any] = {}
+    cancel = threading.Event()
+    ready = threading.Event()
 
     def target() -> None:
+        bind_cancel_event(cancel)
+        loop = asyncio.new_event_loop()
         try:
-            box["value"] = asyncio.run(factory())  # type: ignore[arg-type]
+            asyncio.set_event_loop(loop)
+            task: asyncio.Task[Any] = loop.create_task(factory())  # type: ignore[arg-type]
+            box["loop"], box["task"] = loop, task
+            ready.set()
+            box["value"] = loop.run_until_complete(task)
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
+        finally:
+            ready.set()
+            _close_loop(loop)
 
     worker = threading.Thread(target=target, name="classify-shim-pegasus", daemon=True)
     worker.start()
-    worker.join()
+    try:
+        worker.join()
+    except BaseException:
+        cancel.set()
+        ready.wait(CANCEL_GRACE_S)
+        loop, task = box.get("loop"), box.get("task")
+        if loop is not None and task is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop closed meanwhile: nothing left to cancel
+                pass
+        worker.join(CANCEL_GRACE_S)
+        raise
     if "error" in box:
         raise box["error"]
     return box["value"]  # type: ignore[no-any-return]
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """What ``asyncio.run`` does on exit: cancel leftovers, finish async generators, close."""
+    try:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 class PegasusBackend:

@@ -84,6 +84,8 @@ __all__ = [
 log = logging.getLogger("classify_shim.pegasus")
 
 BACKEND_NAME = "pegasus"
+PARSE_INLINE_CHARS = 8192
+"""Answers longer than this are parsed in a worker thread, not on the event loop."""
 CLAIM_POLL_FIRST_S = 0.05
 CLAIM_POLL_MAX_S = 1.0
 """While another worker pays for an answer, the store is polled from 50 ms up to every second."""
@@ -395,6 +397,12 @@ class Core:
         try:
             if mode == "segments":
                 parsed = parse_segments(answer.data, classes=chunk, duration=record.duration, finish_reason=reason)
+            elif len(answer.data) > PARSE_INLINE_CHARS:
+                # A long answer is parsed off the event loop: other videos' I/O keeps flowing.
+                text = answer.data
+                parsed = await asyncio.to_thread(
+                    lambda: parse_answer(text, classes=chunk, duration=record.duration, finish_reason=reason)
+                )
             else:
                 parsed = parse_answer(answer.data, classes=chunk, duration=record.duration, finish_reason=reason)
         except AnswerError as exc:
@@ -647,7 +655,7 @@ class Core:
         stats = RunStats()
         self.last_run = stats
         gate = RateGate(self.config.max_concurrency)
-        client = V13Client(http, on_headers=gate.observe)
+        client = V13Client(http, observe=gate.observe_answer)
         needs_transcript = any(needs_exact_match(c) for c in request.classes)
         resolver = Resolver(client, gate, self.store, self.scope, self.config.index_id, options,
                             needs_transcript=needs_transcript)

@@ -1,4 +1,8 @@
-"""Turn what Pegasus actually returns into a checked :class:`ParsedAnswer`.
+"""Turn what Pegasus actually returns into a checked :class:`ParsedAnswer` (answer reading).
+
+Finding and repairing the JSON lives in ``_json`` (linear time, hostile-input limits), reading
+single values (numbers, times, confidences) in ``_values``; this module decides what the
+answer says about each requested class.
 
 Structured output makes well-formed answers the norm, but not a guarantee: fences and prose
 around the JSON, truncation at ``max_tokens``, numbers as strings, other confidence scales,
@@ -10,18 +14,30 @@ that cannot be read raises :class:`AnswerError` so the caller can retry once, th
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 import re
-import unicodedata
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from classify_shim._request import ClassSpec
 
+from ._json import HostileAnswer, decode_at, find_json, loads
 from ._prompt import model_sources
+from ._values import (
+    SOURCES,
+    WORD_CONFIDENCE,
+    RawConf,
+    infer_multiplier,
+    key,
+    lookup,
+    parse_bool,
+    parse_confidence_word,
+    parse_timestamp,
+    raw_confidence,
+    source_of,
+    tokens,
+)
 
 __all__ = [
     "DEFAULT_PRESENT_CONFIDENCE",
@@ -39,29 +55,6 @@ __all__ = [
 DEFAULT_PRESENT_CONFIDENCE = 70.0
 """Confidence assumed when the model says ``present: true`` but gives no number and no segment
 confidence: just under the default ``min_video_score`` so a bare "yes" needs evidence to pass."""
-
-WORD_CONFIDENCE: Dict[str, float] = {
-    "certain": 100.0, "certainly": 100.0, "definite": 100.0, "definitely": 100.0,
-    "very high": 95.0, "veryhigh": 95.0, "extremely high": 95.0,
-    "high": 85.0, "likely": 75.0, "fairly high": 75.0, "moderately high": 75.0,
-    "medium high": 70.0, "medium": 60.0, "moderate": 60.0, "mid": 60.0, "possible": 50.0,
-    "possibly": 50.0, "unsure": 50.0, "uncertain": 50.0, "medium low": 40.0,
-    "low": 25.0, "unlikely": 20.0, "very low": 10.0, "verylow": 10.0, "extremely low": 5.0,
-    "none": 0.0, "no": 0.0, "zero": 0.0, "absent": 0.0,
-}
-"""Verbal confidences on the 0-100 scale (centre of the band a person would mean)."""
-
-SOURCES = ("visual", "conversation", "text_in_video")
-_SOURCE_SYNONYMS: Dict[str, str] = {
-    "visual": "visual", "visuals": "visual", "video": "visual", "image": "visual",
-    "images": "visual", "vision": "visual", "scene": "visual", "frames": "visual",
-    "conversation": "conversation", "audio": "conversation", "speech": "conversation",
-    "spoken": "conversation", "transcript": "conversation", "transcription": "conversation",
-    "dialogue": "conversation", "dialog": "conversation", "voice": "conversation",
-    "textinvideo": "text_in_video", "text": "text_in_video", "ocr": "text_in_video",
-    "onscreentext": "text_in_video", "screentext": "text_in_video", "caption": "text_in_video",
-    "captions": "text_in_video", "textonscreen": "text_in_video", "overlaytext": "text_in_video",
-}
 
 _NAME_KEYS = ("name", "class", "class_name", "classname", "label", "category")
 _PRESENT_KEYS = ("present", "is_present", "detected", "matched", "match", "matches_class", "exists")
@@ -150,299 +143,6 @@ class AnswerError(ValueError):
         return f"AnswerError(kind={self.kind!r}, message={self.message!r})"
 
 
-# --------------------------------------------------------------------------------------------
-# Text helpers
-# --------------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4096)  # called ~1,500 times per answer on the same few names
-def _key(text: str) -> str:
-    """Comparison key: case-, width-, whitespace- and punctuation-insensitive."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"[\W_]+", "", folded)
-
-
-def _tokens(text: str) -> set[str]:
-    return set(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
-
-
-@functools.lru_cache(maxsize=1024)  # answers repeat the same few key sets thousands of times
-def _key_index(mapping_keys: Tuple[Any, ...]) -> Dict[str, Any]:
-    """Normalised key -> the mapping's own key; the first spelling wins, as in the answer."""
-    return {_key(str(k)): k for k in reversed(mapping_keys)}
-
-
-def _lookup(mapping: Mapping[str, Any], keys: Sequence[str]) -> Tuple[bool, Any]:
-    """First of ``keys`` present in ``mapping`` (keys compared by :func:`_key`)."""
-    index = _key_index(tuple(mapping))
-    for k in keys:
-        normalised = _key(k)
-        if normalised in index:
-            return True, mapping[index[normalised]]
-    return False, None
-
-
-def _finite(value: float) -> Optional[float]:
-    return value if math.isfinite(value) else None
-
-
-_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$", re.IGNORECASE)
-
-
-def _to_number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return _finite(float(value))
-    if isinstance(value, str):
-        text = value.strip().replace(",", ".") if value.count(",") == 1 and "." not in value else value.strip()
-        if _NUMBER.match(text):
-            return _finite(float(text))
-    return None
-
-
-_CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:[.,]\d+)?)$")
-_UNITS = re.compile(
-    r"^(?:(\d+(?:\.\d+)?)\s*h(?:ours?|rs?)?)?\s*"
-    r"(?:(\d+(?:\.\d+)?)\s*m(?:in(?:utes?|s)?)?)?\s*"
-    r"(?:(\d+(?:\.\d+)?)\s*s(?:ec(?:onds?|s)?)?)?$",
-    re.IGNORECASE,
-)
-
-
-def parse_timestamp(value: Any) -> Optional[float]:
-    """Seconds from a number, ``"12.5"``, ``"12.5s"``, ``"1m30s"``, ``"mm:ss"``, ``"hh:mm:ss"``,
-    ``"hh:mm:ss.fff"`` (comma decimals too); None when it is none of these."""
-    number = _to_number(value)
-    if number is not None:
-        return number
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    m = _CLOCK.match(text)
-    if m:
-        hours = int(m.group(1)) if m.group(1) else 0
-        minutes = int(m.group(2))
-        seconds = float(m.group(3).replace(",", "."))
-        if m.group(1) is not None and minutes >= 60:
-            return None
-        if seconds >= 60:
-            return None
-        return hours * 3600 + minutes * 60 + seconds
-    m = _UNITS.match(text)
-    if m and any(m.groups()):
-        h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-        return h * 3600 + mi * 60 + s
-    return None
-
-
-def parse_confidence_word(text: str) -> Optional[float]:
-    """0-100 value of a verbal confidence ("high", "very low", "none"), else None."""
-    words = re.sub(r"[\s_\-]+", " ", text.strip().casefold()).strip(" .!")
-    if words.endswith(" confidence"):
-        words = words[: -len(" confidence")]
-    return WORD_CONFIDENCE.get(words)
-
-
-# A confidence read from the answer: (value, already on the 0-100 scale?)
-_RawConf = Tuple[float, bool]
-
-
-def _raw_confidence(value: Any) -> Optional[_RawConf]:
-    if isinstance(value, bool):
-        return (100.0, True) if value else (0.0, True)
-    number = _to_number(value)
-    if number is not None:
-        return number, False
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    m = re.match(r"^([+-]?\d+(?:\.\d+)?)\s*%$", text)
-    if m:
-        return float(m.group(1)), True
-    m = re.match(r"^(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)$", text)
-    if m and float(m.group(2)) > 0:
-        return 100.0 * float(m.group(1)) / float(m.group(2)), True
-    word = parse_confidence_word(text)
-    if word is not None:
-        return word, True
-    return None
-
-
-def _infer_multiplier(values: Sequence[Tuple[float, bool]]) -> float:
-    """Scale of the bare numeric confidences in one answer: x100 (0-1), x10 (0-10) or x1.
-
-    One scale per answer: a model that answers 0.9 for one class answers 0.2, not 20, for the
-    next. Small integers are only read as 0-1 or 0-10 when the answer also claims presence
-    with them (``present: true`` at 1 or at 5+), because "8" could otherwise be a low 0-100
-    confidence and scaling it up would invent a positive.
-    """
-    nums = [v for v, _ in values]
-    if not nums or any(v > 10 for v in nums):
-        return 1.0
-    if all(v <= 1 for v in nums) and (
-        any(0 < v < 1 for v in nums) or any(claims and v == 1 for v, claims in values)
-    ):
-        return 100.0
-    if any(v > 1 for v in nums) and any(claims and v >= 5 for v, claims in values):
-        return 10.0
-    return 1.0
-
-
-def _parse_bool(value: Any) -> Optional[bool]:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return bool(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        word = value.strip().casefold()
-        if word in ("true", "yes", "y", "present", "1", "detected", "match", "matched"):
-            return True
-        if word in ("false", "no", "n", "absent", "0", "none", "not present", "not detected"):
-            return False
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# Finding the JSON
-# --------------------------------------------------------------------------------------------
-
-_DECODER = json.JSONDecoder(strict=False)
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[ \t]*\r?\n?(.*?)(?:```|$)", re.DOTALL)
-
-
-def _balanced_end(text: str, start: int) -> Optional[int]:
-    """Index after the value opened at ``start`` or None if it never closes (truncated)."""
-    depth = 0
-    in_string = False
-    quote = ""
-    escaped = False
-    for i in range(start, len(text)):
-        ch = text[i]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                in_string = False
-        elif ch in "\"'" and (ch == '"' or depth > 0):
-            in_string, quote = True, ch
-        elif ch in "{[":
-            depth += 1
-        elif ch in "}]":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return None
-
-
-def _repair(text: str) -> str:
-    """Common near-JSON into JSON: single quotes, Python literals, trailing commas, smart quotes."""
-    out: List[str] = []
-    i = 0
-    n = len(text)
-    text = text.replace("\u201c", '"').replace("\u201d", '"')
-    while i < n:
-        ch = text[i]
-        if ch in "\"'":
-            quote = ch
-            j = i + 1
-            buf: List[str] = []
-            while j < n and text[j] != quote:
-                if text[j] == "\\" and j + 1 < n:
-                    nxt = text[j + 1]
-                    buf.append(nxt if (quote == "'" and nxt == "'") else text[j : j + 2])
-                    j += 2
-                    continue
-                buf.append('\\"' if (quote == "'" and text[j] == '"') else text[j])
-                j += 1
-            out.append('"' + "".join(buf) + '"')
-            i = j + 1
-            continue
-        if ch == ",":
-            k = i + 1
-            while k < n and text[k].isspace():
-                k += 1
-            if k < n and text[k] in "}]":
-                i += 1
-                continue
-        m = re.match(r"(True|False|None)\b", text[i:])
-        if m and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
-            out.append({"True": "true", "False": "false", "None": "null"}[m.group(1)])
-            i += len(m.group(1))
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _decode_at(text: str, start: int) -> Tuple[bool, Any, Optional[int]]:
-    """(decoded?, value, end of the bracketed span or None when it never closes)."""
-    try:
-        value, end = _DECODER.raw_decode(text, start)
-        return True, value, end
-    except ValueError:
-        pass
-    end_or_none = _balanced_end(text, start)
-    if end_or_none is None:
-        return False, None, None
-    try:
-        return True, _DECODER.decode(_repair(text[start:end_or_none])), end_or_none
-    except ValueError:
-        return False, None, end_or_none
-
-
-def _looks_like_answer(value: Any) -> bool:
-    if isinstance(value, dict):
-        return True
-    return isinstance(value, list) and (
-        all(isinstance(v, dict) for v in value) or all(isinstance(v, str) for v in value)
-    )
-
-
-def _candidates(text: str) -> List[str]:
-    """Texts to search: fenced blocks first (``json`` ones before others), then the whole text."""
-    blocks = [(m.group(1).casefold(), m.group(2)) for m in _FENCE.finditer(text)]
-    ordered = [b for lang, b in blocks if lang == "json"] + [b for lang, b in blocks if lang != "json"]
-    return [*ordered, text]
-
-
-class _Found:
-    def __init__(
-        self, value: Any = None, ok: bool = False, unbalanced_at: Optional[Tuple[str, int]] = None
-    ) -> None:
-        self.value = value
-        self.ok = ok
-        self.unbalanced_at = unbalanced_at
-
-
-def _find_json(text: str, depth: int = 0) -> _Found:
-    """The first JSON value in ``text`` that can be an answer, else where a cut-off one opens.
-
-    Scanning stops at the first opener that never closes: everything after it lies inside that
-    truncated value, and a complete inner object must not pass for the whole answer.
-    """
-    unbalanced: Optional[Tuple[str, int]] = None
-    for candidate in _candidates(text):
-        for m in re.finditer(r"[\[{]", candidate):
-            ok, value, end = _decode_at(candidate, m.start())
-            if ok and _looks_like_answer(value):
-                return _Found(value, True)
-            if end is None:
-                if unbalanced is None:
-                    unbalanced = (candidate, m.start())
-                break
-    if depth == 0 and text.strip().startswith('"'):
-        try:
-            inner = _DECODER.decode(text.strip())
-        except ValueError:
-            inner = None
-        if isinstance(inner, str):
-            return _find_json(inner, depth + 1)  # the JSON came back JSON-encoded as a string
-    return _Found(unbalanced_at=unbalanced)
-
-
 def _recover_items(text: str, start: int) -> List[Dict[str, Any]]:
     """Complete class objects at the head of a truncated answer that opens at ``start``."""
     window = text[start:]
@@ -459,7 +159,7 @@ def _recover_items(text: str, start: int) -> List[Dict[str, Any]]:
             pos += 1
         if pos >= len(window) or window[pos] != "{":
             return items
-        ok, value, end = _decode_at(window, pos)
+        ok, value, end = decode_at(window, pos)
         if not ok or end is None or not isinstance(value, dict):
             return items
         items.append(value)
@@ -487,17 +187,43 @@ def _keyed(value: Mapping[Any, Any]) -> List[Tuple[str, Dict[str, Any]]]:
     return keyed
 
 
+_WRAPPER_WORDS = frozenset(key(w) for w in _WRAPPER_KEYS)
+_CLASS_FIELDS = _PRESENT_KEYS + _CONF_KEYS + _SEGMENTS_KEYS
+
+
+def _wraps_classes(inner: Any, names: Sequence[str]) -> bool:
+    """Whether the value under a key spelled like a requested class (``Classes``, ``results``)
+    is really a list of classes rather than that class's own verdict. By shape: a list of
+    class objects / labels, or a dict keyed by requested class names without verdict fields."""
+    if isinstance(inner, str):
+        return False
+    if isinstance(inner, list):
+        return any(isinstance(i, dict) and lookup(i, _NAME_KEYS)[0] for i in inner) or (
+            bool(inner) and all(isinstance(i, str) and _match_name(i, names) is not None for i in inner)
+        )
+    if isinstance(inner, dict):
+        if lookup(inner, _NAME_KEYS)[0] or any(lookup(inner, (f,))[0] for f in _CLASS_FIELDS):
+            return False
+        return any(_match_name(str(k), names) is not None for k in inner)
+    return False
+
+
 def _entries(
     value: Any, names: Sequence[str], depth: int = 0
 ) -> Optional[List[Tuple[str, Dict[str, Any]]]]:
     """``(name as answered, class object)`` pairs from any of the accepted answer shapes:
     ``{"classes": [...]}`` (or another wrapper key), a bare list of class objects, a list of
-    label strings, one class object, or a dict keyed by class name."""
+    label strings, one class object, or a dict keyed by class name.
+
+    A class may be NAMED like a wrapper (``Classes``, ``results``, ``data``): such a key is a
+    wrapper only when its value has the shape of a class list (:func:`_wraps_classes`)."""
     if depth > 3:
         return None
     if isinstance(value, str):
         try:
-            return _entries(_DECODER.decode(value), names, depth + 1)
+            return _entries(loads(value), names, depth + 1)
+        except HostileAnswer:
+            raise
         except ValueError:
             return None
     if isinstance(value, list):
@@ -508,7 +234,7 @@ def _entries(
                 continue
             if not isinstance(item, dict):
                 return None
-            found, name = _lookup(item, _NAME_KEYS)
+            found, name = lookup(item, _NAME_KEYS)
             if found and isinstance(name, str):
                 out.append((name, item))
             else:
@@ -516,12 +242,16 @@ def _entries(
         return out
     if not isinstance(value, dict):
         return None
-    for key in value:
-        if _match_name(str(key), names) is None and _key(str(key)) in {_key(w) for w in _WRAPPER_KEYS}:
-            inner = value[key]
-            if isinstance(inner, (list, dict, str)):
-                return _entries(inner, names, depth + 1)
-    found, name = _lookup(value, _NAME_KEYS)
+    for field in value:
+        if key(str(field)) not in _WRAPPER_WORDS:
+            continue
+        inner = value[field]
+        is_class = _match_name(str(field), names) is not None
+        if (is_class and _wraps_classes(inner, names)) or (
+            not is_class and isinstance(inner, (list, dict, str))
+        ):
+            return _entries(inner, names, depth + 1)
+    found, name = lookup(value, _NAME_KEYS)
     if found and isinstance(name, str):
         return [(name, value)]
     return _keyed(value)
@@ -533,8 +263,8 @@ def _match_name(answered: str, names: Sequence[str]) -> Optional[str]:
     folded = [n for n in names if n.strip().casefold() == answered.strip().casefold()]
     if len(folded) == 1:
         return folded[0]
-    keyed = [n for n in names if _key(n) == _key(answered)]
-    if len(keyed) == 1 and _key(answered):
+    keyed = [n for n in names if key(n) == key(answered)]
+    if len(keyed) == 1 and key(answered):
         return keyed[0]
     return None
 
@@ -544,10 +274,10 @@ def _nearest_prompt(answered: str, prompts: Sequence[str]) -> Tuple[str, str]:
     match = _match_name(answered, prompts)
     if match is not None:
         return match, "exact" if match == answered else "case"
-    words = _tokens(answered)
+    words = tokens(answered)
     best, best_score = prompts[0], 0.0
     for p in prompts:
-        pw = _tokens(p)
+        pw = tokens(p)
         union = words | pw
         score = len(words & pw) / len(union) if union else 0.0
         if score > best_score:
@@ -555,24 +285,13 @@ def _nearest_prompt(answered: str, prompts: Sequence[str]) -> Tuple[str, str]:
     return best, ("overlap" if best_score > 0 else "first")
 
 
-def _source_of(value: Any, allowed: Sequence[str]) -> Optional[str]:
-    """The requested source named by ``value`` (a word or a list of words), else None."""
-    values = value if isinstance(value, list) else [value]
-    for v in values:
-        if isinstance(v, str):
-            source = _SOURCE_SYNONYMS.get(_key(v))
-            if source is not None and source in allowed:
-                return source
-    return None
-
-
 def _times(seg: Mapping[str, Any]) -> Tuple[Optional[float], Optional[float], bool]:
     """(start, end, had any time field)."""
-    has_start, start_raw = _lookup(seg, _START_KEYS)
-    has_end, end_raw = _lookup(seg, _END_KEYS)
+    has_start, start_raw = lookup(seg, _START_KEYS)
+    has_end, end_raw = lookup(seg, _END_KEYS)
     if has_start or has_end:
         return parse_timestamp(start_raw), parse_timestamp(end_raw), True
-    has_range, rng = _lookup(seg, _RANGE_KEYS)
+    has_range, rng = lookup(seg, _RANGE_KEYS)
     if not has_range:
         return None, None, False
     if isinstance(rng, (list, tuple)) and len(rng) == 2:
@@ -595,8 +314,8 @@ class _Draft:
     def __init__(self, spec: ClassSpec) -> None:
         self.spec = spec
         self.present: Optional[bool] = None
-        self.confidence: Optional[_RawConf] = None
-        self.segments: List[Tuple[Mapping[str, Any], Optional[_RawConf]]] = []
+        self.confidence: Optional[RawConf] = None
+        self.segments: List[Tuple[Mapping[str, Any], Optional[RawConf]]] = []
         self.coverage: Optional[float] = None
         self.seen = False
 
@@ -604,7 +323,7 @@ class _Draft:
 def _coverage(value: Any) -> Optional[float]:
     """A coverage estimate as a share 0-1: "40%" and 40 are 0.40 (the schema asks for an integer
     percentage); a fractional number <= 1 such as 0.4 is already a share."""
-    raw = _raw_confidence(value)
+    raw = raw_confidence(value)
     if raw is None or isinstance(value, bool):
         return None
     number, percent = raw
@@ -642,32 +361,32 @@ def _build(
         if draft.seen:
             notes.append(f"class {name!r} answered more than once; merged")
         draft.seen = True
-        has_present, present_raw = _lookup(obj, _PRESENT_KEYS)
-        present = _parse_bool(present_raw) if has_present else None
+        has_present, present_raw = lookup(obj, _PRESENT_KEYS)
+        present = parse_bool(present_raw) if has_present else None
         if has_present and present is None and present_raw is not None:
             notes.append(f"class {name!r}: unreadable present={present_raw!r}")
         if present is not None:
             draft.present = bool(draft.present) or present
-        has_conf, conf_raw = _lookup(obj, _CONF_KEYS)
-        conf = _raw_confidence(conf_raw) if has_conf else None
+        has_conf, conf_raw = lookup(obj, _CONF_KEYS)
+        conf = raw_confidence(conf_raw) if has_conf else None
         if has_conf and conf is None and conf_raw is not None:
             notes.append(f"class {name!r}: unreadable confidence {conf_raw!r}")
         if conf is not None and (draft.confidence is None or conf[0] > draft.confidence[0]):
             draft.confidence = conf
-        has_cov, cov_raw = _lookup(obj, _COVERAGE_KEYS)
+        has_cov, cov_raw = lookup(obj, _COVERAGE_KEYS)
         if has_cov and cov_raw is not None:
             cov = _coverage(cov_raw)
             if cov is None:
                 notes.append(f"class {name!r}: unreadable coverage {cov_raw!r}")
             elif draft.coverage is None or cov > draft.coverage:
                 draft.coverage = cov
-        _, seg_raw = _lookup(obj, _SEGMENTS_KEYS)
+        _, seg_raw = lookup(obj, _SEGMENTS_KEYS)
         for seg in _segment_list(seg_raw):
             if not isinstance(seg, dict):
                 notes.append(f"class {name!r}: dropped segment {seg!r} (not an object)")
                 continue
-            has_sc, sc_raw = _lookup(seg, _CONF_KEYS)
-            sc = _raw_confidence(sc_raw) if has_sc else None
+            has_sc, sc_raw = lookup(seg, _CONF_KEYS)
+            sc = raw_confidence(sc_raw) if has_sc else None
             draft.segments.append((seg, sc))
 
     # One confidence scale for the whole answer (see _infer_multiplier).
@@ -676,11 +395,11 @@ def _build(
         if d.confidence is not None and not d.confidence[1]:
             bare.append((d.confidence[0], bool(d.present)))
         bare.extend((sc[0], True) for _, sc in d.segments if sc is not None and not sc[1])
-    multiplier = _infer_multiplier(bare)
+    multiplier = infer_multiplier(bare)
     if multiplier != 1.0:
         notes.append(f"confidences read on a 0-{100 / multiplier:g} scale")
 
-    def scaled(raw: Optional[_RawConf], where: str) -> Optional[float]:
+    def scaled(raw: Optional[RawConf], where: str) -> Optional[float]:
         if raw is None:
             return None
         value = raw[0] if raw[1] else raw[0] * multiplier
@@ -747,9 +466,9 @@ def _segments(
         if not allowed:
             notes.append(f"class {name!r}: dropped segment (no source of this class is judged by the model)")
             continue
-        has_src, src_raw = _lookup(seg, _SOURCE_KEYS)
+        has_src, src_raw = lookup(seg, _SOURCE_KEYS)
         if has_src and src_raw is not None:
-            source = _source_of(src_raw, allowed)
+            source = source_of(src_raw, allowed)
             if source is None:
                 notes.append(f"class {name!r}: dropped segment with source {src_raw!r} (not requested)")
                 continue
@@ -757,7 +476,7 @@ def _segments(
             source = "visual" if "visual" in allowed else allowed[0]
             if len(allowed) > 1:
                 notes.append(f"class {name!r}: segment without source read as {source!r}")
-        has_prompt, prompt_raw = _lookup(seg, _PROMPT_KEYS)
+        has_prompt, prompt_raw = lookup(seg, _PROMPT_KEYS)
         if has_prompt and isinstance(prompt_raw, str) and prompt_raw.strip():
             prompt, how = _nearest_prompt(prompt_raw, spec.prompts)
             if how in ("overlap", "first"):
@@ -788,15 +507,27 @@ def parse_answer(
     never closes (``partial`` then holds the class objects that did arrive complete), and
     ``invalid`` when no answer can be read or none of its classes was requested.
     """
+    try:
+        return _parse(text, classes, duration, finish_reason)
+    except HostileAnswer as exc:
+        raise AnswerError("invalid", f"answer rejected unread: {exc}") from None
+    except (RecursionError, OverflowError) as exc:  # a limit we did not foresee: still just invalid
+        raise AnswerError("invalid", f"answer could not be read safely: {type(exc).__name__}") from None
+
+
+def _parse(text: str, classes: Sequence[ClassSpec], duration: float, finish_reason: str) -> ParsedAnswer:
     notes: List[str] = []
     names = [c.name for c in classes]
     if not isinstance(text, str) or not text.strip():
         raise AnswerError("invalid", "empty answer")
-    found = _find_json(text)
+    found = find_json(text)
     if found.ok:
         entries = _entries(found.value, names)
         if entries is None:
             raise AnswerError("invalid", "answer JSON has no class list")
+        if not entries:
+            # {} / [] / {"classes": []}: the model judged nothing. Invalid (retried, never cached).
+            raise AnswerError("invalid", "empty answer: no class was judged")
         parsed = _build(entries, classes, duration, notes)
         if entries and not any(c.answered for c in parsed.values()):
             raise AnswerError("invalid", "answer names none of the requested classes")

@@ -14,17 +14,19 @@ worker threads (httpx clients are thread-safe), so the user's transport settings
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import json
 import logging
 import math
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from classify_shim._exceptions import RateLimitError, TwelveLabsError
-from classify_shim._http import AsyncHTTP, HTTPResponse, RetryPolicy, SyncHTTP
+from classify_shim._http import AsyncHTTP, HTTPResponse, Observer, RetryPolicy, SyncHTTP
 from classify_shim._types import RequestOptions
 
 from ._limits import model_spec
@@ -36,7 +38,9 @@ __all__ = [
     "RateGate",
     "V13Client",
     "VideoRecord",
+    "bind_cancel_event",
     "build_analyze_body",
+    "cancel_requested",
     "uses_asset_id",
     "video_reference",
 ]
@@ -198,19 +202,31 @@ def _forwarded(options: Optional[RequestOptions], extra_headers: Optional[Mappin
         return None
     if options is None:
         return RequestOptions(headers=dict(extra_headers or {}))
+    if options.body:
+        log.debug("request options %s replace the v1.2 body; they do not apply to v1.3 calls and are ignored",
+                  ", ".join(sorted(options.body)))
+    if options.params:
+        log.debug("request option params applies to the v1.2 classify URL only; ignored for v1.3 calls")
     headers = {**options.headers, **(extra_headers or {})}
-    return RequestOptions(headers=headers, timeout=options.timeout, extensions=options.extensions,
-                          cookies=options.cookies)
+    return RequestOptions(
+        headers=headers, timeout=options.timeout, extensions=options.extensions, cookies=options.cookies,
+        auth=options.auth, follow_redirects=options.follow_redirects,
+    )
 
 
 class V13Client:
     """Thin, typed wrappers; errors are the legacy exception tree raised by ``_http``."""
 
     def __init__(
-        self, http: Union[AsyncHTTP, SyncHTTP], on_headers: Optional[Callable[[Mapping[str, str]], None]] = None
+        self,
+        http: Union[AsyncHTTP, SyncHTTP],
+        on_headers: Optional[Callable[[Mapping[str, str]], None]] = None,
+        *,
+        observe: Optional[Observer] = None,
     ) -> None:
         self._http = http
-        self.on_headers = on_headers  # the rate gate learns from every answer's headers
+        self.on_headers = on_headers  # headers of each final answer
+        self.observe = observe  # (status, headers) of every answer, retried ones included
 
     async def _request(
         self,
@@ -223,12 +239,15 @@ class V13Client:
         headers: Optional[Mapping[str, str]] = None,
     ) -> HTTPResponse:
         opts = _forwarded(options, headers)
+        observe = self.observe
         if isinstance(self._http, AsyncHTTP):
-            response = await self._http.request(method, path, json=json, params=params, options=opts)
+            response = await self._http.request(
+                method, path, json=json, params=params, options=opts, observe=observe
+            )
         else:
             sync = self._http
             response = await asyncio.to_thread(
-                lambda: sync.request(method, path, json=json, params=params, options=opts)
+                lambda: sync.request(method, path, json=json, params=params, options=opts, observe=observe)
             )
         if self.on_headers is not None:
             self.on_headers(response.headers)
@@ -382,10 +401,8 @@ class V13Client:
 DEFAULT_CONCURRENCY = 4
 """Start with 4 calls in flight: fast on a paid plan, gentle on a free one (see ``RateGate``)."""
 MAX_CONCURRENCY = 32
-RATE_LIMIT_ATTEMPTS = 6
-"""Extra 429 rounds per call beyond the HTTP layer's own retries before a video is given up."""
 RATE_LIMIT_BASE_DELAY = 1.0
-"""First backoff (seconds) after a 429 without ``Retry-After``; doubles each round."""
+"""First pause (seconds) after a 429 without ``Retry-After``; doubles with each 429 in a row."""
 RATE_LIMIT_MAX_WAIT = 60.0
 """Longest single pause; a longer ``Retry-After`` (a daily quota) is cut to this."""
 
@@ -395,36 +412,41 @@ _T = TypeVar("_T")
 class RateGate:
     """Bounded, adaptive concurrency for v1.3 calls, shared by every call of one classify run.
 
+    The gate PACES, it never re-sends: retries are the HTTP layer's alone (one retry layer, at
+    most ``1 + max_retries`` sends per API call). It sees every answer through
+    :meth:`observe_answer`, retried ones included:
+
     * ``limit`` calls in flight; starts at ``ClientConfig.max_concurrency`` or 4.
-    * A 429 (after the HTTP layer's own retries) halves the limit and pauses *every* caller
-      until ``Retry-After`` (or an exponential backoff when the server gives none), then the
-      call is tried again, at most :data:`RATE_LIMIT_ATTEMPTS` times; after that the
-      ``RateLimitError`` propagates and the caller reports that one video.
+    * A 429 halves the limit and holds back every *new* call until ``Retry-After`` (or an
+      exponential pause when the server gives none); a call whose retries are used up raises
+      ``RateLimitError`` and the caller reports that one video.
     * Each run of successes as long as the limit raises it by one, up to the cap.
     * ``X-Ratelimit-Limit`` lowers the cap to the window size (more in flight cannot help);
       ``X-Ratelimit-Remaining: 0`` pauses until the window resets.
+    * A cancelled run (Ctrl-C in the sync client, :func:`cancel_requested`) starts no new call.
     """
 
     def __init__(
         self,
         max_concurrency: Optional[int],
         *,
-        attempts: Optional[int] = None,
         base_delay: Optional[float] = None,
         max_delay: Optional[float] = None,
         sleep: Optional[Callable[[float], Awaitable[None]]] = None,
+        cancelled: Optional[Callable[[], bool]] = None,
     ) -> None:
         self.cap = max(1, min(MAX_CONCURRENCY, max_concurrency or MAX_CONCURRENCY))
         self.limit = max(1, min(self.cap, max_concurrency or DEFAULT_CONCURRENCY))
-        self.attempts = RATE_LIMIT_ATTEMPTS if attempts is None else attempts
         self.base_delay = RATE_LIMIT_BASE_DELAY if base_delay is None else base_delay
         self.max_delay = RATE_LIMIT_MAX_WAIT if max_delay is None else max_delay
         self._sleep = sleep or asyncio.sleep
+        self._cancelled = cancelled or cancel_requested
         self._in_flight = 0
         self._successes = 0
+        self._storm = 0  # 429s in a row, for the pause when the server gives no hint
         self._resume_at = 0.0
         self._cond: Optional[asyncio.Condition] = None
-        self.rate_limited = 0  # 429s seen after the HTTP layer gave up (for logs and tests)
+        self.rate_limited = 0  # 429 answers seen (for logs and tests)
 
     def _condition(self) -> asyncio.Condition:
         if self._cond is None:  # created lazily, inside the running loop
@@ -467,15 +489,25 @@ class RateGate:
             if delay is not None:
                 self._resume_at = max(self._resume_at, time.monotonic() + min(delay, self.max_delay))
 
-    def _on_rate_limited(self, exc: RateLimitError, attempt: int) -> float:
+    def observe_answer(self, status: int, headers: Mapping[str, str]) -> None:
+        """Every answer the HTTP layer receives (called from its retry loop, maybe in a thread)."""
+        if status == 429:
+            self._on_rate_limited(headers)
+        else:
+            if status < 400:
+                self._storm = 0
+            self.observe(headers)
+
+    def _on_rate_limited(self, headers: Mapping[str, str]) -> float:
         self.rate_limited += 1
         self.limit = max(1, self.limit // 2)
         self._successes = 0
-        server = RetryPolicy.server_delay(exc.response.headers)
+        server = RetryPolicy.server_delay(headers)
         if server is not None:
             delay = min(server, self.max_delay)
         else:
-            delay = min(self.base_delay * (2.0**attempt), self.max_delay) * (0.75 + 0.25 * random.random())
+            delay = min(self.base_delay * (2.0**self._storm), self.max_delay) * (0.75 + 0.25 * random.random())
+        self._storm += 1
         self._resume_at = max(self._resume_at, time.monotonic() + delay)
         return delay
 
@@ -486,22 +518,35 @@ class RateGate:
             self._successes = 0
 
     async def run(self, factory: Callable[[], Awaitable[_T]], label: str = "") -> _T:
-        attempt = 0
-        while True:
-            await self._pause()
-            await self._acquire()
-            try:
-                result = await factory()
-            except RateLimitError as exc:
-                delay = self._on_rate_limited(exc, attempt)
-                attempt += 1
-                if attempt > self.attempts:
-                    raise
-                log.info("rate limited%s; retry %d/%d in %.2f s, %d in flight max",
-                         f" ({label})" if label else "", attempt, self.attempts, delay, self.limit)
-                continue
-            else:
-                self._on_success()
-                return result
-            finally:
-                await self._release()
+        """Wait for a slot (and any rate-limit pause), then make the call ONCE."""
+        await self._pause()
+        await self._acquire()
+        try:
+            if self._cancelled():
+                raise asyncio.CancelledError(f"run cancelled before {label or 'a call'} started")
+            result = await factory()
+        except RateLimitError:
+            log.info("rate limited%s after the HTTP layer's retries; %d in flight max",
+                     f" ({label})" if label else "", self.limit)
+            raise
+        else:
+            self._on_success()
+            return result
+        finally:
+            await self._release()
+
+
+# ----------------------------------------------------------------------------- cancellation
+
+_CANCEL: contextvars.ContextVar[Optional[threading.Event]] = contextvars.ContextVar("classify_shim_cancel", default=None)
+
+
+def cancel_requested() -> bool:
+    """True once the sync client's caller was interrupted (Ctrl-C): no new v1.3 call may start."""
+    event = _CANCEL.get()
+    return event is not None and event.is_set()
+
+
+def bind_cancel_event(event: threading.Event) -> None:
+    """Bind ``event`` to the current context (the worker thread's, before its loop starts)."""
+    _CANCEL.set(event)

@@ -15,10 +15,14 @@ import httpx
 
 from ._backend import AsyncBackend, SyncBackend, load_async_backend, load_backend
 from ._config import DEFAULT_API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_PAGE_TTL_S, ClientConfig
-from ._types import NOT_GIVEN, BackendName, NotGiven
+from ._types import NOT_GIVEN, BackendName, NotGiven, Secret
 from .resources.classify import AsyncClassify, Classify
 
 __all__ = ["AsyncTwelveLabs", "TwelveLabs"]
+
+def _masked(api_key: Any) -> Any:
+    return Secret(api_key) if isinstance(api_key, str) and not isinstance(api_key, Secret) else api_key
+
 
 _OTHER_RESOURCES = ("engine", "index", "task", "search", "generate", "embed")
 
@@ -28,7 +32,8 @@ class _ClientBase:
 
     @property
     def api_key(self) -> str:
-        return self.config.api_key
+        """The plain key, as 0.3.2's attribute was (the config keeps it masked)."""
+        return str.__str__(self.config.api_key)
 
     @property
     def version(self) -> str:
@@ -53,7 +58,14 @@ class _ClientBase:
         raise AttributeError(name)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(version={self.version!r}, base_url={self.base_url!r}, classify_backend={self.classify_backend!r})"
+        # Safe on a half-built client (its constructor raised): no attribute is assumed to exist.
+        config = self.__dict__.get("config")
+        if config is None:
+            return f"<{type(self).__name__} (not initialised)>"
+        return (
+            f"{type(self).__name__}(version={config.version!r}, base_url={config.legacy_base_url!r}, "
+            f"classify_backend={config.backend!r})"
+        )
 
 
 class TwelveLabs(_ClientBase):
@@ -81,6 +93,7 @@ class TwelveLabs(_ClientBase):
         shadow_sample_rate: float = 1.0,
         on_mismatch: Optional[Callable[[Any], None]] = None,
     ) -> None:
+        api_key = _masked(api_key)  # frames printed with their locals never show the key
         self.config = ClientConfig.build(
             api_key, version, classify_backend=classify_backend, base_url=base_url, timeout=timeout,
             max_retries=max_retries, http_client=http_client, pegasus_model=pegasus_model, strategy=strategy, index_id=index_id,
@@ -88,10 +101,23 @@ class TwelveLabs(_ClientBase):
             shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
         )
         self._backend: SyncBackend = load_backend(self.config.backend, self.config)
+        self._closed = False
         self.classify = Classify(self)
 
+    def _open_backend(self) -> SyncBackend:
+        """The backend for a call; reopened after ``close()`` or a ``with`` block, because 0.3.2's
+        client stayed usable after ``with TwelveLabs(...) as client:`` ended. (``_backend`` stays
+        readable after closing, e.g. for ``shadow_report``.)"""
+        if self._closed:
+            self._backend = load_backend(self.config.backend, self.config)
+            self._closed = False
+        return self._backend
+
     def close(self) -> None:
-        self._backend.close()
+        """Release connections and the store; a later call opens them again."""
+        if not self._closed:
+            self._closed = True
+            self._backend.close()
 
     def __enter__(self) -> TwelveLabs:
         return self
@@ -127,6 +153,7 @@ class AsyncTwelveLabs(_ClientBase):
         shadow_sample_rate: float = 1.0,
         on_mismatch: Optional[Callable[[Any], None]] = None,
     ) -> None:
+        api_key = _masked(api_key)  # frames printed with their locals never show the key
         self.config = ClientConfig.build(
             api_key, version, classify_backend=classify_backend, base_url=base_url, timeout=timeout,
             max_retries=max_retries, async_http_client=http_client, pegasus_model=pegasus_model, strategy=strategy,
@@ -134,10 +161,20 @@ class AsyncTwelveLabs(_ClientBase):
             on_progress=on_progress, shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
         )
         self._backend: AsyncBackend = load_async_backend(self.config.backend, self.config)
+        self._closed = False
         self.classify = AsyncClassify(self)
 
+    def _open_backend(self) -> AsyncBackend:
+        """Reopened for a call after ``aclose()`` / ``async with``, like the sync twin."""
+        if self._closed:
+            self._backend = load_async_backend(self.config.backend, self.config)
+            self._closed = False
+        return self._backend
+
     async def aclose(self) -> None:
-        await self._backend.aclose()
+        if not self._closed:
+            self._closed = True
+            await self._backend.aclose()
 
     async def __aenter__(self) -> AsyncTwelveLabs:
         return self

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Union
 import httpx
 
 from ._exceptions import TwelveLabsError
-from ._types import NotGiven
+from ._types import NotGiven, Secret
 
 __all__ = [
     "BACKEND_CHOICES",
@@ -189,12 +189,10 @@ class ClientConfig:
     ) -> ClientConfig:
         if api_key is not None and not isinstance(api_key, str):
             raise TwelveLabsError(f"api_key must be a string, got {type(api_key).__name__}")
-        key = api_key or os.environ.get(ENV_API_KEY)
-        if not key or not key.strip():
-            raise TwelveLabsError(
-                "Provide `api_key` to initialize a client (or set TWELVELABS_API_KEY). "
-                "You can find the key on the API Key page of the TwelveLabs dashboard."
-            )
+        # A missing or malformed key is reported at the first call (``_request.check_api_key``),
+        # as 0.3.2 did: modules that build their client at import time keep importing.
+        key = Secret((api_key or os.environ.get(ENV_API_KEY) or "").strip())
+        api_key = key  # the plain value must not stay a local of this frame
         if not isinstance(version, str) or not re.fullmatch(r"v\d+(\.\d+)?", version):
             raise TwelveLabsError(f"version={version!r} is not an API version such as 'v1.2'")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
@@ -245,7 +243,7 @@ class ClientConfig:
             if text is not None and (not isinstance(text, str) or not text.strip()):
                 raise TwelveLabsError(f"{text_name} must be a non-empty string, got {text!r}")
         return cls(
-            api_key=key.strip(),
+            api_key=key,
             version=version,
             host=_host_root(base_url),
             timeout=resolved_timeout,

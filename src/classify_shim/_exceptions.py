@@ -16,6 +16,7 @@ import httpx
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
@@ -101,6 +102,35 @@ class InternalServerError(APIStatusError):
     pass
 
 
+class APIResponseValidationError(APIError):
+    """A success status whose body is not what the API documents (e.g. malformed JSON).
+
+    0.3.2 let ``json.JSONDecodeError`` escape here; it is an :class:`APIError` now, with the
+    decoding error chained as ``__cause__`` and the status and raw text kept.
+    """
+
+    def __init__(self, message: str, *, response: httpx.Response, body: Optional[object]) -> None:
+        super().__init__(message, response.request, body=body)
+        self.response = response
+        self.status_code = response.status_code
+
+
+def _local_response(status: int, body: Dict[str, Any]) -> httpx.Response:
+    """The response the API would have sent, for errors raised before any request."""
+    request = httpx.Request("POST", "http://classify-shim.invalid/validation")
+    return httpx.Response(status, json=body, request=request)
+
+
+def missing_key_error(problem: str) -> AuthenticationError:
+    """401 for a missing or malformed key, raised at the first call (never contains the key)."""
+    text = (
+        f"{problem}. Pass api_key= to TwelveLabs(...) or set TWELVELABS_API_KEY; the key is on the "
+        "API Key page of the TwelveLabs dashboard."
+    )
+    body: Dict[str, Any] = {"code": "api_key_invalid", "message": text}
+    return AuthenticationError(text, response=_local_response(401, body), body=body)
+
+
 class ClassifyValidationError(BadRequestError, ValueError):
     """Input rejected before any request: the 400 the server would have sent, without sending.
 
@@ -112,9 +142,7 @@ class ClassifyValidationError(BadRequestError, ValueError):
         self.field = field
         text = f"{field}: {message}"
         body: Dict[str, Any] = {"code": code, "message": text}
-        request = httpx.Request("POST", "http://classify-shim.invalid/validation")
-        response = httpx.Response(400, json=body, request=request)
-        super().__init__(text, response=response, body=body)
+        super().__init__(text, response=_local_response(400, body), body=body)
 
 
 _STATUS_MAP: Dict[int, Type[APIStatusError]] = {

@@ -1,8 +1,12 @@
 """HTTP layer shared by every adapter: one retry policy, one error mapping, sync and async twins.
 
-Retries (openai-python style): 408/409/429/5xx and connection errors, exponential backoff with
-jitter, honouring ``Retry-After`` (seconds or HTTP date), ``retry-after-ms`` and the v1.2
-``X-Ratelimit-Reset`` epoch. The API key is sent as a header and never logged.
+Retries (openai-python style) live HERE and nowhere else: 408/409/429/5xx and connection
+errors, exponential backoff with jitter, honouring ``Retry-After`` (seconds or HTTP date),
+``retry-after-ms`` and the v1.2 ``X-Ratelimit-Reset`` epoch. One API call is sent at most
+``1 + max_retries`` times (``max_retries=0`` is 0.3.2's no-retry behaviour); callers above
+(the Pegasus rate gate) may observe every answer and pace *new* calls, never re-send.
+A server-hinted wait is capped at :data:`MAX_SERVER_DELAY` seconds; a hint that cannot be
+parsed means "use the backoff". The API key is sent as a header and never logged.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -18,15 +23,21 @@ from typing import Any, Callable, Dict, Mapping, Optional, Union
 import httpx
 from pydantic_core import from_json
 
-from ._exceptions import APIConnectionError, APITimeoutError, make_status_error
+from ._exceptions import APIConnectionError, APIResponseValidationError, APITimeoutError, make_status_error
 from ._types import NotGiven, RequestOptions
 from ._version import __version__
 
-__all__ = ["AsyncHTTP", "HTTPResponse", "RetryPolicy", "SyncHTTP"]
+__all__ = ["MAX_SERVER_DELAY", "AsyncHTTP", "HTTPResponse", "Observer", "RetryPolicy", "SyncHTTP"]
 
 log = logging.getLogger("classify_shim.http")
 
 RETRY_STATUSES = frozenset({408, 409, 429})
+MAX_SERVER_DELAY = 60.0
+"""Longest wait honoured from ``Retry-After``/``retry-after-ms``/``X-Ratelimit-Reset``; a longer
+hint (a daily quota) is cut to this, and the bounded retries then surface the error."""
+
+Observer = Callable[[int, Mapping[str, str]], None]
+"""Called with (status, headers) for EVERY answer, retried ones included (the rate gate learns)."""
 USER_AGENT = f"twelvelabs-classify-shim/{__version__} python-httpx/{httpx.__version__}"
 
 
@@ -45,47 +56,64 @@ class RetryPolicy:
     max_retries: int = 2
     initial_delay: float = 0.5
     max_delay: float = 8.0
-    # A server-given wait longer than this is not honoured: the error surfaces instead.
-    max_server_delay: float = 60.0
+    max_server_delay: float = MAX_SERVER_DELAY
     jitter: float = 0.25
 
     def should_retry(self, status: int) -> bool:
         return status in RETRY_STATUSES or status >= 500
 
     def delay(self, attempt: int, headers: Optional[Mapping[str, str]] = None) -> float:
-        """Seconds to wait before retry number ``attempt`` (0-based)."""
+        """Seconds to wait before retry number ``attempt`` (0-based): the server's hint, capped,
+        or exponential backoff with jitter when there is no usable hint."""
         server = self.server_delay(headers) if headers is not None else None
-        if server is not None and 0 <= server <= self.max_server_delay:
-            return server
+        if server is not None:
+            return min(server, self.max_server_delay)
         base = min(self.initial_delay * (2.0**attempt), self.max_delay)
         return base * (1.0 - self.jitter * random.random())
 
     @staticmethod
     def server_delay(headers: Mapping[str, str]) -> Optional[float]:
+        """The wait the server asked for, in seconds, or None when it gave none we can read."""
         lowered = {k.lower(): v for k, v in headers.items()}
-        ms = lowered.get("retry-after-ms")
+        ms = _finite(lowered.get("retry-after-ms"))
         if ms is not None:
-            try:
-                return max(0.0, float(ms) / 1000.0)
-            except ValueError:
-                pass
+            return max(0.0, ms / 1000.0)
         after = lowered.get("retry-after")
         if after is not None:
-            try:
-                return max(0.0, float(after))
-            except ValueError:
-                parsed = email.utils.parsedate_to_datetime(after) if after else None
-                if parsed is not None:
-                    return max(0.0, parsed.timestamp() - time.time())
-        reset = lowered.get("x-ratelimit-reset")
+            seconds = _finite(after)
+            if seconds is not None:
+                return max(0.0, seconds)
+            when = _http_date(after)
+            if when is not None:
+                return max(0.0, when - time.time())
         remaining = lowered.get("x-ratelimit-remaining")
-        if reset is not None and (remaining is None or remaining.strip() == "0"):
-            try:
-                value = float(reset)
-            except ValueError:
-                return None
+        value = _finite(lowered.get("x-ratelimit-reset"))
+        if value is not None and (remaining is None or remaining.strip() == "0"):
             # v1.2 documents epoch seconds; tolerate a delta too.
             return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)
+        return None
+
+
+def _finite(text: Optional[str]) -> Optional[float]:
+    if text is None:
+        return None
+    try:
+        value = float(text.strip())
+    except (ValueError, AttributeError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _http_date(text: str) -> Optional[float]:
+    try:
+        parsed = email.utils.parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:  # older Pythons return None instead of raising
+        return None
+    try:
+        return parsed.timestamp()
+    except (OverflowError, OSError, ValueError):
         return None
 
 
@@ -96,7 +124,16 @@ def _decode(response: httpx.Response) -> Any:
     if "jsonl" in content_type or "ndjson" in content_type:  # JSON Lines: the caller reads it line by line
         return response.text
     if "json" in content_type:
-        return from_json(response.content)  # twice as fast as json.loads on result pages
+        try:
+            return from_json(response.content)  # twice as fast as json.loads on result pages
+        except ValueError as exc:
+            text = response.text
+            raise APIResponseValidationError(
+                f"HTTP {response.status_code} from {response.request.url.path} carried a malformed JSON body "
+                f"({exc}); first bytes: {text[:120]!r}",
+                response=response,
+                body=text,
+            ) from exc
     return response.text
 
 
@@ -141,10 +178,13 @@ class _Base:
         merged: Dict[str, Any] = dict(params or {})
         if options is not None:
             merged.update(options.params)
+        body: Dict[str, Any] = dict(options.body) if options is not None and options.body else {}
+        if not body:
+            body["json"] = json
         return client.build_request(
             method,
             url,
-            json=json,
+            **body,
             params=merged or None,
             headers=self._headers(method, options),
             cookies=options.cookies if options and options.cookies else None,
@@ -169,10 +209,18 @@ class _Base:
         raise APIConnectionError(message=f"Connection error: {exc}", request=request) from exc
 
     def _on_response(
-        self, request: httpx.Request, response: httpx.Response, attempt: int, retries: int, started: float
+        self,
+        request: httpx.Request,
+        response: httpx.Response,
+        attempt: int,
+        retries: int,
+        started: float,
+        observe: Optional[Observer] = None,
     ) -> Optional[float]:
         """None when the response is final (success); a delay to retry; raises on a final error."""
         self._log(request, response.status_code, attempt, time.monotonic() - started)
+        if observe is not None:
+            observe(response.status_code, response.headers)
         if response.is_success:
             return None
         if attempt < retries and self.policy.should_retry(response.status_code):
@@ -206,18 +254,21 @@ class SyncHTTP(_Base):
         params: Optional[Mapping[str, Any]] = None,
         options: Optional[RequestOptions] = None,
         max_retries: Optional[int] = None,
+        observe: Optional[Observer] = None,
     ) -> HTTPResponse:
+        """Send once, retry at most ``max_retries`` times (the client's by default)."""
         retries = self.policy.max_retries if max_retries is None else max_retries
         request = self._build(self._client, method, path, json, params, options)
+        send_kwargs = options.send_kwargs() if options is not None else {}
         attempt = 0
         while True:
             started = time.monotonic()
             try:
-                response = self._client.send(request)
+                response = self._client.send(request, **send_kwargs)
             except httpx.TransportError as exc:
                 wait = self._on_transport_error(request, exc, attempt, retries, started)
             else:
-                outcome = self._on_response(request, response, attempt, retries, started)
+                outcome = self._on_response(request, response, attempt, retries, started, observe)
                 if outcome is None:
                     return HTTPResponse(response.status_code, _decode(response), response.headers, attempt)
                 response.close()
@@ -256,18 +307,21 @@ class AsyncHTTP(_Base):
         params: Optional[Mapping[str, Any]] = None,
         options: Optional[RequestOptions] = None,
         max_retries: Optional[int] = None,
+        observe: Optional[Observer] = None,
     ) -> HTTPResponse:
+        """Send once, retry at most ``max_retries`` times (the client's by default)."""
         retries = self.policy.max_retries if max_retries is None else max_retries
         request = self._build(self._client, method, path, json, params, options)
+        send_kwargs = options.send_kwargs() if options is not None else {}
         attempt = 0
         while True:
             started = time.monotonic()
             try:
-                response = await self._client.send(request)
+                response = await self._client.send(request, **send_kwargs)
             except httpx.TransportError as exc:
                 wait = self._on_transport_error(request, exc, attempt, retries, started)
             else:
-                outcome = self._on_response(request, response, attempt, retries, started)
+                outcome = self._on_response(request, response, attempt, retries, started, observe)
                 if outcome is None:
                     return HTTPResponse(response.status_code, _decode(response), response.headers, attempt)
                 await response.aclose()

@@ -84,7 +84,11 @@ class RootModelList(List[T]):
 
 
 class ClassifyClassParams:
-    """A class to look for. Plain object as in 0.3.2; unlike 0.3.2 it serialises."""
+    """A class to look for. Plain object as in 0.3.2; unlike 0.3.2 it serialises.
+
+    ``ClassifyClassParams()`` followed by attribute assignment (how 0.2.0-0.2.4 code built
+    it, that class had no constructor) works too; a missing field is reported at the call.
+    """
 
     name: str
     prompts: List[str]
@@ -93,19 +97,19 @@ class ClassifyClassParams:
 
     def __init__(
         self,
-        name: str,
-        prompts: List[str],
+        name: Optional[str] = None,  # optional only for 0.2.0-0.2.4 style code
+        prompts: Optional[List[str]] = None,
         *,
         options: Optional[List[OptionName]] = None,
         conversation_option: Optional[ConversationOption] = None,
     ) -> None:
-        self.name = name
-        self.prompts = prompts
+        self.name = name  # type: ignore[assignment]
+        self.prompts = prompts  # type: ignore[assignment]
         self.options = options
         self.conversation_option = conversation_option
 
     def to_dict(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"name": self.name, "prompts": self.prompts}
+        out: Dict[str, Any] = {k: v for k, v in (("name", self.name), ("prompts", self.prompts)) if v is not None}
         if self.options is not None:
             out["options"] = self.options
         if self.conversation_option is not None:

@@ -2,19 +2,24 @@
 
 Every rule a v1.2 server enforced is checked here, before any network call, and raises
 :class:`ClassifyValidationError` (a ``BadRequestError``) naming the field and what is allowed.
+ONLY rules the v1.2 API itself enforced are checked (each names its source: "v1.2 spec" is
+the official v1.2 OpenAPI schema of ``/classify`` and ``/classify/bulk``); input the API
+served - duplicate class names or video ids, extra keys, untrimmed or repeated prompts - is
+accepted, sent verbatim by the legacy backend and normalised for Pegasus (``ClassSpec``).
 Both backends and both clients (sync, async) go through this module.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-from ._exceptions import ClassifyValidationError
+from ._exceptions import ClassifyValidationError, missing_key_error
 from ._models import ClassifyClassParams
-from ._types import REQUEST_OPTION_KEYS, RequestOptions
+from ._types import BODY_OPTION_KEYS, NOT_GIVEN, REQUEST_OPTION_KEYS, RequestOptions
 
 __all__ = [
     "ALLOWED_CONVERSATION_OPTIONS",
@@ -27,6 +32,7 @@ __all__ = [
     "Thresholds",
     "build_index_request",
     "build_videos_request",
+    "check_api_key",
     "check_page_token",
     "parse_request_options",
 ]
@@ -37,12 +43,13 @@ THRESHOLD_KEYS: Tuple[str, ...] = ("min_video_score", "min_clip_score", "min_dur
 DEFAULT_PAGE_LIMIT = 10
 MAX_PAGE_LIMIT = 50
 MAX_TOTAL_PROMPTS = 100
-MAX_NAME_LENGTH = 256
-MAX_PROMPT_LENGTH = 1000
 MAX_ID_LENGTH = 128
 MAX_TOKEN_LENGTH = 4096
 _CLASS_KEYS = ("name", "prompts", "options", "conversation_option")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_KEY = re.compile(r"[\x21-\x7e]+")
+
+log = logging.getLogger("classify_shim.request")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_.:=\-~]+$")
 
@@ -109,24 +116,30 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_text(field_name: str, value: object, max_len: int) -> str:
+def _check_text(field_name: str, value: object, max_len: Optional[int] = None, *, controls: bool = False) -> str:
+    """A non-empty string. Length and control-character limits apply only where a v1.2 rule
+    gives them (ids and page tokens, see their callers), never to class names or prompts."""
     if not isinstance(value, str):
         raise _fail(field_name, f"must be a string, got {_type_name(value)}")
     if not value.strip():
         raise _fail(field_name, "must be a non-empty string", "parameter_not_provided")
-    if len(value) > max_len:
+    if max_len is not None and len(value) > max_len:
         raise _fail(field_name, f"is {len(value)} characters long; at most {max_len} are allowed")
-    if _CONTROL.search(value):
+    if controls and _CONTROL.search(value):
         raise _fail(field_name, "must not contain control characters")
     return value
 
 
 def _check_id(field_name: str, value: object) -> str:
-    text = _check_text(field_name, value, MAX_ID_LENGTH)
+    # v1.2 rule: ids name existing resources; anything that cannot be an id (v1.2 ids are short
+    # hex strings) was answered 400 resource_not_exist. Checked here too because the Pegasus
+    # backend puts ids into v1.3 URL paths, where '/', '..' or spaces would change the path.
+    text = _check_text(field_name, value, MAX_ID_LENGTH, controls=True)
     if not _ID.match(text):
         raise _fail(
             field_name,
             f"{text!r} is not a valid id (letters, digits, '_', '.', ':', '-'; no spaces or '/')",
+            "resource_not_exist",
         )
     return text
 
@@ -148,6 +161,8 @@ _CLASSES_HINT = "each class is a dict with 'name' and a non-empty 'prompts' list
 
 
 def _check_options(field_name: str, value: object) -> Tuple[str, ...]:
+    # v1.2 spec: ``options`` is required, minItems 1, items in the enum. No uniqueItems: a
+    # repeated source is accepted (and counted once).
     items = _check_list(field_name, value, _OPTIONS_HINT)
     seen: List[str] = []
     for i, item in enumerate(items):
@@ -156,9 +171,8 @@ def _check_options(field_name: str, value: object) -> Tuple[str, ...]:
                 f"{field_name}[{i}]",
                 f"{item!r} is not a source; allowed values are {', '.join(ALLOWED_OPTIONS)}",
             )
-        if item in seen:
-            raise _fail(f"{field_name}[{i}]", f"{item!r} is listed twice")
-        seen.append(item)
+        if item not in seen:
+            seen.append(item)
     return tuple(seen)
 
 
@@ -218,6 +232,8 @@ def _check_threshold(value: object) -> Tuple[Thresholds, Optional[Union[Dict[str
             "threshold",
             f"must be a dict with keys {', '.join(THRESHOLD_KEYS)} or a number, got {_type_name(value)}",
         )
+    # v1.2: an object with three number properties and their ranges; the server answered
+    # 400 parameter_invalid "unknown key" for any other key (as the sandbox's v1.2 does).
     effective: Dict[str, float] = {}
     wire: Dict[str, Any] = {}
     for key, item in value.items():
@@ -230,44 +246,83 @@ def _check_threshold(value: object) -> Tuple[Thresholds, Optional[Union[Dict[str
     return Thresholds(**effective), wire
 
 
+_PARAM_FIELDS = ("name", "prompts", "options", "conversation_option")
+
+
 def _class_as_dict(index: int, item: object) -> Dict[str, Any]:
+    """A class as the dict 0.3.2 would have sent. Any ``ClassifyClassParams`` - ours, or
+    ``twelvelabs.models``' of any release (0.2.0-0.2.4 built it empty and assigned attributes)
+    - is read by its fields, duck-typed; dicts keep every key (extra keys were accepted by v1.2:
+    its schema has no ``additionalProperties: false``)."""
     if isinstance(item, ClassifyClassParams):
         return item.to_dict()
     if isinstance(item, Mapping):
-        unknown = [k for k in item if k not in _CLASS_KEYS]
-        if unknown:
-            raise _fail(
-                f"classes[{index}].{unknown[0]}",
-                f"is not a class field; allowed fields are {', '.join(_CLASS_KEYS)}",
-            )
         return {k: v for k, v in item.items() if v is not None}
+    dump = getattr(item, "model_dump", None)
+    if callable(dump):  # a pydantic model with the class fields
+        dumped = dump()
+        if isinstance(dumped, Mapping) and "name" in dumped:
+            return {k: v for k, v in dumped.items() if v is not None}
+    if hasattr(item, "name") or hasattr(item, "prompts"):
+        raw = {f: getattr(item, f, None) for f in _PARAM_FIELDS}
+        return {k: v for k, v in raw.items() if v is not None}
     raise _fail(f"classes[{index}]", f"must be a dict or ClassifyClassParams, got {_type_name(item)}")
+
+
+def _normalised_prompts(name: str, prompts: Tuple[str, ...]) -> Tuple[str, ...]:
+    """Pegasus' view of a class's prompts: trimmed, each once, empty ones left out (the class
+    name stands in when nothing is left). The legacy wire body keeps them verbatim."""
+    out: Dict[str, None] = {}
+    for p in prompts:
+        text = " ".join(p.split())
+        if text:
+            out.setdefault(text, None)
+    return tuple(out) or (" ".join(name.split()),)
+
+
+def _merge(specs: List[ClassSpec]) -> Tuple[ClassSpec, ...]:
+    """Same-named classes become one (union of prompts and sources, first match mode), with one
+    log notice: the real API served a moderation app that listed ``SelfHarm`` twice."""
+    merged: Dict[str, ClassSpec] = {}
+    repeated: List[str] = []
+    for spec in specs:
+        first = merged.get(spec.name)
+        if first is None:
+            merged[spec.name] = spec
+            continue
+        if spec.name not in repeated:
+            repeated.append(spec.name)
+        prompts = tuple(dict.fromkeys(first.prompts + spec.prompts))
+        options = tuple(dict.fromkeys(first.options + spec.options))
+        merged[spec.name] = ClassSpec(first.name, prompts, options, first.conversation_option)
+    if repeated:
+        log.info("classes listed more than once were merged for Pegasus (union of their prompts): %s",
+                 ", ".join(repeated))
+    return tuple(merged.values())
 
 
 def _check_classes(
     value: object, options: Tuple[str, ...], conversation_option: str
 ) -> Tuple[Tuple[ClassSpec, ...], List[Dict[str, Any]]]:
+    # v1.2 spec: ``classes`` required, minItems 1; each has ``name`` and ``prompts`` (minItems 1,
+    # strings), optional ``options`` / ``conversation_option`` from the enums; at most 100
+    # prompts per request. Nothing else (no length limits, no uniqueness).
     items = _check_list("classes", value, _CLASSES_HINT)
     specs: List[ClassSpec] = []
     wire: List[Dict[str, Any]] = []
-    seen: Dict[str, str] = {}
     total = 0
     for i, item in enumerate(items):
         raw = _class_as_dict(i, item)
         if "name" not in raw:
             raise _fail(f"classes[{i}].name", "is required", "parameter_not_provided")
-        name = _check_text(f"classes[{i}].name", raw["name"], MAX_NAME_LENGTH)
-        folded = name.strip().casefold()
-        if folded in seen:
-            raise _fail(f"classes[{i}].name", f"{name!r} duplicates {seen[folded]!r}; class names must be unique")
-        seen[folded] = name
+        name = _check_text(f"classes[{i}].name", raw["name"])
         if "prompts" not in raw:
             raise _fail(f"classes[{i}].prompts", "is required and must list at least one prompt", "parameter_not_provided")
         prompts = _check_list(f"classes[{i}].prompts", raw["prompts"], "give at least one prompt string")
-        checked = tuple(
-            _check_text(f"classes[{i}].prompts[{j}]", p, MAX_PROMPT_LENGTH) for j, p in enumerate(prompts)
-        )
-        total += len(checked)
+        for j, p in enumerate(prompts):
+            # v1.2: every prompt a non-empty string (400 "every prompt must be a non-empty string").
+            _check_text(f"classes[{i}].prompts[{j}]", p)
+        total += len(prompts)
         class_options = (
             _check_options(f"classes[{i}].options", raw["options"]) if "options" in raw else options
         )
@@ -276,11 +331,15 @@ def _check_classes(
             if "conversation_option" in raw
             else conversation_option
         )
-        specs.append(ClassSpec(name, checked, class_options, class_conv))
+        extra = [k for k in raw if k not in _CLASS_KEYS]
+        if extra:
+            log.debug("classes[%d] keys %s are not v1.2 class fields; sent as given on legacy, unused by Pegasus",
+                      i, ", ".join(map(str, extra)))
+        specs.append(ClassSpec(name, _normalised_prompts(name, tuple(prompts)), class_options, class_conv))
         wire.append(raw)
     if total > MAX_TOTAL_PROMPTS:
         raise _fail("classes", f"has {total} prompts in total; at most {MAX_TOTAL_PROMPTS} are allowed per request")
-    return tuple(specs), wire
+    return _merge(specs), wire
 
 
 def _build(
@@ -316,7 +375,7 @@ def _build(
     wire_body = {k: v for k, v in body.items() if v is not None}
     return ClassifyRequest(
         kind=kind,
-        video_ids=tuple(target["video_ids"]) if "video_ids" in target else None,
+        video_ids=tuple(dict.fromkeys(target["video_ids"])) if "video_ids" in target else None,
         index_id=target.get("index_id"),
         options=checked_options,
         classes=specs,
@@ -340,13 +399,10 @@ def build_videos_request(
     threshold: object = None,
     show_detailed_score: object = None,
 ) -> ClassifyRequest:
+    # v1.2 spec: required array of strings. A repeated id was served (classified once).
     ids = _check_list("video_ids", video_ids, "give the ids of the videos to classify")
-    seen: Dict[str, int] = {}
     for i, vid in enumerate(ids):
         _check_id(f"video_ids[{i}]", vid)
-        if vid in seen:
-            raise _fail(f"video_ids[{i}]", f"{vid!r} is listed twice (first at video_ids[{seen[vid]}])")
-        seen[vid] = i
     return _build(
         "videos", {"video_ids": list(ids)}, options, classes, conversation_option,
         page_limit, include_clips, threshold, show_detailed_score,
@@ -373,17 +429,33 @@ def build_index_request(
     )
 
 
+def check_api_key(key: object) -> None:
+    """At the first call, as 0.3.2 (which sent whatever it had and got 401): a missing key or one
+    that cannot be an HTTP header value fails with ``AuthenticationError``. The message never
+    contains the key."""
+    if not isinstance(key, str) or not key:
+        raise missing_key_error("No API key")
+    if not _KEY.fullmatch(key):
+        raise missing_key_error(
+            f"The API key ({len(key)} characters) is not a valid key: it must be visible ASCII with no "
+            "spaces or line breaks"
+        )
+
+
 def check_page_token(page_token: object) -> str:
+    # v1.2: the token is a path segment of GET /classify/{page_token}; "." / ".." or a "/" would
+    # address another path, so they are rejected before any request.
     if page_token is None:
         raise _fail("page_token", "is required, got None", "parameter_not_provided")
-    text = _check_text("page_token", page_token, MAX_TOKEN_LENGTH)
-    if not _TOKEN.match(text):
-        raise _fail("page_token", f"{text[:40]!r} is not a page token (no spaces, '/', '?' or '#')")
+    text = _check_text("page_token", page_token, MAX_TOKEN_LENGTH, controls=True)
+    if text in (".", "..") or not _TOKEN.match(text):
+        raise _fail("page_token", f"{text[:40]!r} is not a page token (no spaces, '/', '?', '#', nor '.' or '..')")
     return text
 
 
 def parse_request_options(kwargs: Mapping[str, Any]) -> RequestOptions:
-    """``**kwargs`` of a classify method: the httpx request options 0.3.2 forwarded."""
+    """``**kwargs`` of a classify method: the ``httpx.Client.request`` keywords 0.3.2 forwarded.
+    Anything else made 0.3.2 fail (``TypeError`` inside httpx, reported as "Failed connection")."""
     for key in kwargs:
         if key not in REQUEST_OPTION_KEYS:
             raise _fail(
@@ -402,6 +474,9 @@ def parse_request_options(kwargs: Mapping[str, Any]) -> RequestOptions:
         params=params,
         extensions=kwargs.get("extensions"),
         cookies=kwargs.get("cookies"),
+        auth=kwargs.get("auth", NOT_GIVEN),
+        follow_redirects=kwargs.get("follow_redirects", NOT_GIVEN),
+        body={k: kwargs[k] for k in BODY_OPTION_KEYS if kwargs.get(k) is not None},
     )
     if "timeout" in kwargs:
         opts.timeout = kwargs["timeout"]

@@ -6,7 +6,7 @@ from typing import Any, Dict, Literal, Mapping, Optional, TypeVar, Union
 
 import httpx
 
-__all__ = ["NOT_GIVEN", "BackendName", "NotGiven", "RequestOptions", "TimeoutTypes"]
+__all__ = ["NOT_GIVEN", "BackendName", "NotGiven", "RequestOptions", "Secret", "TimeoutTypes"]
 
 _T = TypeVar("_T")
 
@@ -31,21 +31,48 @@ class NotGiven:
 NOT_GIVEN = NotGiven()
 
 
+class Secret(str):
+    """The API key: a real ``str`` (headers, HMACs and comparisons work unchanged) whose ``repr``
+    and ``str`` are masked, so "traceback with locals" tools, debuggers and logs that print a
+    frame's locals or an object's attributes never show it. ``reveal()`` is the raw value."""
+
+    __slots__ = ()
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self else "Secret('')"
+
+    def __str__(self) -> str:
+        return "***" if self else ""
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 BackendName = Literal["legacy", "pegasus", "auto", "shadow"]
 TimeoutTypes = Union[float, httpx.Timeout, None]
 
-# The per-call options 0.3.2 forwarded to httpx through ``**kwargs``.
-REQUEST_OPTION_KEYS = frozenset({"headers", "params", "timeout", "extensions", "cookies"})
+# The per-call options 0.3.2 forwarded to ``httpx.Client.request`` through ``**kwargs`` (every
+# keyword of that method except ``method``, ``url`` and ``json``, which 0.3.2 set itself).
+REQUEST_OPTION_KEYS = frozenset(
+    {"headers", "params", "timeout", "extensions", "cookies", "auth", "follow_redirects", "content", "data", "files"}
+)
+BODY_OPTION_KEYS = frozenset({"content", "data", "files"})
+"""Options that replace the JSON body in httpx (as they did in 0.3.2): legacy only."""
 
 
 class RequestOptions:
     """What a caller passed as ``**kwargs`` to a classify method, checked and typed.
 
-    0.3.2 handed ``**kwargs`` straight to ``httpx.Client.request``; we accept the same
-    keys and reject anything else before the network (0.3.2 failed with "Failed connection").
+    0.3.2 handed ``**kwargs`` straight to ``httpx.Client.request``; we accept the same keys.
+    The legacy backend forwards all of them; the Pegasus backend applies the ones that mean
+    something for its v1.3 calls (headers, cookies, timeout, extensions, auth,
+    follow_redirects) and logs the rest at DEBUG.
     """
 
-    __slots__ = ("cookies", "extensions", "headers", "params", "timeout")
+    __slots__ = ("auth", "body", "cookies", "extensions", "follow_redirects", "headers", "params", "timeout")
 
     def __init__(
         self,
@@ -55,12 +82,27 @@ class RequestOptions:
         timeout: Union[TimeoutTypes, NotGiven] = NOT_GIVEN,
         extensions: Optional[Dict[str, Any]] = None,
         cookies: Optional[Mapping[str, str]] = None,
+        auth: Any = NOT_GIVEN,
+        follow_redirects: Union[bool, NotGiven] = NOT_GIVEN,
+        body: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.headers: Dict[str, str] = dict(headers or {})
         self.params: Dict[str, Any] = dict(params or {})
         self.timeout = timeout
         self.extensions: Dict[str, Any] = dict(extensions or {})
         self.cookies: Dict[str, str] = dict(cookies or {})
+        self.auth = auth
+        self.follow_redirects = follow_redirects
+        self.body: Dict[str, Any] = dict(body or {})  # content / data / files, legacy only
+
+    def send_kwargs(self) -> Dict[str, Any]:
+        """The ``httpx.Client.send`` keywords (``auth``, ``follow_redirects``) the caller gave."""
+        out: Dict[str, Any] = {}
+        if not isinstance(self.auth, NotGiven):
+            out["auth"] = self.auth
+        if not isinstance(self.follow_redirects, NotGiven):
+            out["follow_redirects"] = self.follow_redirects
+        return out
 
     def __repr__(self) -> str:
         safe = {k: ("***" if k.lower() == "x-api-key" else v) for k, v in self.headers.items()}

@@ -171,8 +171,9 @@ def _targets_v13(version: str) -> bool:
 
 
 def build_warning(
-    method: str, backend: str, version: str, *, today: Optional[_dt.date] = None
+    method: str, backend: str, version: str, *, today: Optional[_dt.date] = None, sent: bool = True
 ) -> ClassifyDeprecationWarning:
+    """``sent=False`` for the escalated warning raised before the request: nothing was served."""
     anchor = _ANCHORS[method]
     doc_url = f"{MIGRATION_DOC}#{anchor}"
     replacement = _REPLACEMENTS[method]
@@ -182,11 +183,17 @@ def build_warning(
         "legacy": "the v1.2 endpoint (legacy backend)",
         "pegasus": "Pegasus via v1.3 /analyze (pegasus backend)",
     }.get(backend, f"the {backend} backend")
+    how = (
+        f"this call was served by {served}"
+        if sent
+        else f"this call would be served by {served}; nothing was sent because warnings are errors here"
+    )
     details = (
-        f"TwelveLabs retired the v1.2 Classify API on {SUNSET.isoformat()}; this call was served by "
-        f"{served} through twelvelabs-classify-shim {__version__} and will be removed in shim {REMOVED_IN}. "
+        f"TwelveLabs retired the v1.2 Classify API on {SUNSET.isoformat()}; {how} "
+        f"through twelvelabs-classify-shim {__version__} and will be removed in shim {REMOVED_IN}. "
         f"Native v1.3 code:\n    {replacement}\n"
-        f"Migration steps: {doc_url} (silence with TWELVELABS_CLASSIFY_WARNINGS=off)"
+        f"Migration steps: {doc_url}, or run `classify-shim docs {anchor}` "
+        "(silence with TWELVELABS_CLASSIFY_WARNINGS=off)"
     )
     return category(
         f"client.classify.{method}()",
@@ -249,12 +256,12 @@ class _Decision:
         return rule is None or rule == _BUILTIN_MAIN or (rule == _BUILTIN_IGNORE and _is_pythons_own_ignore())
 
 
-def _decide(method: str, backend: str, version: str) -> Optional[_Decision]:
+def _decide(method: str, backend: str, version: str, sent: bool = True) -> Optional[_Decision]:
     """None when silenced; raises at once in ``error`` mode."""
     mode = resolve_warning_mode()
     if mode == "off":
         return None
-    message = build_warning(method, backend, version)
+    message = build_warning(method, backend, version, sent=sent)
     if mode == "error":
         raise message
     frame = _caller_frame()
@@ -268,7 +275,7 @@ def _decide(method: str, backend: str, version: str) -> Optional[_Decision]:
 def raise_if_escalated(method: str, backend: str, version: str) -> None:
     """Escalation (``TWELVELABS_CLASSIFY_WARNINGS=error`` or an ``error`` filter) fails the call
     before anything is sent, rather than after a request was paid for."""
-    decision = _decide(method, backend, version)
+    decision = _decide(method, backend, version, sent=False)
     if decision is not None and decision.escalated:
         raise decision.message
 

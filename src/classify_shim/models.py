@@ -11,12 +11,17 @@ from ._models import (
     TokenPageInfo,
 )
 
+ClassifyResult = ClassifyPageResult
+"""0.1.24-0.1.25 returned ``ClassifyResult`` (``data`` only) from ``classify.videos``; the page
+result has the same ``data`` plus ``page_info``, so code naming the old class keeps working."""
+
 __all__ = [
     "ClassifyClass",
     "ClassifyClassParams",
     "ClassifyClip",
     "ClassifyDetailedScore",
     "ClassifyPageResult",
+    "ClassifyResult",
     "ClassifyVideoData",
     "RootModelList",
     "TokenPageInfo",

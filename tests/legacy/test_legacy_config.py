@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Optional
+from typing import Any, List, Optional
 
+import httpx
 import pytest
 import twelvelabs  # type: ignore[import-untyped]
 
@@ -27,17 +28,25 @@ def build(api_key: Optional[str] = API_KEY, classify_backend: Optional[str] = No
 
 
 @pytest.mark.parametrize("key", [None, "", "   "], ids=["none", "empty", "blank"])
-def test_missing_key_is_a_clear_error(key: Optional[str]) -> None:
-    with pytest.raises(classify_shim.TwelveLabsError) as info:
-        TwelveLabs(key, classify_backend="legacy")
+def test_missing_key_is_a_clear_error_at_the_first_call(key: Optional[str]) -> None:
+    """0.3.2 built the client without a key and failed at the call with 401: modules that build
+    their client at import time must keep importing."""
+    client = TwelveLabs(key, classify_backend="legacy", base_url="http://classify.test")
+    with pytest.raises(classify_shim.AuthenticationError) as info:
+        client.classify.videos(["v1"], ["visual"], [{"name": "A", "prompts": ["a"]}])
     message = str(info.value)
     assert "api_key" in message and "TWELVELABS_API_KEY" in message
+    assert info.value.status_code == 401
+    client.close()
 
 
-def test_missing_key_error_is_raised_before_any_backend_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_error_is_raised_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWELVELABS_CLASSIFY_BACKEND", "legacy")
-    with pytest.raises(classify_shim.TwelveLabsError, match="TWELVELABS_API_KEY"):
-        TwelveLabs()
+    sent: List[httpx.Request] = []
+    client = TwelveLabs(http_client=httpx.Client(transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(500))))
+    with pytest.raises(classify_shim.AuthenticationError, match="TWELVELABS_API_KEY"):
+        client.classify.by_page_token("tok-1")
+    assert sent == []
 
 
 def test_key_falls_back_to_env(monkeypatch: pytest.MonkeyPatch) -> None:

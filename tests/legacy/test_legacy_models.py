@@ -75,9 +75,16 @@ def test_clip_detailed_scores_is_optional_detailed_score() -> None:
 def test_class_params_is_a_plain_class_with_the_same_constructor() -> None:
     theirs = inspect.signature(real_classify.ClassifyClassParams.__init__)
     mine = inspect.signature(models.ClassifyClassParams.__init__)
-    assert [(p.name, p.kind, p.default) for p in mine.parameters.values()] == [
-        (p.name, p.kind, p.default) for p in theirs.parameters.values()
+    assert [(p.name, p.kind) for p in mine.parameters.values()] == [
+        (p.name, p.kind) for p in theirs.parameters.values()
     ]
+    # Same defaults, except that name and prompts may be omitted: 0.2.0-0.2.4's class had no
+    # constructor, and code built it empty and assigned the attributes.
+    relaxed = {"name": None, "prompts": None}
+    assert [relaxed.get(p.name, p.default) for p in mine.parameters.values() if p.name != "self"] == [
+        relaxed.get(p.name, p.default) for p in theirs.parameters.values() if p.name != "self"
+    ]
+    assert mine.parameters["name"].default is None and mine.parameters["prompts"].default is None
     assert set(typing.get_type_hints(real_classify.ClassifyClassParams)) == set(
         typing.get_type_hints(models.ClassifyClassParams)
     )

@@ -233,17 +233,20 @@ def test_429_storm_loses_no_video(sandbox_factory: Any, tmp_path: Path, monkeypa
     _accounted(result, ids, sb)
 
 
+@pytest.mark.parametrize("max_retries", [0, 2])
 def test_endless_429_ends_in_video_failures(
-    sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_retries: int
 ) -> None:
+    """ONE retry layer: each video's /analyze call is sent at most 1 + max_retries times."""
+    from classify_shim import _http
     from classify_shim.sandbox import _server
 
     monkeypatch.setattr(_server.RateLimiter, "WINDOW_S", 3600.0)  # the quota never comes back
-    monkeypatch.setattr(_v13, "RATE_LIMIT_ATTEMPTS", 2)
     monkeypatch.setattr(_v13, "RATE_LIMIT_MAX_WAIT", 0.01)
+    monkeypatch.setattr(_http.RetryPolicy, "delay", lambda self, attempt, headers=None: 0.01)
     sb = sandbox_factory(_world(), rate_limit_rpm=1)
     ids = _ids(sb)
-    with _client(sb, tmp_path) as client:
+    with _client(sb, tmp_path, max_retries=max_retries) as client:
         result, partial = _classify(client, ids)
     ok = {r["video"] for r in _analyze(sb) if r["status"] == 200}
     assert len(ok) == 1
@@ -251,8 +254,8 @@ def test_endless_429_ends_in_video_failures(
     assert failed == set(ids) - ok
     assert all(e.stage == "analyze" and "RateLimitError" in e.message for e in result.errors)
     assert len(partial) == 1
-    # Bounded: the first round plus two extra rounds per failed video.
-    assert len([r for r in _analyze(sb) if r["status"] == 429]) == 3 * len(failed)
+    sent_429 = [r for r in _analyze(sb) if r["status"] == 429]
+    assert len(sent_429) == len(failed) * (1 + max_retries)  # was up to 21 per video (two layers)
 
 
 def test_progress_callback_sees_every_video(sandbox_factory: Any, tmp_path: Path) -> None:
@@ -347,8 +350,8 @@ def test_async_client(sandbox_factory: Any, tmp_path: Path) -> None:
     assert sum(len(p) for p in pages[1:]) == result.page_info.total_results
 
 
-def test_rate_gate_adapts_and_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Unit: halves on 429, grows on success, honours headers, bounded attempts."""
+def test_rate_gate_paces_but_never_resends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit: the gate makes each call once, halves on 429, grows on success, honours headers."""
     import asyncio
 
     from classify_shim._exceptions import RateLimitError
@@ -363,25 +366,31 @@ def test_rate_gate_adapts_and_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
         request = httpx.Request("POST", "http://x/v1.3/analyze")
         return RateLimitError("429", response=httpx.Response(429, headers=headers, request=request), body=None)
 
-    gate = _v13.RateGate(8, attempts=2, base_delay=0.5, max_delay=2.0, sleep=fake_sleep)
+    gate = _v13.RateGate(8, base_delay=0.5, max_delay=2.0, sleep=fake_sleep)
     assert gate.limit == 8 and gate.cap == 8
     calls = 0
 
     async def always_429() -> int:
         nonlocal calls
         calls += 1
-        raise limited("0.25")
+        exc = limited("0.25")
+        gate.observe_answer(429, exc.response.headers)  # what the HTTP layer reports
+        raise exc
 
     with pytest.raises(RateLimitError):
         asyncio.run(gate.run(always_429))
-    assert calls == 3 and gate.limit == 1 and gate.rate_limited == 3
+    assert calls == 1 and gate.limit == 4 and gate.rate_limited == 1
+    with pytest.raises(RateLimitError):
+        asyncio.run(gate.run(always_429))
+    assert calls == 2 and gate.limit == 2
+    assert slept and all(0 < s <= 0.25 for s in slept)  # the second call waited for the pause
 
     async def ok() -> int:
         return 7
 
     for _ in range(3):
         assert asyncio.run(gate.run(ok)) == 7
-    assert gate.limit >= 2  # grows back after a run of successes
+    assert gate.limit >= 3  # grows back after a run of successes
 
     gate.observe({"X-Ratelimit-Limit": "3"})
     assert gate.cap == 3 and gate.limit <= 3

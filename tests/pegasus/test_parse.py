@@ -258,8 +258,7 @@ OK_CASES: List[Tuple[str, str, str, Summary, List[str]]] = [
         ["confidence 150 clamped", "confidence -5 clamped"],
     ),
     ("label-list", '["DanceTok"]', "stop", {"DanceTok": (True, 70.0, []), "CookTok": ABSENT_COOK}, []),
-    ("empty-class-list", '{"classes": []}', "stop",
-     {"DanceTok": (False, 0.0, []), "CookTok": ABSENT_COOK}, ["'DanceTok' missing"]),
+    # ('{"classes": []}' is an invalid answer now: tests/pegasus/test_parse_hostile.py.)
     (
         "results-wrapper-and-alias-keys",
         '{"results":[{"label":"DanceTok","detected":"yes","score":"88","clips":[{"start_time":"00:10",'

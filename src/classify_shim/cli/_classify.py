@@ -341,9 +341,13 @@ def error_exit(command: str, exc: BaseException, err: TextIO) -> int:
     if isinstance(exc, UsageError):
         err.write(f"classify-shim {command}: {exc}\n")
         return EXIT_USAGE
-    if isinstance(exc, ClassifyValidationError):
+    not_found = isinstance(exc.body, dict) and exc.body.get("code") == "resource_not_exist" \
+        if isinstance(exc, ClassifyValidationError) else False
+    if isinstance(exc, ClassifyValidationError) and not not_found:
         err.write(f"classify-shim {command}: invalid request: {exc}\n")
         return EXIT_USAGE
+    # An unknown video or index is the API's answer on every backend (legacy: the v1.2 400;
+    # Pegasus: found missing while placing videos), so it exits with the same code: 3.
     if isinstance(exc, TwelveLabsError):
         err.write(f"classify-shim {command}: {type(exc).__name__}: {exc}\n")
         return EXIT_ERROR

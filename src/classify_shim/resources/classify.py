@@ -15,6 +15,7 @@ from .._request import (
     ClassifyRequest,
     build_index_request,
     build_videos_request,
+    check_api_key,
     check_page_token,
     parse_request_options,
 )
@@ -35,11 +36,13 @@ ConversationOption = Optional[Union[str, Literal["semantic", "exact_match"]]]
 class _ClassifyBase:
     _backend_name: Callable[[], str]
     _version: str
+    _client: Any
 
     def _videos_request(
         self, video_ids: Any, options: Any, classes: Any, conversation_option: Any, page_limit: Any,
         include_clips: Any, threshold: Any, show_detailed_score: Any, kwargs: Dict[str, Any],
     ) -> tuple[ClassifyRequest, RequestOptions]:
+        check_api_key(self._client.config.api_key)
         request = build_videos_request(
             video_ids, options, classes, conversation_option=conversation_option, page_limit=page_limit,
             include_clips=include_clips, threshold=threshold, show_detailed_score=show_detailed_score,
@@ -52,6 +55,7 @@ class _ClassifyBase:
         self, index_id: Any, options: Any, classes: Any, conversation_option: Any, page_limit: Any,
         include_clips: Any, threshold: Any, show_detailed_score: Any, kwargs: Dict[str, Any],
     ) -> tuple[ClassifyRequest, RequestOptions]:
+        check_api_key(self._client.config.api_key)
         request = build_index_request(
             index_id, options, classes, conversation_option=conversation_option, page_limit=page_limit,
             include_clips=include_clips, threshold=threshold, show_detailed_score=show_detailed_score,
@@ -61,6 +65,7 @@ class _ClassifyBase:
         return request, opts
 
     def _page_request(self, page_token: Any, kwargs: Dict[str, Any]) -> tuple[str, RequestOptions]:
+        check_api_key(self._client.config.api_key)
         token = check_page_token(page_token)
         opts = parse_request_options(kwargs)
         raise_if_escalated("by_page_token", self._backend_name(), self._version)
@@ -103,7 +108,7 @@ class Classify(_ClassifyBase):
         )
         page: Optional[BackendPage] = None
         try:
-            page = self._client._backend.classify(request, opts)
+            page = self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
             self._warn("videos", page)
@@ -127,7 +132,7 @@ class Classify(_ClassifyBase):
         )
         page: Optional[BackendPage] = None
         try:
-            page = self._client._backend.classify(request, opts)
+            page = self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
             self._warn("index", page)
@@ -136,7 +141,7 @@ class Classify(_ClassifyBase):
         token, opts = self._page_request(page_token, kwargs)
         page: Optional[BackendPage] = None
         try:
-            page = self._client._backend.page(token, opts)
+            page = self._client._open_backend().page(token, opts)
             return self._result(page)
         finally:
             self._warn("by_page_token", page)
@@ -169,7 +174,7 @@ class AsyncClassify(_ClassifyBase):
         )
         page: Optional[BackendPage] = None
         try:
-            page = await self._client._backend.classify(request, opts)
+            page = await self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
             self._warn("videos", page)
@@ -193,7 +198,7 @@ class AsyncClassify(_ClassifyBase):
         )
         page: Optional[BackendPage] = None
         try:
-            page = await self._client._backend.classify(request, opts)
+            page = await self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
             self._warn("index", page)
@@ -202,7 +207,7 @@ class AsyncClassify(_ClassifyBase):
         token, opts = self._page_request(page_token, kwargs)
         page: Optional[BackendPage] = None
         try:
-            page = await self._client._backend.page(token, opts)
+            page = await self._client._open_backend().page(token, opts)
             return self._result(page)
         finally:
             self._warn("by_page_token", page)

@@ -1,0 +1,277 @@
+"""Finding (and repairing) the JSON inside a model answer, in time linear in its size.
+
+A model answer is untrusted text: prose, markdown fences, near-JSON (single quotes, Python
+literals, trailing commas), cut-off documents — or something built to hurt (thousands of
+nested brackets, 400-digit numbers). One scan per candidate text maps its top-level bracketed
+spans, skipping strings, so each character is looked at a bounded number of times however
+the brackets are arranged; each span is decoded at most twice (as is, then repaired). Nesting
+deeper than :data:`MAX_DEPTH` or a number longer than :data:`MAX_NUMBER_DIGITS` makes the
+answer :class:`HostileAnswer` (reported as an invalid answer, never ``RecursionError`` or
+``OverflowError``).
+
+Work is counted (:func:`measure`) so tests can prove linearity without a clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import re
+from typing import Any, Iterator, List, Optional, Tuple
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NUMBER_DIGITS",
+    "Found",
+    "HostileAnswer",
+    "Meter",
+    "decode_at",
+    "find_json",
+    "loads",
+    "measure",
+    "repair",
+]
+
+MAX_DEPTH = 64
+"""Deepest bracket nesting read; real answers nest 4-5 levels (classes → class → segments)."""
+MAX_NUMBER_DIGITS = 40
+"""Longest run of digits in one number; confidences and times need a handful."""
+
+
+class HostileAnswer(ValueError):
+    """The answer is shaped to exhaust the parser (too deep, numbers too long)."""
+
+
+class Meter:
+    """Units of parsing work: characters scanned, decoded or repaired."""
+
+    def __init__(self) -> None:
+        self.work = 0
+
+
+_METER: contextvars.ContextVar[Optional[Meter]] = contextvars.ContextVar("classify_shim_parse_meter", default=None)
+
+
+@contextlib.contextmanager
+def measure() -> Iterator[Meter]:
+    """Count the work of every parse inside the block (for tests and benchmarks)."""
+    meter = Meter()
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
+
+
+def _count(units: int) -> None:
+    meter = _METER.get()
+    if meter is not None:
+        meter.work += units
+
+
+def _big_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise HostileAnswer(f"a number with {len(text)} digits")
+    return int(text)
+
+
+def _big_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_DIGITS + 8:
+        raise HostileAnswer(f"a number {len(text)} characters long")
+    return float(text)
+
+
+_DECODER = json.JSONDecoder(strict=False, parse_int=_big_int, parse_float=_big_float)
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[ \t]*\r?\n?(.*?)(?:```|$)", re.DOTALL)
+_LITERAL = re.compile(r"(True|False|None)\b")
+_OPENERS = "{["
+_CLOSERS = "}]"
+
+
+_TOKEN = re.compile(r"""[\[\]{}"']|\d+""")
+_DQ_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_SQ_STRING = re.compile(r"'(?:[^'\\]|\\.)*'?", re.DOTALL)
+
+
+def _spans(text: str) -> List[Tuple[int, Optional[int]]]:
+    """Top-level bracketed spans ``(start, end)``; ``end`` is None for one that never closes
+    (always the last: everything after its opener lies inside it). One left-to-right pass that
+    jumps from one bracket, quote or digit run to the next (each character is read once).
+
+    Double quotes open strings everywhere; single quotes only inside brackets (near-JSON), so
+    apostrophes in surrounding prose do not. Raises :class:`HostileAnswer` past the limits.
+    """
+    spans: List[Tuple[int, Optional[int]]] = []
+    depth = 0
+    start = 0
+    pos = 0
+    _count(len(text))
+    search = _TOKEN.search
+    while True:
+        m = search(text, pos)
+        if m is None:
+            break
+        tok = m.group()
+        at = m.start()
+        pos = m.end()
+        ch = tok[0]
+        if ch == '"' or (ch == "'" and depth > 0):
+            pos = (_DQ_STRING if ch == '"' else _SQ_STRING).match(text, at).end()  # type: ignore[union-attr]
+        elif ch in _OPENERS:
+            if depth == 0:
+                start = at
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise HostileAnswer(f"brackets nested deeper than {MAX_DEPTH} levels")
+        elif ch in _CLOSERS:
+            if depth > 0:
+                depth -= 1
+                if depth == 0:
+                    spans.append((start, at + 1))
+        elif ch.isdigit() and depth > 0 and len(tok) > MAX_NUMBER_DIGITS:
+            raise HostileAnswer(f"a number with {len(tok)} digits")
+    if depth > 0:
+        spans.append((start, None))
+    return spans
+
+
+def repair(text: str) -> str:
+    """Common near-JSON into JSON: single quotes, Python literals, trailing commas, smart
+    quotes. One pass."""
+    _count(len(text))
+    out: List[str] = []
+    i = 0
+    text = text.replace("\u201c", '"').replace("\u201d", '"')
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "\"'":
+            quote = ch
+            j = i + 1
+            buf: List[str] = []
+            while j < n and text[j] != quote:
+                if text[j] == "\\" and j + 1 < n:
+                    nxt = text[j + 1]
+                    buf.append(nxt if (quote == "'" and nxt == "'") else text[j : j + 2])
+                    j += 2
+                    continue
+                buf.append('\\"' if (quote == "'" and text[j] == '"') else text[j])
+                j += 1
+            out.append('"' + "".join(buf) + '"')
+            i = j + 1
+            continue
+        if ch == ",":
+            k = i + 1
+            while k < n and text[k].isspace():
+                k += 1
+            if k < n and text[k] in _CLOSERS:
+                out.append(text[i + 1 : k])  # keep the whitespace, drop the comma
+                i = k
+                continue
+        if ch in "TFN" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+            m = _LITERAL.match(text, i)
+            if m:
+                out.append({"True": "true", "False": "false", "None": "null"}[m.group(1)])
+                i = m.end()
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_OBJECT_START = re.compile(r"\{\s*([\"'}\u201c])")
+
+
+def _decode_span(text: str) -> Tuple[bool, Any]:
+    """Decode one closed span (nesting already checked): as is, then repaired."""
+    _count(len(text))
+    if text[0] == "{" and not _OBJECT_START.match(text):
+        return False, None  # "{x}" in prose: not even near-JSON, skip two failing decodes
+    try:
+        return True, _DECODER.decode(text)
+    except HostileAnswer:
+        raise
+    except ValueError:
+        pass
+    try:
+        return True, _DECODER.decode(repair(text))
+    except HostileAnswer:
+        raise
+    except ValueError:
+        return False, None
+
+
+def decode_at(text: str, start: int) -> Tuple[bool, Any, Optional[int]]:
+    """(decoded?, value, end of the span opened at ``start`` or None when it never closes)."""
+    spans = _spans(text[start:])
+    if not spans or spans[0][0] != 0:
+        return False, None, None
+    _, end = spans[0]
+    if end is None:
+        return False, None, None
+    ok, value = _decode_span(text[start : start + end])
+    return ok, value, start + end
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` for untrusted text: same limits as :func:`find_json`; ValueError if not JSON."""
+    _spans(text)  # depth and number limits
+    _count(len(text))
+    return _DECODER.decode(text)
+
+
+def _looks_like_answer(value: Any) -> bool:
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, list) and (
+        all(isinstance(v, dict) for v in value) or all(isinstance(v, str) for v in value)
+    )
+
+
+def _candidates(text: str) -> List[str]:
+    """Texts to search: fenced blocks first (``json`` ones before others), then the whole text."""
+    _count(len(text))
+    blocks = [(m.group(1).casefold(), m.group(2)) for m in _FENCE.finditer(text)]
+    ordered = [b for lang, b in blocks if lang == "json"] + [b for lang, b in blocks if lang != "json"]
+    return [*ordered, text]
+
+
+class Found:
+    """The JSON value that can be an answer (``ok``), else where a cut-off one opens."""
+
+    def __init__(
+        self, value: Any = None, ok: bool = False, unbalanced_at: Optional[Tuple[str, int]] = None
+    ) -> None:
+        self.value = value
+        self.ok = ok
+        self.unbalanced_at = unbalanced_at
+
+
+def find_json(text: str, depth: int = 0) -> Found:
+    """The first top-level JSON value in ``text`` that can be an answer.
+
+    Scanning stops at the first opener that never closes: everything after it lies inside that
+    truncated value, and a complete inner object must not pass for the whole answer.
+    """
+    unbalanced: Optional[Tuple[str, int]] = None
+    for candidate in _candidates(text):
+        for start, end in _spans(candidate):
+            if end is None:
+                if unbalanced is None:
+                    unbalanced = (candidate, start)
+                break
+            ok, value = _decode_span(candidate[start:end])
+            if ok and _looks_like_answer(value):
+                return Found(value, True)
+    stripped = text.strip()
+    if depth == 0 and stripped.startswith('"'):
+        try:
+            inner = _DECODER.decode(stripped)
+        except HostileAnswer:
+            raise
+        except ValueError:
+            inner = None
+        if isinstance(inner, str):
+            return find_json(inner, depth + 1)  # the JSON came back JSON-encoded as a string
+    return Found(unbalanced_at=unbalanced)
