@@ -67,7 +67,7 @@ def run_backend(world: LabWorld, scripted: Mapping[str, List[Dict[str, Any]]], b
     # Deprecation warnings are the product's, not the lab's output; the caller filters them
     # (``warnings.catch_warnings`` is not thread-safe and these runs overlap).
     with Sandbox(world.to_sandbox_world(dict(scripted))) as sb, \
-            TwelveLabs(api_key=KEY, base_url=sb.base_url, classify_backend=backend, cache="off") as client:
+            TwelveLabs(api_key=KEY, base_url=sb.base_url, classify_backend=backend, cache=False) as client:
         result = client.classify.index(
             world.index_id, ["visual", "conversation", "text_in_video"], world.classes,
             threshold=PERMISSIVE, include_clips=True, show_detailed_score=True, page_limit=50,
