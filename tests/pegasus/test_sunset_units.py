@@ -170,7 +170,7 @@ def test_plain_schema_keeps_the_shape_without_the_optional_features() -> None:
     for keyword in ('"enum"', '"minimum"', '"maximum"', '"minItems"'):
         assert keyword not in plain
     klass = plain_format["json_schema"]["properties"]["classes"]["items"]
-    assert klass["required"] == ["name", "present", "confidence", "segments"]
+    assert klass["required"] == ["name", "present", "confidence", "coverage", "segments"]
 
 
 # ----------------------------------------------------------------------------- tasks
