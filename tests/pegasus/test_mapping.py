@@ -302,9 +302,8 @@ def test_byte_identical_output() -> None:
 
 @pytest.mark.parametrize("threshold", [(75.0, 0.5), (60.0, 0.25)])
 def test_agrees_with_label_truth_under_ideal_detection(threshold: Any) -> None:
-    from classify_shim.adapters.pegasus._parse import parse_answer
-
     from classify_shim._stats import cohen_kappa
+    from classify_shim.adapters.pegasus._parse import parse_answer
     from classify_shim.lab import SimConfig, make_world, simulate_answers, truth_passes
 
     mvs, mdr = threshold
