@@ -42,11 +42,10 @@ FIFTY_CLASSES: List[Dict[str, Any]] = [
 
 
 def measure(classes: List[Dict[str, Any]], noise: str, n_videos: int, repeat: int) -> Dict[str, Any]:
+    from classify_shim._request import build_videos_request
     from classify_shim.adapters.pegasus._mapping import map_video
     from classify_shim.adapters.pegasus._parse import AnswerError, parse_answer
     from classify_shim.adapters.pegasus._prompt import build_prompt, build_response_format
-
-    from classify_shim._request import build_videos_request
     from classify_shim.sandbox import synthetic_world
     from classify_shim.sandbox._model import generate
 

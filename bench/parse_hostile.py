@@ -38,10 +38,9 @@ def main() -> None:
     cli = parser("hostile answer parsing cost")
     cli.add_argument("--repeat", type=int, default=3)
     args = cli.parse_args()
+    from classify_shim._request import ClassSpec
     from classify_shim.adapters.pegasus._json import measure
     from classify_shim.adapters.pegasus._parse import AnswerError, parse_answer
-
-    from classify_shim._request import ClassSpec
 
     classes = (ClassSpec("A", ("a",), ("visual",), "semantic"),)
     rows: List[List[object]] = []

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
-from classify_shim.adapters.auto import auto_decision
 
 from classify_shim import AsyncTwelveLabs, BackendSwitchWarning, BadRequestError, TwelveLabs
 from classify_shim._config import ClientConfig
+from classify_shim.adapters.auto import auto_decision
 
 KEY = "tlk_auto_backend_000001"
 CLASSES = [

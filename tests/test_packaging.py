@@ -176,3 +176,26 @@ def test_demo_command_runs_the_documented_example(installed: Installed) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Classification results:" in proc.stdout
     assert "Video ID:" in proc.stdout
+
+
+def test_installed_package_type_checks_under_its_one_name(installed: Installed, tmp_path: Path) -> None:
+    """``mypy --strict -p classify_shim`` over the INSTALLED package (adapters included, as
+    ``classify_shim.adapters``) passes, as it does over the repo."""
+    extras = installed.py(  # the optional extras' requirements (redis, ...), read from the install
+        "from importlib.metadata import requires\n"
+        "print('\\n'.join(r.split(';')[0].strip() for r in requires('twelvelabs-classify-shim') or []\n"
+        "                 if 'extra ==' in r and 'extra == \"dev\"' not in r))\n"
+    )
+    assert extras.returncode == 0, extras.stderr
+    got = _run([installed.python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "mypy>=1.8", "pytest>=7.4",
+                *extras.stdout.split()], timeout=600)
+    assert got.returncode == 0, got.stdout + got.stderr
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\nstrict = True\npython_version = 3.10\nplugins = pydantic.mypy\n", encoding="utf-8")
+    proc = _run([installed.python, "-m", "mypy", "--config-file", str(config), "--no-incremental",
+                 "--cache-dir", str(tmp_path / "cache"), "-p", "classify_shim"],
+                cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "Success" in proc.stdout
+    checked = int(proc.stdout.split(" in ")[-1].split()[0])  # "... no issues found in N source files"
+    assert checked >= 60, proc.stdout  # the adapters were checked too, not just the core

@@ -9,8 +9,10 @@ deterministic: the same inputs give byte-identical ``json.dumps`` output.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from classify_shim._request import ClassifyRequest, ClassSpec
 from classify_shim._rules import (
@@ -29,48 +31,99 @@ from ._parse import ParsedAnswer, ParsedClass, Segment
 
 __all__ = [
     "ABSENT_CONFIDENCE_CAP",
-    "CALIBRATION_EXPONENT",
     "CLIP_OWN_WEIGHT",
-    "COVERAGE_SATURATION",
-    "WEIGHT_BEST_CLIP",
-    "WEIGHT_CONFIDENCE",
-    "WEIGHT_COVERAGE",
+    "CLIP_SCALE",
+    "COVERAGE_WEIGHT",
+    "EVIDENCE_AT_PASS_MARK",
+    "MAPPING_VERSION",
+    "SEGMENT_WEIGHT",
+    "STEEPNESS",
+    "MappingOptions",
+    "bridge_gaps",
     "calibrate",
     "class_evidence",
     "class_presence",
     "class_score",
     "clip_evidence",
     "clip_score",
+    "coverage_estimate",
     "map_video",
+    "mapping_options",
     "order_videos",
 ]
 
-WEIGHT_CONFIDENCE = 0.50
-WEIGHT_BEST_CLIP = 0.30
-WEIGHT_COVERAGE = 0.20
-COVERAGE_SATURATION = 0.5
-"""Coverage earns its full share at half the video (v1.2's default ``min_duration_ratio``)."""
+MAPPING_VERSION = 2
+"""Mapping v2 goes with prompt template ``pegasus-classify-v2`` (docs/scoring.md)."""
 
 ABSENT_CONFIDENCE_CAP = 20.0
 """Presence used for a class the model calls absent, whatever number it attaches."""
 
+SEGMENT_WEIGHT = 0.3
+"""Share of class evidence from the duration-weighted mean segment confidence (rest: presence)."""
+
 CLIP_OWN_WEIGHT = 0.75
 """Share of a clip's evidence that comes from its own confidence; the rest from class presence."""
 
-CALIBRATION_EXPONENT = 0.6
-"""``calibrate(x) = 100 * (x / 100) ** 0.6`` maps evidence onto the v1.2 score scale, where
-matches scored 80-98 and 75 was the default pass mark (see docs/scoring.md)."""
+EVIDENCE_AT_PASS_MARK = 72.0
+"""Evidence that maps to 75 (v1.2's default ``min_video_score``) at half coverage: a verbalised
+"shown, but loosely" (70-89 on the prompt's scale) starts passing a little above 70, so a bare
+"yes" (read as 70, ``DEFAULT_PRESENT_CONFIDENCE``) alone does not."""
+
+STEEPNESS = 1.15
+"""Slope of the map on the logit scale: evidence 87 gives about 90, 95 about 97 (recorded
+passes: 86.6-100, median about 94)."""
+
+COVERAGE_WEIGHT = 0.8
+"""Logit points per unit of coverage around 0.5: coverage moves the score a few points, which
+keeps scores continuous and ranks a fuller presence higher, as v1.2 did (100 at ratio 1)."""
+
+CLIP_SCALE = 0.9
+"""Clip scores sit below their class score (recorded: clips 74-92 under classes 86-100)."""
+
+_LOGIT_PASS = math.log(0.75 / 0.25)
 
 
-def calibrate(evidence: float) -> float:
-    """Evidence (0-100, a blend of verbalized confidences) to the v1.2 score scale (0-100).
+@dataclass(frozen=True)
+class MappingOptions:
+    """Choices of mapping v2 that the fidelity lab measures one by one (docs/fidelity.md)."""
 
-    Concave and monotone, fixed points 0 and 100: "moderately sure and well covered" (about
-    68) lands near 80, "absent" (at most 25 or so) stays low. Verbalized confidences are
-    blended before calibration, so the round numbers models give do not survive as such.
+    model_coverage: bool = True
+    """Blend the model's own coverage estimate with the union of its segments."""
+    bridge_gaps: bool = True
+    """Count small gaps between a class's segments as covered (spans the model split)."""
+    segment_confidence: bool = True
+    """Class evidence includes the duration-weighted segment confidences."""
+
+
+_OPTIONS = [MappingOptions()]
+
+
+@contextlib.contextmanager
+def mapping_options(options: MappingOptions) -> Iterator[None]:
+    """Use ``options`` inside the block (for the lab's ablations; process-wide, not for production)."""
+    _OPTIONS.append(options)
+    try:
+        yield
+    finally:
+        _OPTIONS.remove(options)
+
+
+def _logit(p: float) -> float:
+    p = min(1.0 - 1e-4, max(1e-4, p))
+    return math.log(p / (1.0 - p))
+
+
+def calibrate(evidence: float, coverage: float = 0.5) -> float:
+    """Evidence (0-100) and coverage (0-1) to the v1.2 score scale (0-100), continuous.
+
+    A logistic map on the logit scale: ``EVIDENCE_AT_PASS_MARK`` at half coverage gives 75,
+    every input moves the score smoothly (no confidence-step lumps), and coverage adds a few
+    points, so two equally confident answers differ by how much of the video they cover.
     """
     x = clamp(evidence, 0.0, 100.0) / 100.0
-    return 100.0 * float(x**CALIBRATION_EXPONENT)
+    z = (STEEPNESS * (_logit(x) - _logit(EVIDENCE_AT_PASS_MARK / 100.0)) + _LOGIT_PASS
+         + COVERAGE_WEIGHT * (clamp(coverage, 0.0, 1.0) - 0.5))
+    return 100.0 / (1.0 + math.exp(-z))
 
 
 def class_presence(parsed: Optional[ParsedClass], exact_hits: bool) -> float:
@@ -89,42 +142,68 @@ def class_presence(parsed: Optional[ParsedClass], exact_hits: bool) -> float:
 
 
 def clip_evidence(segment_confidence: float, presence: float) -> float:
-    """A segment's evidence 0-100: its own confidence, pulled a quarter toward class presence.
-
-    A span the model rates 95 inside a class it rates 40 is less trustworthy than the same span
-    in a class it rates 95.
-    """
+    """A segment's evidence 0-100: its own confidence, pulled a quarter toward class presence."""
     raw = CLIP_OWN_WEIGHT * segment_confidence + (1.0 - CLIP_OWN_WEIGHT) * presence
     return clamp(raw, 0.0, 100.0)
 
 
-def clip_score(segment_confidence: float, presence: float) -> float:
-    """Clip ``score`` (unrounded): calibrated clip evidence."""
-    return calibrate(clip_evidence(segment_confidence, presence))
+def clip_score(segment_confidence: float, presence: float, length_share: float = 0.0) -> float:
+    """Clip ``score`` (unrounded): ``CLIP_SCALE`` x the calibrated clip evidence, where the
+    clip's share of the video plays the part of coverage (longer clips score a little higher)."""
+    return CLIP_SCALE * calibrate(clip_evidence(segment_confidence, presence), length_share)
 
 
-def class_evidence(presence: float, best_clip_evidence: float, coverage: float) -> float:
-    """``0.5 * presence + 0.3 * best clip evidence + 0.2 * 100 * min(1, coverage / 0.5)``."""
-    cover = min(1.0, max(0.0, coverage) / COVERAGE_SATURATION)
-    raw = (WEIGHT_CONFIDENCE * presence + WEIGHT_BEST_CLIP * best_clip_evidence
-           + WEIGHT_COVERAGE * 100.0 * cover)
-    return clamp(raw, 0.0, 100.0)
+def class_evidence(presence: float, segment_quality: Optional[float]) -> float:
+    """``0.7 * presence + 0.3 * segment quality`` (presence alone without segments); a class the
+    model calls absent keeps its (capped) presence, whatever its stray segments say."""
+    if segment_quality is None or not _OPTIONS[-1].segment_confidence:
+        return clamp(presence, 0.0, 100.0)
+    return clamp((1.0 - SEGMENT_WEIGHT) * presence + SEGMENT_WEIGHT * segment_quality, 0.0, 100.0)
 
 
-def class_score(presence: float, best_clip_evidence: float, coverage: float) -> float:
-    """Class ``score`` (unrounded): calibrated class evidence; monotone in every input,
-    100 only with certain presence, a certain clip and half the video covered."""
-    return calibrate(class_evidence(presence, best_clip_evidence, coverage))
+def class_score(presence: float, segment_quality: Optional[float], coverage: float) -> float:
+    """Class ``score`` (unrounded): monotone in presence, segment quality and coverage."""
+    return calibrate(class_evidence(presence, segment_quality), coverage)
 
 
-# A clip being built: (start, end, option, prompt) -> clip evidence (uncalibrated)
+def bridge_gaps(intervals: Sequence[Tuple[float, float]], duration: float) -> List[Tuple[float, float]]:
+    """Intervals merged across gaps of at most ``max(1 s, 2 % of the video)``: a model that splits
+    one presence into pieces leaves small holes that v1.2's continuous clips did not have."""
+    limit = max(1.0, 0.02 * duration) if math.isfinite(duration) and duration > 0 else 1.0
+    out: List[Tuple[float, float]] = []
+    for a, b in sorted(intervals):
+        if out and a - out[-1][1] <= limit:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def coverage_estimate(
+    intervals: Sequence[Tuple[float, float]], duration: float, model_coverage: Optional[float], present: bool
+) -> float:
+    """``duration_ratio`` before rounding: the union of the class's spans (small gaps bridged),
+    averaged with the model's own coverage estimate when it gave one for a class it calls
+    present. Two independent, noisy estimates of the same share; the mean has less error than
+    either when boundaries are uncertain (measured in docs/fidelity.md)."""
+    opts = _OPTIONS[-1]
+    spans = bridge_gaps(intervals, duration) if opts.bridge_gaps else list(intervals)
+    union = duration_ratio(spans, duration)
+    if not (math.isfinite(duration) and duration > 0):
+        return 0.0
+    if model_coverage is None or not present or not opts.model_coverage:
+        return union
+    if not intervals:
+        return clamp(model_coverage, 0.0, 1.0)
+    return clamp((union + model_coverage) / 2.0, 0.0, 1.0)
+
+
+# A clip being built: (start, end, option, prompt) -> segment confidence
 _ClipKey = Tuple[float, float, str, str]
 
 
-def _clips(
-    segments: Sequence[Segment], presence: float, duration: float
-) -> Dict[_ClipKey, float]:
-    """Clip evidence per clip: cut to the video, zero-length dropped, duplicates kept once."""
+def _clips(segments: Sequence[Segment], duration: float) -> Dict[_ClipKey, float]:
+    """Segment confidence per clip: cut to the video, zero-length dropped, duplicates kept once."""
     known = math.isfinite(duration) and duration > 0
     out: Dict[_ClipKey, float] = {}
     for seg in segments:
@@ -135,10 +214,17 @@ def _clips(
         if not end > start:
             continue
         key = (start, end, seg.source, seg.prompt)
-        evidence = clip_evidence(seg.confidence, presence)
-        if evidence > out.get(key, -1.0):
-            out[key] = evidence
+        if seg.confidence > out.get(key, -1.0):
+            out[key] = seg.confidence
     return out
+
+
+def _quality(clips: Mapping[_ClipKey, float]) -> Optional[float]:
+    """Duration-weighted mean segment confidence, None without clips."""
+    weight = sum(k[1] - k[0] for k in clips)
+    if not clips or weight <= 0:
+        return None
+    return sum((k[1] - k[0]) * v for k, v in clips.items()) / weight
 
 
 def _class_result(
@@ -149,14 +235,22 @@ def _class_result(
     request: ClassifyRequest,
 ) -> Optional[Dict[str, Any]]:
     presence = class_presence(parsed, bool(exact_segments))
-    segments = [*(parsed.segments if parsed is not None else []), *exact_segments]
-    clips = _clips(segments, presence, duration)
-    ratio = round_score(duration_ratio([(k[0], k[1]) for k in clips], duration))
-    score = round_score(class_score(presence, max(clips.values(), default=0.0), ratio))
+    model_segments = list(parsed.segments) if parsed is not None else []
+    clips = _clips([*model_segments, *exact_segments], duration)
+    present = (parsed is not None and parsed.present) or bool(exact_segments)
+    model_cov = parsed.coverage if parsed is not None and parsed.present else None
+    raw_ratio = coverage_estimate([(k[0], k[1]) for k in clips], duration, model_cov, present)
+    ratio = round_score(raw_ratio)
+    quality = _quality(clips) if present else None
+    score = round_score(class_score(presence, quality, raw_ratio))
     if not request.threshold.passes_class(score, ratio):
         return None
     result: Dict[str, Any] = {"name": spec.name, "score": score, "duration_ratio": ratio}
-    scored = [(k, round_score(calibrate(v))) for k, v in clips.items()]
+    known = math.isfinite(duration) and duration > 0
+    scored = [
+        (k, round_score(clip_score(v, presence, (k[1] - k[0]) / duration if known else 0.0)))
+        for k, v in clips.items()
+    ]
     if request.include_clips:
         result["clips"] = order_clips(
             {"start": k[0], "end": k[1], "score": v, "option": k[2], "prompt": k[3], "thumbnail_url": None}
@@ -164,10 +258,11 @@ def _class_result(
             if request.threshold.passes_clip(v)
         )
     scores = sorted(v for _, v in scored)
-    result["_detail"] = (
-        round_score(max(scores, default=0.0)),
-        round_score(sum(scores) / len(scores)) if scores else 0.0,
-    )
+    top = round_score(max(scores, default=0.0))
+    mean = round_score(sum(scores) / len(scores)) if scores else 0.0
+    if scores and scores[0] < scores[-1] and mean >= top:
+        mean = round_score(top - 0.01)  # rounding must not hide that the clips differ
+    result["_detail"] = (top, mean)
     return result
 
 

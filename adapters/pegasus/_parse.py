@@ -67,6 +67,8 @@ _END_KEYS = ("end", "end_time", "endtime", "end_sec", "end_seconds", "end_s", "t
              "end_timestamp")
 _RANGE_KEYS = ("time", "timestamp", "range", "time_range", "span", "interval")
 _PROMPT_KEYS = ("prompt", "matched_prompt", "prompt_text", "query", "description")
+_COVERAGE_KEYS = ("coverage", "coverage_percent", "coverage_pct", "share", "share_of_video",
+                  "percent_of_video", "fraction_of_video", "portion")
 _SOURCE_KEYS = ("source", "option", "modality", "sources", "channel")
 _WRAPPER_KEYS = ("classes", "results", "classifications", "labels", "predictions", "data",
                  "answer", "output", "response", "result")
@@ -107,6 +109,9 @@ class ParsedClass(BaseModel):
     confidence: float = Field(ge=0, le=100)
     segments: List[Segment] = Field(default_factory=list)
     answered: bool = True
+    coverage: Optional[float] = Field(default=None, ge=0, le=1)
+    """The model's own estimate of the share of the video where the class is present (0-1),
+    None when it gave none (prompt template v1 did not ask for it)."""
 
 
 class ParsedAnswer(BaseModel):
@@ -311,7 +316,20 @@ class _Draft:
         self.present: Optional[bool] = None
         self.confidence: Optional[RawConf] = None
         self.segments: List[Tuple[Mapping[str, Any], Optional[RawConf]]] = []
+        self.coverage: Optional[float] = None
         self.seen = False
+
+
+def _coverage(value: Any) -> Optional[float]:
+    """A coverage estimate as a share 0-1: "40%" and 40 are 0.40 (the schema asks for an integer
+    percentage); a fractional number <= 1 such as 0.4 is already a share."""
+    raw = raw_confidence(value)
+    if raw is None or isinstance(value, bool):
+        return None
+    number, percent = raw
+    if not percent and number <= 1.0 and not isinstance(value, int) and number != int(number):
+        return max(0.0, number)
+    return max(0.0, min(1.0, number / 100.0))
 
 
 def _segment_list(raw: Any) -> List[Any]:
@@ -355,6 +373,13 @@ def _build(
             notes.append(f"class {name!r}: unreadable confidence {conf_raw!r}")
         if conf is not None and (draft.confidence is None or conf[0] > draft.confidence[0]):
             draft.confidence = conf
+        has_cov, cov_raw = lookup(obj, _COVERAGE_KEYS)
+        if has_cov and cov_raw is not None:
+            cov = _coverage(cov_raw)
+            if cov is None:
+                notes.append(f"class {name!r}: unreadable coverage {cov_raw!r}")
+            elif draft.coverage is None or cov > draft.coverage:
+                draft.coverage = cov
         _, seg_raw = lookup(obj, _SEGMENTS_KEYS)
         for seg in _segment_list(seg_raw):
             if not isinstance(seg, dict):
@@ -400,7 +425,8 @@ def _build(
             class_conf = fallback if present else 0.0
             notes.append(f"class {name!r}: no confidence given; using {class_conf:g}")
         segments = _segments(d, seg_confs, class_conf, duration, notes)
-        out[name] = ParsedClass(name=name, present=present, confidence=class_conf, segments=segments)
+        out[name] = ParsedClass(name=name, present=present, confidence=class_conf, segments=segments,
+                                coverage=d.coverage)
     return out
 
 

@@ -33,7 +33,7 @@ __all__ = [
     "prompt_limit",
 ]
 
-PROMPT_TEMPLATE_VERSION = "pegasus-classify-v1"
+PROMPT_TEMPLATE_VERSION = "pegasus-classify-v2"
 """Part of the answer-cache key: bump on ANY change to the prompt text or the schema."""
 
 CLASSES_JSON_MARKER = "CLASSES_JSON:"
@@ -49,7 +49,7 @@ _MIN_USEFUL_BUDGET = 256  # below this not even one class with a segment fits
 
 # Answer-size model (tokens), see docs/scoring.md "Cost and budgets".
 _ANSWER_OVERHEAD = 16
-_CLASS_OVERHEAD = 24
+_CLASS_OVERHEAD = 30
 _SEGMENT_OVERHEAD = 28
 _SEGMENTS_PER_MINUTE = 0.5
 _MAX_SEGMENTS_PER_PROMPT_SOURCE = 8
@@ -57,7 +57,7 @@ _BUDGET_SAFETY = 1.25
 
 _TEMPLATE = """\
 You are a video classifier. For every class listed in CLASSES_JSON below, decide whether the \
-video matches it and where.
+video matches it, how much of the video it fills, and where.
 
 Rules:
 1. Answer for EVERY class in CLASSES_JSON, once each, using its "name" exactly as written. \
@@ -67,16 +67,21 @@ Never add other classes.
 scenes); "conversation" = what is spoken; "text_in_video" = text shown on screen. Ignore every \
 other source for that class.
 4. "present": true if the video matches the class, otherwise false.
-5. "confidence": an integer from 0 to 100, how likely it is that the class is present \
-(0 = certainly not, 100 = certainly).
-6. "segments": every time span where one of the class's prompts matches. "start" and "end" are \
-numbers of seconds from the start of the video (for example 12.5), with start < end. "prompt" \
-is copied exactly from that class's prompts, "source" is one of that class's sources, and \
-"confidence" is an integer from 0 to 100 for that span. Use [] when the class is absent.
-7. Use only the names, prompts and sources given in CLASSES_JSON.
-8. Reply with JSON only: no prose, no code fences. The reply must have this form:
-{"classes":[{"name":"<name>","present":true,"confidence":90,"segments":[{"start":0.0,\
-"end":12.5,"prompt":"<prompt>","source":"visual","confidence":85}]}]}
+5. "confidence": an integer from 0 to 100, how likely it is that the class is present: 90-100 \
+clearly and literally shown; 70-89 shown, but loosely or only partly matching a prompt; 50-69 \
+unsure; below 50 probably absent; 0 certainly absent. Something that only resembles a prompt \
+(a related but different activity or object) is not a match.
+6. "coverage": an integer from 0 to 100, the percentage of the video's duration during which \
+the class is present on its sources (0 when absent).
+7. "segments": every time span where one of the class's prompts matches, as separate spans \
+with real boundaries (not evenly spaced guesses). "start" and "end" are numbers of seconds from \
+the start of the video (for example 12.5), with start < end. "prompt" is copied exactly from \
+that class's prompts, "source" is one of that class's sources, and "confidence" is an integer \
+from 0 to 100 for that span, on the same scale. Use [] when the class is absent.
+8. Use only the names, prompts and sources given in CLASSES_JSON.
+9. Reply with JSON only: no prose, no code fences. The reply must have this form:
+{"classes":[{"name":"<name>","present":true,"confidence":90,"coverage":40,"segments":\
+[{"start":0.0,"end":12.5,"prompt":"<prompt>","source":"visual","confidence":85}]}]}
 
 """
 
@@ -124,7 +129,9 @@ def _unique(values: Sequence[str]) -> List[str]:
     return list(seen)
 
 
-def build_response_format(classes: Sequence[ClassSpec], level: str = "full") -> Dict[str, Any]:
+def build_response_format(
+    classes: Sequence[ClassSpec], level: str = "full", *, timestamp_type: bool = False
+) -> Dict[str, Any]:
     """``response_format`` for ``/analyze``: the answer schema inside the supported subset.
 
     ``full`` uses only object/array/string/number/integer/boolean, ``enum``, ``required``,
@@ -132,6 +139,9 @@ def build_response_format(classes: Sequence[ClassSpec], level: str = "full") -> 
     first property is required, and the reserved ``start_time``/``end_time`` names are avoided.
     ``plain`` is the documented fallback (``_schema``): the same shape with types, ``properties``
     and ``required`` only.
+    ``timestamp_type``: the model supports the ``timestamp`` schema type (Pegasus 1.5+), so
+    segment times are typed as such instead of plain numbers; the caller decides from the
+    model's features.
     """
     sent = _model_classes(classes)
     if not sent:
@@ -147,11 +157,12 @@ def build_response_format(classes: Sequence[ClassSpec], level: str = "full") -> 
     def confidence() -> Dict[str, Any]:
         return {"type": "integer"} if plain else {"type": "integer", "minimum": 0, "maximum": 100}
 
+    time_type = "timestamp" if timestamp_type else "number"
     segment = {
         "type": "object",
         "properties": {
-            "start": {"type": "number"},
-            "end": {"type": "number"},
+            "start": {"type": time_type},
+            "end": {"type": time_type},
             "prompt": text(prompts),
             "source": text(sources),
             "confidence": confidence(),
@@ -164,9 +175,10 @@ def build_response_format(classes: Sequence[ClassSpec], level: str = "full") -> 
             "name": text(names),
             "present": {"type": "boolean"},
             "confidence": confidence(),
+            "coverage": confidence(),
             "segments": {"type": "array", "items": segment},
         },
-        "required": ["name", "present", "confidence", "segments"],
+        "required": ["name", "present", "confidence", "coverage", "segments"],
     }
     classes_schema: Dict[str, Any] = {"type": "array", "items": klass}
     if not plain:

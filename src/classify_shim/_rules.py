@@ -135,9 +135,14 @@ def class_sort_key(cls: Mapping[str, Any]) -> Tuple[Any, ...]:
 
 
 def video_sort_key(video: Mapping[str, Any]) -> Tuple[Any, ...]:
-    """Videos by their best class score (desc), then video id."""
-    scores = [float(c["score"]) for c in video.get("classes", [])]
-    return (-(max(scores) if scores else 0.0), str(video["video_id"]))
+    """Videos by their best class score (desc); equal scores by evidence (the top class's
+    duration ratio, then the sum of all class scores, both desc), only then by video id."""
+    classes = list(video.get("classes", []))
+    if not classes:
+        return (0.0, 0.0, 0.0, str(video["video_id"]))
+    top = max(classes, key=lambda c: (float(c["score"]), float(c.get("duration_ratio") or 0.0)))
+    return (-float(top["score"]), -float(top.get("duration_ratio") or 0.0),
+            -sum(float(c["score"]) for c in classes), str(video["video_id"]))
 
 
 def order_clips(clips: Iterable[Mapping[str, Any]]) -> List[Any]:
@@ -149,5 +154,5 @@ def order_classes(classes: Iterable[Mapping[str, Any]]) -> List[Any]:
 
 
 def order_videos(videos: Iterable[Mapping[str, Any]]) -> List[Any]:
-    """v1.2 observed order: ``data[]`` by top class score, descending; ties by video id."""
+    """v1.2 observed order: ``data[]`` by top class score, descending; ties by evidence, then id."""
     return sorted(videos, key=video_sort_key)

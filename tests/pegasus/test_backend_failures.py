@@ -15,9 +15,9 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import httpx
 import pytest
-from classify_shim.adapters.pegasus import _v13
 
 from classify_shim import PartialResultWarning, TwelveLabs
+from classify_shim.adapters.pegasus import _v13
 from classify_shim.sandbox import Sandbox, default_world
 
 KEY = "tlk_pegasus_failures_01"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 import pytest
-from classify_shim.adapters.pegasus._exact import EXACT_MATCH_CONFIDENCE, exact_match_segments, prompt_pattern
 
 from classify_shim._request import ClassSpec
+from classify_shim.adapters.pegasus._exact import EXACT_MATCH_CONFIDENCE, exact_match_segments, prompt_pattern
 
 TRANSCRIPT: List[Dict[str, Any]] = [
     {"start": 0.0, "end": 10.5, "value": "Welcome back to my Dance Tutorial channel!"},

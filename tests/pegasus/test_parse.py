@@ -6,6 +6,8 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
+
+from classify_shim._request import ClassSpec
 from classify_shim.adapters.pegasus._parse import (
     AnswerError,
     ParsedAnswer,
@@ -14,8 +16,6 @@ from classify_shim.adapters.pegasus._parse import (
     parse_confidence_word,
     parse_timestamp,
 )
-
-from classify_shim._request import ClassSpec
 
 DANCE = ClassSpec("DanceTok", ("Dance tutorial", "Dance group", "Dance competition"), ("visual", "conversation"),
                   "semantic")

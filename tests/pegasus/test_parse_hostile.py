@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
-from classify_shim.adapters.pegasus._json import MAX_DEPTH, measure
-from classify_shim.adapters.pegasus._parse import AnswerError, parse_answer
 
 from classify_shim._request import ClassSpec
+from classify_shim.adapters.pegasus._json import MAX_DEPTH, measure
+from classify_shim.adapters.pegasus._parse import AnswerError, parse_answer
 
 DANCE = ClassSpec("DanceTok", ("dance",), ("visual",), "semantic")
 

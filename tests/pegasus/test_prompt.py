@@ -8,6 +8,8 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
+
+from classify_shim._request import ClassSpec
 from classify_shim.adapters.pegasus._prompt import (
     CLASSES_JSON_MARKER,
     PEGASUS12_PROMPT_LIMIT,
@@ -23,8 +25,6 @@ from classify_shim.adapters.pegasus._prompt import (
     plan_chunks,
     prompt_limit,
 )
-
-from classify_shim._request import ClassSpec
 
 DANCE = ClassSpec("DanceTok", ("Dance tutorial", "Dance group"), ("visual", "conversation"), "semantic")
 COOK = ClassSpec("CookTok", ("Cooking tutorial",), ("visual", "conversation", "text_in_video"), "exact_match")
@@ -59,7 +59,8 @@ def test_prompt_carries_the_classes_json_line() -> None:
     "fragment",
     ["EVERY class", "ONLY from its own \"sources\"", "seconds from the start of the video",
      "integer from 0 to 100", "Use only the names, prompts and sources", "JSON only",
-     '{"classes":[{"name":"<name>","present":true,"confidence":90,"segments":[{"start":0.0,"end":12.5,'],
+     '{"classes":[{"name":"<name>","present":true,"confidence":90,"coverage":40,"segments":', "coverage",
+     '[{"start":0.0,"end":12.5,"prompt":'],
 )
 def test_prompt_instructions(fragment: str) -> None:
     assert fragment in build_prompt([DANCE])
@@ -109,7 +110,7 @@ def test_response_format_stays_in_the_supported_subset() -> None:
         if "minimum" in node or "maximum" in node:
             assert node["type"] == "integer"
     item = schema["properties"]["classes"]["items"]
-    assert list(item["properties"]) == ["name", "present", "confidence", "segments"]
+    assert list(item["properties"]) == ["name", "present", "confidence", "coverage", "segments"]
     assert item["properties"]["name"]["enum"] == ["DanceTok", "CookTok"]
     seg = item["properties"]["segments"]["items"]
     assert list(seg["properties"]) == ["start", "end", "prompt", "source", "confidence"]
@@ -119,7 +120,7 @@ def test_response_format_stays_in_the_supported_subset() -> None:
 
 def test_schema_accepts_the_expected_answer_and_rejects_others() -> None:
     schema = build_response_format([DANCE, COOK])["json_schema"]
-    good = {"classes": [{"name": "DanceTok", "present": True, "confidence": 90, "segments": [
+    good = {"classes": [{"name": "DanceTok", "present": True, "confidence": 90, "coverage": 40, "segments": [
         {"start": 0.0, "end": 12.5, "prompt": "Dance tutorial", "source": "visual", "confidence": 85}]}]}
     jsonschema.validate(good, schema)
     bad_answers: List[Dict[str, Any]] = [

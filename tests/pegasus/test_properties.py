@@ -6,14 +6,14 @@ import json
 import random
 from typing import Any, Dict, List, Optional, Tuple
 
-from classify_shim.adapters.pegasus._mapping import map_video, order_videos
-from classify_shim.adapters.pegasus._parse import ParsedAnswer, ParsedClass, Segment, parse_answer
-from classify_shim.adapters.pegasus._prompt import model_sources
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from classify_shim._request import ClassifyRequest, build_videos_request
 from classify_shim._rules import merge_intervals, softmax_percentages, union_length
+from classify_shim.adapters.pegasus._mapping import map_video, order_videos
+from classify_shim.adapters.pegasus._parse import ParsedAnswer, ParsedClass, Segment, parse_answer
+from classify_shim.adapters.pegasus._prompt import model_sources
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NAMES = ["DanceTok", "CookTok", "Sports", "News", "Travel"]

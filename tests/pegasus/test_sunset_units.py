@@ -14,6 +14,13 @@ from typing import Any, Dict, List, Mapping, Tuple
 
 import httpx
 import pytest
+
+from classify_shim import TwelveLabs, TwelveLabsError
+from classify_shim._config import ClientConfig
+from classify_shim._exceptions import APIStatusError
+from classify_shim._http import AsyncHTTP
+from classify_shim._request import build_videos_request
+from classify_shim._store import MemoryStore
 from classify_shim.adapters.pegasus._batch import BatchRunner
 from classify_shim.adapters.pegasus._engine import AUTO_BATCH_MIN_VIDEOS, choose_strategy
 from classify_shim.adapters.pegasus._limits import MODEL_TABLE, model_spec
@@ -22,13 +29,6 @@ from classify_shim.adapters.pegasus._schema import PLAIN, SchemaBook, schema_rej
 from classify_shim.adapters.pegasus._select import ModelPicker, is_sunset_answer, is_video_refused
 from classify_shim.adapters.pegasus._tasks import JobFailed, TaskRunner, item_key
 from classify_shim.adapters.pegasus._v13 import RateGate, V13Client, VideoRecord
-
-from classify_shim import TwelveLabs, TwelveLabsError
-from classify_shim._config import ClientConfig
-from classify_shim._exceptions import APIStatusError
-from classify_shim._http import AsyncHTTP
-from classify_shim._request import build_videos_request
-from classify_shim._store import MemoryStore
 
 HOST = "https://api.example.test"
 
@@ -170,7 +170,7 @@ def test_plain_schema_keeps_the_shape_without_the_optional_features() -> None:
     for keyword in ('"enum"', '"minimum"', '"maximum"', '"minItems"'):
         assert keyword not in plain
     klass = plain_format["json_schema"]["properties"]["classes"]["items"]
-    assert klass["required"] == ["name", "present", "confidence", "segments"]
+    assert klass["required"] == ["name", "present", "confidence", "coverage", "segments"]
 
 
 # ----------------------------------------------------------------------------- tasks

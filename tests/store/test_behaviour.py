@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Dict, List
 
 import pytest
 
@@ -201,3 +201,29 @@ def test_values_are_json_text(store: Store, store_kind: str, tmp_path: Any, redi
                 assert isinstance(text, str)
                 json.loads(text)
         db.close()
+
+
+def test_reading_one_page_decodes_that_page_only(
+    store: Store, store_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Work counted, not timed: serving page k of a 10,000-video result decodes one page of JSON
+    (10 items), whatever k and N — so walking all pages is linear in N, not quadratic."""
+    from classify_shim._store import _redis, _sqlite
+
+    module = _redis if store_kind == "redis" else _sqlite
+    decoded: List[int] = []
+    real = module.loads_list
+
+    def counting(text: Any) -> List[Dict[str, Any]]:
+        out = real(text)
+        decoded.append(len(out))
+        return out
+
+    monkeypatch.setattr(module, "loads_list", counting)
+    n, limit = 10_000, 10
+    pages = [[{"video_id": f"v{i}"} for i in range(s, s + limit)] for s in range(0, n, limit)]
+    store.put_result("f" * 32, _header("s", len(pages), limit=limit), pages)
+    for p in (0, 500, len(pages) - 1):
+        found = store.get_page("f" * 32, "s", p)
+        assert found is not None and found[1] == pages[p]
+    assert decoded == [limit, limit, limit]

@@ -15,6 +15,7 @@ import pytest
 
 from classify_shim._config import ClientConfig
 from classify_shim._store import (
+    CacheWarning,
     DecisionRecord,
     Evidence,
     GuardedStore,
@@ -158,7 +159,8 @@ def test_unusable_cache_path_falls_back_to_memory(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     store = open_store(_config(blocker / "c.sqlite3"))
     assert store.kind == "memory" and not store.persistent
-    store.put_answer("k", {"data": "x"})  # paid answers are still kept for this client
+    with pytest.warns(CacheWarning, match="memory"):  # one warning, with the first use
+        store.put_answer("k", {"data": "x"})  # paid answers are still kept for this client
     assert store.get_answer("k") == {"data": "x"}
     store.close()
 

@@ -19,14 +19,6 @@ from typing import Any, Dict, List, Optional
 
 import httpx
 import pytest
-from classify_shim.adapters import shadow as shadow_mod
-from classify_shim.adapters.shadow import (
-    AsyncShadowBackend,
-    Sampler,
-    ShadowBackend,
-    shadow_backend,
-    shadow_report,
-)
 
 from classify_shim import AsyncTwelveLabs, TwelveLabs, TwelveLabsError, attach
 from classify_shim._backend import BACKENDS, BackendPage
@@ -41,6 +33,14 @@ from classify_shim._exceptions import APIStatusError, BadRequestError
 from classify_shim._models import ClassifyPageResult
 from classify_shim._request import Thresholds
 from classify_shim._warnings import PartialResultWarning
+from classify_shim.adapters import shadow as shadow_mod
+from classify_shim.adapters.shadow import (
+    AsyncShadowBackend,
+    Sampler,
+    ShadowBackend,
+    shadow_backend,
+    shadow_report,
+)
 from legacy_support import API_KEY
 
 CLASSES: List[Dict[str, Any]] = [

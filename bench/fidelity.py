@@ -1,0 +1,140 @@
+"""Fidelity lab: how well the Pegasus mapping reproduces what a correct v1.2 would decide.
+
+Label-driven worlds (``classify_shim.lab``), a modelled Pegasus whose errors are knobs, the whole
+client path over HTTP against the sandbox (scripted answers), three threshold sets, the null
+baseline (pass nothing) and the sandbox's v1.2 emulation as a second reference. This measures the
+shim's mapping under a modelled Pegasus, not Pegasus itself.
+
+    python bench/fidelity.py            # full run, a few minutes on 2 cores
+    python bench/fidelity.py --quick    # smaller worlds, fewer sweep points (used by the tests)
+
+Prints Markdown tables (pasted into docs/fidelity.md) and writes bench/results/fidelity.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, Tuple
+
+from classify_shim.lab import THRESHOLD_SETS, SimConfig, metrics, run_config
+
+RESULTS = Path(__file__).resolve().parent / "results" / "fidelity.json"
+
+
+def _f(v: Any) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "n/a"
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = [f"**{title}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_f(c) for c in row) + " |" for row in rows]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    return text
+
+
+def sweep_points(quick: bool) -> Dict[str, List[Tuple[str, SimConfig]]]:
+    base = SimConfig()
+    miou = (0.5, 0.9) if quick else (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    sweeps: Dict[str, List[Tuple[str, SimConfig]]] = {
+        "target_miou": [(f"{m:.1f}", base.with_(name=f"miou={m}", target_miou=m)) for m in miou],
+    }
+    if quick:
+        return sweeps
+    sweeps.update({
+        "recall_half_s": [(str(v), base.with_(name=f"recall_half_s={v}", recall_half_s=v)) for v in (0.0, 4.0, 15.0)],
+        "yes_bias": [(str(v), base.with_(name=f"yes_bias={v}", yes_bias=v)) for v in (0.0, 0.3, 0.6)],
+        "lumps": [(str(v), base.with_(name=f"lumps={v}", lumps=v)) for v in ((1,), (5, 10), (10, 25))],
+        "coverage_sd": [(str(v), base.with_(name=f"coverage_sd={v}", coverage_sd=v)) for v in (0.0, 0.12, 0.25)],
+        "off_list + format_noise": [
+            (f"{v}", base.with_(name=f"noise={v}", off_list=v, format_noise=v)) for v in (0.0, 0.1, 0.4)
+        ],
+    })
+    return sweeps
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small worlds and few sweep points")
+    ap.add_argument("--worlds", type=int, default=None, help="worlds per config (default 2, quick 1)")
+    ap.add_argument("--videos", type=int, default=None, help="videos per world (default 40, quick 16)")
+    ap.add_argument("--json", type=Path, default=RESULTS, help="where to write the figures")
+    args = ap.parse_args(list(argv))
+    warnings.simplefilter("ignore")  # the shim's deprecation warnings are not the lab's output
+    n_worlds = args.worlds or (1 if args.quick else 2)
+    n_videos = args.videos or (16 if args.quick else 40)
+    seeds = list(range(1, n_worlds + 1))
+    started = time.monotonic()
+    emulation: Dict[int, Any] = {}
+    out: Dict[str, Any] = {"worlds": n_worlds, "videos_per_world": n_videos, "configs": {}}
+    text: List[str] = []
+
+    headline = {}
+    for cfg in (SimConfig.ideal(), SimConfig()):
+        m = metrics(run_config(cfg, seeds, n_videos, emulation), per_class=True)
+        headline[cfg.name] = m
+        out["configs"][cfg.name] = m
+    pairs = headline["ideal"]["pairs"]
+    print(f"{pairs} (video, class) pairs per config: {n_worlds} world(s) x {n_videos} videos x 8 classes\n")
+    for name, m in headline.items():
+        rows = []
+        for label in THRESHOLD_SETS:
+            r = m["thresholds"][label]
+            rows.append([label, r["truth_pass_rate"], r["agreement"], r["kappa"], r["jaccard"], r["precision"],
+                         r["recall"], r["kappa_vs_emulation"], r["precision_vs_emulation"],
+                         r["recall_vs_emulation"], r["run_to_run_kappa"], r["null_agreement"], r["null_kappa"],
+                         r["emulation_kappa_vs_truth"]])
+        text.append(table(
+            f"Decisions, {name} detection" + ("" if name == "ideal" else " (mIoU 0.5)"),
+            ["thresholds", "truth pass rate", "agreement", "κ", "Jaccard", "precision", "recall",
+             "κ vs emulation", "precision vs emul.", "recall vs emul.", "run-to-run κ",
+             "null agreement", "null κ", "emulation κ vs truth"], rows))
+    rows = []
+    for name, m in headline.items():
+        s = m["shape"]
+        rows.append([name, s["spearman_vs_truth"], s["spearman_vs_emulation"], s["ratio_mae"], s["clip_iou"],
+                     s["pass_score_median"], f"{_f(s['pass_score_min'])} to {_f(s['pass_score_max'])}",
+                     s["distinct_pass_scores"], s["clip_score_median"], s["top_score_ties"], s["avg_lt_max"]])
+    text.append(table("Numbers (default thresholds for the pass-dependent columns)",
+                      ["detection", "Spearman vs truth", "Spearman vs emulation", "duration_ratio MAE",
+                       "clip IoU", "pass score median", "pass score range", "distinct pass scores",
+                       "clip score median", "top-score ties", "avg < max"], rows))
+    per = headline["realistic"]["thresholds"]["default 75/0.5"]["per_class"]
+    text.append(table("Per class, realistic detection, default thresholds",
+                      ["class", "truth passes", "agreement", "κ", "precision", "recall"],
+                      [[n, r["truth_passes"], r["agreement"], r["kappa"], r["precision"], r["recall"]]
+                       for n, r in per.items()]))
+
+    out["sweeps"] = {}
+    for knob, points in sweep_points(args.quick).items():
+        rows = []
+        out["sweeps"][knob] = {}
+        for value, cfg in points:
+            m = metrics(run_config(cfg, seeds, n_videos, emulation))
+            out["sweeps"][knob][value] = m
+            d = m["thresholds"]["default 75/0.5"]
+            rows.append([value, d["kappa"], m["thresholds"]["strict 90/0.7"]["kappa"],
+                         m["thresholds"]["loose 60/0.25"]["kappa"], d["run_to_run_kappa"],
+                         m["shape"]["ratio_mae"], m["shape"]["clip_iou"], m["shape"]["spearman_vs_truth"]])
+        text.append(table(f"Sweep of {knob} (other knobs realistic)",
+                          [knob, "κ default", "κ strict", "κ loose", "run-to-run κ (default)",
+                           "ratio MAE", "clip IoU", "Spearman vs truth"], rows))
+    out["seconds"] = round(time.monotonic() - started, 1)
+    print(f"lab run: {out['seconds']} s")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=1, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

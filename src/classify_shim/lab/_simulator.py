@@ -1,0 +1,240 @@
+"""A modelled Pegasus: answers driven by the lab's ground-truth labels and a few documented knobs.
+
+It never looks at the sandbox's matcher. Each knob is one way real Pegasus answers are known to
+differ from the truth (see the project's field notes): it misses short moments, says "yes" to
+near misses, verbalises confidences in lumps, gets boundaries wrong, strays off the label list
+and breaks the format. ``SimConfig.ideal()`` switches every detection error off.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass, replace
+from typing import Any, Dict, List, Sequence, Tuple
+
+from ._worlds import TOPICS, LabVideo, LabWorld
+
+__all__ = ["SimConfig", "boundary_sigma", "simulate_answers"]
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Knobs of the answer simulator (all probabilities per answer / label)."""
+
+    name: str = "realistic"
+    recall_long: float = 0.97
+    """Probability a long true presence is reported."""
+    recall_half_s: float = 4.0
+    """Presence length (s) at which recall has fallen to half of ``recall_long``."""
+    yes_bias: float = 0.3
+    """Probability a near-miss distractor is reported as the class (with its spans)."""
+    hallucination: float = 0.03
+    """Probability an absent class is reported present with an invented short span."""
+    target_miou: float = 0.5
+    """Mean IoU of a reported span with its true span (boundary error), over the world's spans."""
+    wild: float = 0.05
+    """Share of reported spans placed at invented times (counted in the mIoU)."""
+    fragment: float = 0.25
+    """Probability a reported span is split into 2-3 pieces with small gaps."""
+    confidence_sd: float = 8.0
+    """Noise (points) of verbalised confidences around the label strength."""
+    lumps: Tuple[int, ...] = (5, 10)
+    """Confidences are rounded to a multiple of one of these (lumpy verbalisation)."""
+    saturate: float = 0.15
+    """Probability a confident answer saturates at 100."""
+    coverage_sd: float = 0.12
+    """Error (share of the video) of the model's own coverage estimate."""
+    off_list: float = 0.05
+    """Probability of an extra class that was not requested, or a re-cased name."""
+    format_noise: float = 0.1
+    """Probability of fences, prose, string numbers or clock-style times."""
+
+    @staticmethod
+    def ideal() -> SimConfig:
+        return SimConfig(name="ideal", recall_long=1.0, recall_half_s=0.0, yes_bias=0.0,
+                         hallucination=0.0, target_miou=1.0, wild=0.0, fragment=0.0, coverage_sd=0.0,
+                         off_list=0.0, format_noise=0.0)
+
+    def with_(self, **changes: Any) -> SimConfig:
+        return replace(self, **changes)
+
+
+def _iou(a: Tuple[float, float], b: Tuple[float, float]) -> float:
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if union > 0 else 0.0
+
+
+def _perturb(rng: random.Random, a: float, b: float, k: float, wild: float,
+             duration: float) -> Tuple[float, float]:
+    """Reported span for a true span ``a-b``: each end off by N(0, k * sqrt(duration)) seconds
+    (a model samples a long video more coarsely, so its times are coarser), and with
+    probability ``wild`` an invented placement of about the right length anywhere in the video."""
+    if wild > 0 and rng.random() < wild:
+        length = (b - a) * rng.uniform(0.5, 1.5)
+        s = rng.uniform(0.0, max(0.0, duration - length))
+        return s, min(duration, s + max(0.2, length))
+    sd = k * math.sqrt(duration)
+    s = a + rng.gauss(0.0, sd)
+    e = b + rng.gauss(0.0, sd)
+    s, e = max(0.0, min(s, e)), min(duration, max(s, e))
+    if e - s < 0.2:
+        s, e = max(0.0, min(s, duration - 0.2)), min(duration, max(s, duration - 0.2) + 0.2)
+    return s, e
+
+
+def _spans_iou(spans: Sequence[Tuple[float, float, float]], k: float, wild: float) -> float:
+    rng = random.Random(11)
+    total = 0.0
+    for a, b, d in spans:
+        total += _iou((a, b), _perturb(rng, a, b, k, wild, d))
+    return total / len(spans)
+
+
+def boundary_sigma(target_miou: float, spans: Sequence[Tuple[float, float, float]] = (),
+                   wild: float = 0.0) -> float:
+    """The ``k`` (seconds per sqrt-second of video) at which reported spans of these true spans
+    (start, end, video duration) have mean IoU ``target_miou`` with them; 0 for 1.0."""
+    if target_miou >= 0.999 or not spans:
+        return 0.0
+    sample = list(spans) * max(1, 600 // len(spans))
+    lo, hi = 0.0, 20.0
+    if _spans_iou(sample, hi, wild) > target_miou:
+        return hi
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if _spans_iou(sample, mid, wild) > target_miou:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _lump(rng: random.Random, value: float, cfg: SimConfig) -> int:
+    step = rng.choice(cfg.lumps) if cfg.lumps else 1
+    v = int(step * round(max(0.0, min(100.0, value)) / step))
+    if v >= 85 and rng.random() < cfg.saturate:
+        v = 100
+    return max(0, min(100, v))
+
+
+def _recall(cfg: SimConfig, length: float) -> float:
+    if cfg.recall_half_s <= 0:
+        return cfg.recall_long
+    return cfg.recall_long * length / (length + cfg.recall_half_s)
+
+
+def _spans(rng: random.Random, cfg: SimConfig, k: float, a: float, b: float,
+           duration: float) -> List[Tuple[float, float]]:
+    s, e = _perturb(rng, a, b, k, cfg.wild, duration)
+    if e - s > 6 and rng.random() < cfg.fragment:
+        n = rng.choice((2, 3))
+        cut = sorted(rng.uniform(s, e) for _ in range(n - 1))
+        edges = [s, *cut, e]
+        out = []
+        for i in range(n):
+            lo, hi = edges[i], edges[i + 1]
+            gap = min(2.0, (hi - lo) * 0.1) * rng.random()
+            if hi - gap > lo:
+                out.append((lo, hi - gap))
+        return out
+    return [(s, e)]
+
+
+def _union(intervals: Sequence[Tuple[float, float]]) -> float:
+    total, end = 0.0, -math.inf
+    for a, b in sorted(intervals):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
+
+def _class_answer(rng: random.Random, cfg: SimConfig, k: float, video: LabVideo, name: str,
+                  prompts: Sequence[str], sources: Sequence[str]) -> Dict[str, Any]:
+    labels = [lab for lab in video.labels if lab.topic == name and lab.source in sources]
+    true = [lab for lab in labels if lab.kind != "near_miss"]
+    near = [lab for lab in labels if lab.kind == "near_miss"]
+    reported: List[Tuple[float, float, str, str, float]] = []  # start, end, prompt, source, strength
+    seen: List[Tuple[float, float]] = []  # the true spans the model noticed
+    for lab in true:
+        if rng.random() < _recall(cfg, lab.end - lab.start):
+            seen.append((lab.start, lab.end))
+            for s, e in _spans(rng, cfg, k, lab.start, lab.end, video.duration):
+                reported.append((s, e, lab.prompt, lab.source, lab.strength))
+    if not reported and near and rng.random() < cfg.yes_bias:
+        for lab in near:
+            seen.append((lab.start, lab.end))
+            for s, e in _spans(rng, cfg, k, lab.start, lab.end, video.duration):
+                # a model fooled by a near miss is unsure: strength about 0.45-0.7
+                reported.append((s, e, prompts[0], lab.source, 0.45 + lab.strength * 0.6))
+    if not reported and not true and rng.random() < cfg.hallucination:
+        s = rng.uniform(0, video.duration * 0.8)
+        e = min(video.duration, s + max(1.0, video.duration * 0.1))
+        seen.append((s, e))
+        reported.append((s, e, prompts[0], sources[0], rng.uniform(0.4, 0.7)))
+    if not reported:
+        return {"name": name, "present": False, "confidence": _lump(rng, rng.uniform(0, 25), cfg),
+                "coverage": 0, "segments": []}
+    best = max(r[4] for r in reported)
+    conf = _lump(rng, 100 * (0.45 + 0.5 * best) + rng.gauss(0, cfg.confidence_sd), cfg)
+    # The model's coverage is a holistic judgement of what it noticed, not a sum of its spans.
+    cov = _union(seen) / video.duration
+    if cfg.coverage_sd > 0:
+        cov = cov + rng.gauss(0, cfg.coverage_sd)
+    cov_pct = _lump(rng, 100 * max(0.0, min(1.0, cov)), cfg.with_(saturate=0.0)) if cfg.coverage_sd > 0 \
+        else round(100 * max(0.0, min(1.0, cov)), 1)
+    segments = []
+    for s, e, prompt, source, strength in sorted(reported):
+        sc = _lump(rng, 100 * (0.45 + 0.5 * strength) + rng.gauss(0, cfg.confidence_sd), cfg)
+        segments.append({"start": round(s, 1), "end": round(e, 1), "prompt": prompt, "source": source,
+                         "confidence": sc})
+    return {"name": name, "present": conf >= 50, "confidence": conf, "coverage": cov_pct, "segments": segments}
+
+
+def _mmss(t: float) -> str:
+    return f"{int(t // 60):02d}:{int(t % 60):02d}"
+
+
+def _render(rng: random.Random, cfg: SimConfig, answer: Dict[str, Any], requested: Sequence[str]) -> str:
+    classes: List[Dict[str, Any]] = answer["classes"]
+    if rng.random() < cfg.off_list:
+        others = [t.name for t in TOPICS if t.name not in requested] or ["Sports"]
+        classes.append({"name": rng.choice(others) + " videos", "present": True, "confidence": 80,
+                        "coverage": 50, "segments": []})
+    if rng.random() < cfg.off_list and classes:
+        c = rng.choice(classes)
+        c["name"] = c["name"].upper()
+    if rng.random() < cfg.format_noise:
+        how = rng.choice(("string_numbers", "mmss"))
+        for c in classes:
+            for seg in c["segments"]:
+                if how == "string_numbers":
+                    seg["confidence"] = str(seg["confidence"])
+                elif seg["end"] >= 60 and seg["end"] - seg["start"] > 10:
+                    seg["start"], seg["end"] = _mmss(seg["start"]), _mmss(seg["end"])
+    text = json.dumps(answer)
+    if rng.random() < cfg.format_noise:
+        text = "```json\n" + text + "\n```"
+    if rng.random() < cfg.format_noise:
+        text = "\n\n" + text + "\nThese results are based on the video content."
+    return text
+
+
+def simulate_answers(world: LabWorld, cfg: SimConfig, run: int = 0) -> Dict[str, List[Dict[str, Any]]]:
+    """One scripted answer per video (``{"text": ..., "finish_reason": "stop"}``) for the world's
+    request, deterministic for (world seed, config, run)."""
+    out: Dict[str, List[Dict[str, Any]]] = {}
+    spans = [(lab.start, lab.end, v.duration) for v in world.videos for lab in v.labels]
+    k = boundary_sigma(cfg.target_miou, spans, cfg.wild)
+    for video in world.videos:
+        rng = random.Random(f"sim:{world.seed}:{cfg!r}:{run}:{video.video_id}")
+        names = [c["name"] for c in world.classes]
+        classes = [_class_answer(rng, cfg, k, video, c["name"], c["prompts"], c["options"])
+                   for c in world.classes]
+        text = _render(rng, cfg, {"classes": classes}, names)
+        out[video.video_id] = [{"text": text, "finish_reason": "stop"}]
+    return out
