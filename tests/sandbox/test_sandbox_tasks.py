@@ -159,3 +159,85 @@ def test_cli_accepts_sunset_and_task_latency() -> None:
     for flag in ("--port", "--world", "--legacy", "--latency-ms", "--rate-limit-rpm", "--fault-rate", "--noise",
                  "--sunset", "--task-latency-ms"):
         assert flag in out
+
+
+# --------------------------------------------------------------------------- batches
+
+def _batch_body(sb: Sandbox, n: int, prompt: str = "Is there dancing? Answer yes or no.") -> Dict[str, Any]:
+    videos = [v for idx in sb.world["indexes"] for v in idx["videos"]][:n]
+    return {"model_name": "pegasus1.5", "analysis_mode": "general",
+            "defaults": {"prompt": {"input_text": prompt}, "max_tokens": 1024},
+            "requests": [{"video": {"type": "asset_id", "asset_id": v["asset_id"]}, "custom_id": f"c{i}"}
+                         for i, v in enumerate(videos)]}
+
+
+def _wait_batch(c: httpx.Client, batch_id: str) -> Dict[str, Any]:
+    import time
+    got: Dict[str, Any] = {}
+    for _ in range(300):
+        got = c.get(f"/analyze/batches/{batch_id}").json()
+        if got["status"] in ("completed", "canceled", "expired"):
+            return got
+        time.sleep(0.02)
+    return got
+
+
+def test_batch_lifecycle_matches_spec(sb: Sandbox) -> None:
+    body = _batch_body(sb, 3)
+    _check(body, _req_schema("/analyze/batches"))
+    with _client(sb) as c:
+        r = c.post("/analyze/batches", json=body)
+        assert r.status_code == 201, r.text
+        created = r.json()
+        _check(created, _resp_schema("/analyze/batches", "post", "201"))
+        assert created["total_items"] == 3 and [i["custom_id"] for i in created["items"]] == ["c0", "c1", "c2"]
+        assert c.delete(f"/analyze/batches/{created['batch_id']}").status_code == 409
+        done = _wait_batch(c, created["batch_id"])
+        _check(done, _resp_schema("/analyze/batches/{batch_id}", "get", "200"))
+        assert done["status"] == "completed" and done["ready_items"] == 3
+        res = c.get(f"/analyze/batches/{created['batch_id']}/results")
+        assert res.headers["content-type"].startswith("application/jsonl")
+        entries = [json.loads(line) for line in res.text.splitlines()]
+        assert [e["custom_id"] for e in entries] == ["c0", "c1", "c2"]
+        assert all(e["status"] == "ready" and e["data"]["data"] for e in entries)
+        task = c.get(f"/analyze/tasks/{entries[0]['task_id']}").json()
+        assert task["result"] == entries[0]["data"]
+        listed = c.get("/analyze/batches")
+        _check(listed.json(), _resp_schema("/analyze/batches", "get", "200"))
+        again = c.post(f"/analyze/batches/{created['batch_id']}/cancel")
+        assert again.status_code == 409 and again.json()["error"]["code"] == "batch_completed"
+        assert c.delete(f"/analyze/batches/{created['batch_id']}").status_code == 200
+        assert c.get(f"/analyze/batches/{created['batch_id']}").status_code == 404
+    log = [e for e in sb.requests() if e["endpoint"] == "v1.3.batches.create"]
+    assert log[0]["model"] == "pegasus1.5" and log[0]["items"] == 3
+
+
+def test_batch_rules() -> None:
+    with Sandbox(task_latency_ms=60_000) as sb, _client(sb) as c:
+        body = _batch_body(sb, 1)
+        bad = c.post("/analyze/batches", json=dict(body, model_name="pegasus1.2"))
+        assert bad.status_code == 400 and "pegasus1.5" in bad.json()["error"]["message"]
+        _check(bad.json(), _resp_schema("/analyze/batches", "post", "400"))
+        dup = dict(body, requests=body["requests"] * 2)
+        assert c.post("/analyze/batches", json=dup).status_code == 400
+        many = dict(body, requests=body["requests"][:1] * 1001)
+        for i, req in enumerate(many["requests"]):
+            many["requests"][i] = dict(req, custom_id=f"x{i}")
+        assert c.post("/analyze/batches", json=many).status_code == 400
+        missing = dict(body, requests=[{"video": {"type": "asset_id", "asset_id": "0" * 24}}])
+        assert c.post("/analyze/batches", json=missing).status_code == 404
+        ids = [c.post("/analyze/batches", json=body).json()["batch_id"] for _ in range(5)]
+        sixth = c.post("/analyze/batches", json=body)
+        assert sixth.status_code == 429 and sixth.json()["error"]["code"] == "too_many_active_batches"
+        _check(sixth.json(), _resp_schema("/analyze/batches", "post", "429"))
+        cancel = c.post(f"/analyze/batches/{ids[0]}/cancel")
+        assert cancel.status_code == 202, cancel.text
+        _check(cancel.json(), _resp_schema("/analyze/batches/{batch_id}/cancel", "post", "202"))
+        assert c.get(f"/analyze/batches/{ids[0]}").json()["status"] == "canceled"
+        assert c.post("/analyze/batches", json=body).status_code == 201  # a slot freed up
+        one = c.post("/analyze/batches", json=body, headers={"Idempotency-Key": "b-1"})
+        assert one.status_code == 429  # five active again
+        c.post(f"/analyze/batches/{ids[1]}/cancel")
+        first = c.post("/analyze/batches", json=body, headers={"Idempotency-Key": "b-1"}).json()["batch_id"]
+        replay = c.post("/analyze/batches", json=body, headers={"Idempotency-Key": "b-1"})
+        assert replay.status_code == 201 and replay.json()["batch_id"] == first

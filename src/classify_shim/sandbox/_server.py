@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import _tasks, _v12, _v13
+from . import _batches, _tasks, _v12, _v13
 from ._common import ApiError, Response, iso_ms
 from ._model import ModelState
 from ._world import World, WorldError, WorldInput, load_world
@@ -160,6 +160,19 @@ def _task_create(sb: Sandbox, call: _Call) -> Response:
     return resp
 
 
+def _owner(call: _Call) -> str:
+    return hashlib.sha256(call.api_key.encode()).hexdigest()[:16]
+
+
+def _batch_create(sb: Sandbox, call: _Call) -> Response:
+    headers = sb._limit(call, "v1.3.analyze")
+    resp = sb._batch_store.create(sb._world, call.json(), sb._model, owner=_owner(call),
+                                  idem_key=call.headers.get("idempotency-key"), noise=sb.noise, seed=sb.seed,
+                                  latency_ms=sb.task_latency_ms)
+    resp.headers.update(headers)
+    return resp
+
+
 def _world_get(sb: Sandbox, call: _Call) -> Response:
     return Response(200, sb.world)
 
@@ -203,6 +216,17 @@ ROUTES: List[_Route] = [
     _r("GET", r"/v1\.3/analyze/tasks/" + _ID, "v1.3.tasks.get", lambda sb, c: sb._task_store.get(c.params[0])),
     _r("DELETE", r"/v1\.3/analyze/tasks/" + _ID, "v1.3.tasks.delete",
        lambda sb, c: sb._task_store.delete(c.params[0])),
+    _r("POST", r"/v1\.3/analyze/batches", "v1.3.batches.create", _batch_create),
+    _r("GET", r"/v1\.3/analyze/batches", "v1.3.batches.list",
+       lambda sb, c: sb._batch_store.list(c.query, _owner(c))),
+    _r("GET", r"/v1\.3/analyze/batches/" + _ID, "v1.3.batches.get",
+       lambda sb, c: sb._batch_store.get(c.params[0])),
+    _r("DELETE", r"/v1\.3/analyze/batches/" + _ID, "v1.3.batches.delete",
+       lambda sb, c: sb._batch_store.delete(c.params[0])),
+    _r("GET", r"/v1\.3/analyze/batches/" + _ID + "/results", "v1.3.batches.results",
+       lambda sb, c: sb._batch_store.results(c.params[0])),
+    _r("POST", r"/v1\.3/analyze/batches/" + _ID + "/cancel", "v1.3.batches.cancel",
+       lambda sb, c: sb._batch_store.cancel(c.params[0])),
     _r("GET", r"/v1\.3/indexes", "v1.3.indexes", lambda sb, c: _v13.list_indexes(sb._world, c.query)),
     _r("GET", r"/v1\.3/indexes/" + _ID, "v1.3.index", lambda sb, c: _v13.get_index(sb._world, c.params[0])),
     _r("GET", r"/v1\.3/indexes/" + _ID + "/videos", "v1.3.videos",
@@ -352,7 +376,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         except ApiError as err:
             err_body: Dict[str, Any] = {"code": err.code, "message": err.message}
-            if endpoint.startswith("v1.3.tasks"):  # the 2026-07 spec wraps task errors in an envelope
+            if endpoint.startswith(("v1.3.tasks", "v1.3.batches")):  # the 2026-07 spec wraps task errors in an envelope
                 err_body = {"error": err_body}
             resp = Response(err.status, err_body, headers=err.headers)
             if isinstance(err, _InjectedError):
@@ -416,6 +440,7 @@ class Sandbox:
 
     _world: World
     _task_store: _tasks.TaskStore
+    _batch_store: _batches.BatchStore
 
     def __init__(
         self,
@@ -454,6 +479,7 @@ class Sandbox:
         self.sunset = sunset
         self.task_latency_ms = task_latency_ms
         self._task_store = _tasks.TaskStore()
+        self._batch_store = _batches.BatchStore(self._task_store)
         self._world = World(load_world(world))
         self._pages = _v12.PageStore()
         self._limiter = RateLimiter()

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 import uuid
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ._common import ApiError, Response, invalid, iso_ms, not_exist
 from ._model import ModelState
@@ -44,6 +44,18 @@ def check_sunset(body: Any, sunset: str, default_model: str) -> None:
         raise sunset_error("The model pegasus1.2")
 
 
+def answer(world: World, inner: Dict[str, Any], state: ModelState, *, noise: str,
+           seed: int) -> Tuple[Dict[str, Any], Optional[str]]:
+    """Run one non-streamed ``/analyze`` body through the simulated model → (task result, video id)."""
+    from . import _v13  # the analyze validation and model, shared with /analyze
+
+    resp = _v13.analyze(world, dict(inner, stream=False), state, noise=noise, seed=seed, latency_ms=0.0)
+    result = dict(json.loads(resp.body))
+    result["generation_id"] = result.pop("id")
+    result.pop("error", None)
+    return result, resp.video
+
+
 class TaskStore:
     """Tasks by id plus the Idempotency-Key index (thread-safe)."""
 
@@ -55,13 +67,11 @@ class TaskStore:
     def create(self, world: World, body: Any, state: ModelState, *, idem_key: Optional[str], noise: str,
                seed: int, latency_ms: float, sunset: str) -> Response:
         """``POST /v1.3/analyze/tasks`` → 202 ``{task_id, status}``."""
-        from . import _v13  # the analyze validation and model, shared with /analyze
-
         if idem_key:
             with self._lock:
                 known = self._by_key.get(idem_key)
-                if known is not None:
-                    task = self._tasks[known]
+                task = self._tasks.get(known) if known is not None else None
+                if known is not None and task is not None:
                     return Response(202, {"task_id": known, "status": self._status(task)},
                                     extra_log={"model": task["model"], "task": known, "idempotent_replay": True})
         if not isinstance(body, dict):
@@ -85,28 +95,47 @@ class TaskStore:
         inner["stream"] = False
         if "prompt" not in inner and isinstance(body.get("prompt_v2"), dict):
             inner["prompt"] = body["prompt_v2"].get("input_text")
-        answer = _v13.analyze(world, inner, state, noise=noise, seed=seed, latency_ms=0.0)
-        if answer.status != 200:
-            return answer
-        result = dict(json.loads(answer.body))
-        result["generation_id"] = result.pop("id")
-        result.pop("error", None)
+        result, video_id = answer(world, inner, state, noise=noise, seed=seed)
         now = time.time()
+        raw_video = body.get("video")
+        video: Dict[str, Any] = (dict(raw_video) if isinstance(raw_video, dict)
+                                 else {"type": "video_id", "video_id": body.get("video_id")})
+        task_id = self.add(custom_id=custom_id, model=model, mode=mode, video_source=video,
+                           ready_at=now + latency_ms / 1000.0, result=result, video=video_id)
+        if idem_key:
+            with self._lock:
+                self._by_key[idem_key] = task_id
+        return Response(202, {"task_id": task_id, "status": "queued"}, video=video_id,
+                        extra_log={"model": model, "task": task_id})
+
+    def add(self, *, custom_id: Optional[str], model: str, mode: str, video_source: Dict[str, Any],
+            ready_at: float, result: Dict[str, Any], video: Optional[str]) -> str:
+        """Record a task whose answer is already known (also used for batch items)."""
         task_id = uuid.uuid4().hex[:24]
-        video = body.get("video") if isinstance(body.get("video"), dict) else {"type": "video_id",
-                                                                                 "video_id": body.get("video_id")}
         task = {"task_id": task_id, "custom_id": custom_id, "model": model, "mode": mode,
-                "video_source": video, "created": now, "ready_at": now + latency_ms / 1000.0,
-                "result": result, "video": answer.video}
+                "video_source": video_source, "created": time.time(), "ready_at": ready_at,
+                "result": result, "video": video}
         with self._lock:
             self._tasks[task_id] = task
-            if idem_key:
-                self._by_key[idem_key] = task_id
-        return Response(202, {"task_id": task_id, "status": "queued"}, video=answer.video,
-                        extra_log={"model": model, "task": task_id})
+        return task_id
+
+    def idempotent(self, key: Optional[str]) -> Optional[str]:
+        """The id recorded for an Idempotency-Key (any kind of creation), if any."""
+        if not key:
+            return None
+        with self._lock:
+            return self._by_key.get(key)
+
+    def remember(self, key: Optional[str], created_id: str) -> None:
+        """Bind an Idempotency-Key to what it created."""
+        if key:
+            with self._lock:
+                self._by_key[key] = created_id
 
     @staticmethod
     def _status(task: Dict[str, Any]) -> str:
+        if task.get("canceled"):
+            return "canceled"
         left = task["ready_at"] - time.time()
         if left <= 0:
             return "ready"
@@ -125,6 +154,24 @@ class TaskStore:
             out["completed_at"] = iso_ms(task["ready_at"])
             out["result"] = task["result"]
         return out
+
+    def status(self, task_id: str) -> str:
+        """Current status of a known task ('' when unknown)."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+        return self._status(task) if task is not None else ""
+
+    def entry(self, task_id: str) -> Optional[Dict[str, Any]]:
+        """The raw record of a task (batch results read it)."""
+        with self._lock:
+            return self._tasks.get(task_id)
+
+    def cancel_queued(self, task_id: str) -> None:
+        """Cancel a task that has not started (batch cancellation); processing ones finish."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is not None and self._status(task) == "queued":
+                task["canceled"] = True
 
     def get(self, task_id: str) -> Response:
         """``GET /v1.3/analyze/tasks/{id}``."""
