@@ -93,7 +93,8 @@ class BatchStore:
                 batch = self._batches.get(known)
             if batch is not None:
                 return Response(201, self._created(batch), extra_log={
-                    "model": batch["model"], "batch": known, "items": batch["total"], "idempotent_replay": True})
+                    "model": batch["model"], "batch": known, "items": batch["total"], "idempotent_replay": True,
+                    "idempotency_key": idem_key})
         if not isinstance(body, dict):
             raise invalid("body", "must be a JSON object")
         model = body.get("model_name")
@@ -167,7 +168,8 @@ class BatchStore:
             self._batches[batch_id] = batch
         self._tasks.remember(idem_key, batch_id)
         return Response(201, self._created(batch),
-                        extra_log={"model": model, "batch": batch_id, "items": len(task_ids)})
+                        extra_log={"model": model, "batch": batch_id, "items": len(task_ids),
+                                   "idempotency_key": idem_key})
 
     def _created(self, batch: Dict[str, Any]) -> Dict[str, Any]:
         full = self._json(batch)

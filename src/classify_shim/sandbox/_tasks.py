@@ -103,7 +103,8 @@ class TaskStore:
                 task = self._tasks.get(known) if known is not None else None
                 if known is not None and task is not None:
                     return Response(202, {"task_id": known, "status": self._status(task)},
-                                    extra_log={"model": task["model"], "task": known, "idempotent_replay": True})
+                                    extra_log={"model": task["model"], "task": known, "idempotent_replay": True,
+                                               "idempotency_key": idem_key})
         if not isinstance(body, dict):
             raise invalid("body", "must be a JSON object")
         model = body.get("model_name") or "pegasus1.5"
@@ -132,7 +133,7 @@ class TaskStore:
             with self._lock:
                 self._by_key[idem_key] = task_id
         return Response(202, {"task_id": task_id, "status": "queued"}, video=video_id,
-                        extra_log={"model": model, "task": task_id})
+                        extra_log={"model": model, "task": task_id, "idempotency_key": idem_key})
 
     def add(self, *, custom_id: Optional[str], model: str, mode: str, video_source: Dict[str, Any],
             ready_at: float, result: Dict[str, Any], video: Optional[str]) -> str:
