@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Tuple
 
 import httpx
+import jsonschema
 import pytest
 
 from classify_shim.sandbox import Sandbox, default_world
-
-jsonschema = pytest.importorskip("jsonschema")
 
 
 def _find_spec() -> Path:
