@@ -13,6 +13,7 @@ import threading
 from typing import Any, List, Optional
 
 from ._server import LEGACY_MODES, NOISE_MODES, Sandbox
+from ._tasks import SUNSET_MODES
 from ._world import WorldError
 
 
@@ -30,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="probability (0-1) of a 5xx or dropped connection on API endpoints")
     parser.add_argument("--noise", choices=NOISE_MODES, default="none", help="how messy model answers are")
     parser.add_argument("--seed", type=int, default=0, help="seed for noise, faults and generation ids")
+    parser.add_argument("--sunset", choices=SUNSET_MODES, default="none",
+                        help="'pegasus1.2' answers 1.2 and video_id calls 410 model_sunset, like a retired model")
+    parser.add_argument("--task-latency-ms", type=float, default=0.0,
+                        help="time an /analyze/tasks task takes to become ready")
     parser.add_argument("--token-ttl-s", type=float, default=300.0, help="lifetime of v1.2 page tokens")
 
 
@@ -59,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             noise=args.noise,
             seed=args.seed,
             token_ttl_s=args.token_ttl_s,
+            sunset=args.sunset,
+            task_latency_ms=args.task_latency_ms,
         )
     except (WorldError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

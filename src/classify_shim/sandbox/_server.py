@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import _v12, _v13
+from . import _batches, _tasks, _v12, _v13
 from ._common import ApiError, Response, iso_ms
 from ._model import ModelState
 from ._world import World, WorldError, WorldInput, load_world
@@ -100,13 +100,14 @@ class _Call:
     """One parsed request handed to a route handler."""
 
     def __init__(self, method: str, path: str, query: Dict[str, str], params: Tuple[str, ...],
-                 body: bytes, api_key: str) -> None:
+                 body: bytes, api_key: str, headers: Optional[Dict[str, str]] = None) -> None:
         self.method = method
         self.path = path
         self.query = query
         self.params = params
         self.body = body
         self.api_key = api_key
+        self.headers = headers or {}
 
     def json(self) -> Any:
         """The body as JSON (empty body = {}); 400 parameter_invalid when malformed."""
@@ -145,7 +146,29 @@ def _classify_page(sb: Sandbox, call: _Call) -> Response:
 def _analyze(sb: Sandbox, call: _Call) -> Response:
     headers = sb._limit(call, "v1.3.analyze")
     body = call.json()
+    _tasks.check_sunset(body, sb.sunset, _v13.DEFAULT_MODEL)
     resp = _v13.analyze(sb._world, body, sb._model, noise=sb.noise, seed=sb.seed, latency_ms=sb.latency_ms)
+    resp.headers.update(headers)
+    return resp
+
+
+def _task_create(sb: Sandbox, call: _Call) -> Response:
+    headers = sb._limit(call, "v1.3.analyze")
+    resp = sb._task_store.create(sb._world, call.json(), sb._model, idem_key=call.headers.get("idempotency-key"),
+                            noise=sb.noise, seed=sb.seed, latency_ms=sb.task_latency_ms, sunset=sb.sunset)
+    resp.headers.update(headers)
+    return resp
+
+
+def _owner(call: _Call) -> str:
+    return hashlib.sha256(call.api_key.encode()).hexdigest()[:16]
+
+
+def _batch_create(sb: Sandbox, call: _Call) -> Response:
+    headers = sb._limit(call, "v1.3.analyze")
+    resp = sb._batch_store.create(sb._world, call.json(), sb._model, owner=_owner(call),
+                                  idem_key=call.headers.get("idempotency-key"), noise=sb.noise, seed=sb.seed,
+                                  latency_ms=sb.task_latency_ms)
     resp.headers.update(headers)
     return resp
 
@@ -188,6 +211,22 @@ ROUTES: List[_Route] = [
     _r("POST", _V12 + r"/classify/bulk", "v1.2.classify.bulk", lambda sb, c: _classify(sb, c, bulk=True)),
     _r("GET", _V12 + r"/classify/" + _ID, "v1.2.classify.page", _classify_page),
     _r("POST", r"/v1\.3/analyze", "v1.3.analyze", _analyze),
+    _r("POST", r"/v1\.3/analyze/tasks", "v1.3.tasks.create", _task_create),
+    _r("GET", r"/v1\.3/analyze/tasks", "v1.3.tasks.list", lambda sb, c: sb._task_store.list(c.query)),
+    _r("GET", r"/v1\.3/analyze/tasks/" + _ID, "v1.3.tasks.get", lambda sb, c: sb._task_store.get(c.params[0])),
+    _r("DELETE", r"/v1\.3/analyze/tasks/" + _ID, "v1.3.tasks.delete",
+       lambda sb, c: sb._task_store.delete(c.params[0])),
+    _r("POST", r"/v1\.3/analyze/batches", "v1.3.batches.create", _batch_create),
+    _r("GET", r"/v1\.3/analyze/batches", "v1.3.batches.list",
+       lambda sb, c: sb._batch_store.list(c.query, _owner(c))),
+    _r("GET", r"/v1\.3/analyze/batches/" + _ID, "v1.3.batches.get",
+       lambda sb, c: sb._batch_store.get(c.params[0])),
+    _r("DELETE", r"/v1\.3/analyze/batches/" + _ID, "v1.3.batches.delete",
+       lambda sb, c: sb._batch_store.delete(c.params[0])),
+    _r("GET", r"/v1\.3/analyze/batches/" + _ID + "/results", "v1.3.batches.results",
+       lambda sb, c: sb._batch_store.results(c.params[0])),
+    _r("POST", r"/v1\.3/analyze/batches/" + _ID + "/cancel", "v1.3.batches.cancel",
+       lambda sb, c: sb._batch_store.cancel(c.params[0])),
     _r("GET", r"/v1\.3/indexes", "v1.3.indexes", lambda sb, c: _v13.list_indexes(sb._world, c.query)),
     _r("GET", r"/v1\.3/indexes/" + _ID, "v1.3.index", lambda sb, c: _v13.get_index(sb._world, c.params[0])),
     _r("GET", r"/v1\.3/indexes/" + _ID + "/videos", "v1.3.videos",
@@ -307,6 +346,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             "duration_ms": 0.0,
             "endpoint": endpoint,
             "video": None,
+            "model": None,
         }
         resp: Optional[Response] = None
         try:
@@ -322,7 +362,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                                    "The API key is missing or invalid. Provide it in the x-api-key header.")
             else:
                 key = ""
-            call = _Call(method, path, query, params, body, key)
+            hdrs = {k.lower(): v for k, v in self.headers.items() if k.lower() != "x-api-key"}
+            call = _Call(method, path, query, params, body, key, hdrs)
             resp = handler(sb, call)
         except _DropConnection:
             entry.update(status=0, fault="dropped", duration_ms=round((time.time() - started) * 1000, 3))
@@ -334,7 +375,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 pass
             return
         except ApiError as err:
-            resp = Response(err.status, {"code": err.code, "message": err.message}, headers=err.headers)
+            err_body: Dict[str, Any] = {"code": err.code, "message": err.message}
+            if endpoint.startswith(("v1.3.tasks", "v1.3.batches")):  # the 2026-07 spec wraps task errors in an envelope
+                err_body = {"error": err_body}
+            resp = Response(err.status, err_body, headers=err.headers)
             if isinstance(err, _InjectedError):
                 entry["fault"] = "status"
             if err.status == 429 and path.startswith(("/v1.2", "/p/v1.2")):
@@ -395,6 +439,8 @@ class Sandbox:
     """
 
     _world: World
+    _task_store: _tasks.TaskStore
+    _batch_store: _batches.BatchStore
 
     def __init__(
         self,
@@ -408,11 +454,15 @@ class Sandbox:
         noise: str = "none",
         seed: int = 0,
         token_ttl_s: float = 300.0,
+        sunset: str = "none",
+        task_latency_ms: float = 0.0,
     ) -> None:
         if legacy not in LEGACY_MODES:
             raise ValueError(f"legacy must be one of {LEGACY_MODES}")
         if noise not in NOISE_MODES:
             raise ValueError(f"noise must be one of {NOISE_MODES}")
+        if sunset not in _tasks.SUNSET_MODES:
+            raise ValueError(f"sunset must be one of {_tasks.SUNSET_MODES}")
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError("fault_rate must be between 0 and 1")
         if rate_limit_rpm is not None and rate_limit_rpm < 1:
@@ -426,6 +476,10 @@ class Sandbox:
         self.noise = noise
         self.seed = seed
         self.token_ttl_s = token_ttl_s
+        self.sunset = sunset
+        self.task_latency_ms = task_latency_ms
+        self._task_store = _tasks.TaskStore()
+        self._batch_store = _batches.BatchStore(self._task_store)
         self._world = World(load_world(world))
         self._pages = _v12.PageStore()
         self._limiter = RateLimiter()

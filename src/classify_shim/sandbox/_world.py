@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib
 import json
 import random
 import re
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Set, Tuple, Union
+from typing import Annotated, Any, Dict, List, Literal, Mapping, Optional, Set, Tuple, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ._match import SOURCES
 
@@ -28,7 +29,6 @@ _DEFAULT_MODELS: List[Dict[str, Any]] = [
     {"model_name": "marengo2.7", "model_options": ["visual", "audio"]},
     {"model_name": "pegasus1.2", "model_options": ["visual", "audio"]},
 ]
-_FINISH = ("stop", "length")
 
 
 class WorldError(ValueError):
@@ -37,12 +37,6 @@ class WorldError(ValueError):
 
 def _read_package_json(name: str) -> Any:
     return json.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
-
-
-def world_schema() -> Dict[str, Any]:
-    """The JSON Schema of the world format (shipped as world.schema.json)."""
-    schema: Dict[str, Any] = _read_package_json("world.schema.json")
-    return schema
 
 
 def default_world() -> Dict[str, Any]:
@@ -59,74 +53,138 @@ def _check(cond: bool, where: str, msg: str) -> None:
         raise WorldError(f"{where}: {msg}")
 
 
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+# --------------------------------------------------------------------------- the world format
+# The models are the one definition of a valid world: load_world validates with them (so users of
+# the pytest fixture get exactly the suite's checks) and world.schema.json is generated from them.
+# They validate only; consumers keep reading plain dicts, so unknown keys pass through untouched.
+
+_Hex24 = Annotated[str, Field(pattern=_HEX24.pattern)]
+_Positive = Annotated[float, Field(gt=0)]
+_PositiveInt = Annotated[int, Field(ge=1)]
 
 
-def _structural_check(world: Any) -> None:
-    """Minimal structural validation used whether or not jsonschema is installed."""
-    _check(isinstance(world, dict), "world", "must be a JSON object")
-    indexes = world.get("indexes")
-    _check(isinstance(indexes, list), "world.indexes", "must be an array")
-    for i, idx in enumerate(indexes):
-        w = f"indexes[{i}]"
-        _check(isinstance(idx, dict), w, "must be an object")
-        _check(isinstance(idx.get("_id"), str) and bool(_HEX24.match(idx["_id"])), w + "._id",
-               "must be 24 lowercase hex characters")
-        _check(isinstance(idx.get("index_name"), str) and bool(idx["index_name"]), w + ".index_name",
-               "must be a non-empty string")
-        _check(isinstance(idx.get("videos"), list), w + ".videos", "must be an array")
-        if "models" in idx:
-            _check(isinstance(idx["models"], list), w + ".models", "must be an array")
-        for j, vid in enumerate(idx["videos"]):
-            vw = f"{w}.videos[{j}]"
-            _check(isinstance(vid, dict), vw, "must be an object")
-            _check(isinstance(vid.get("_id"), str) and bool(_HEX24.match(vid["_id"])), vw + "._id",
-                   "must be 24 lowercase hex characters")
-            _check(isinstance(vid.get("filename"), str), vw + ".filename", "must be a string")
-            _check(_is_num(vid.get("duration")) and vid["duration"] > 0, vw + ".duration",
-                   "must be a positive number")
-            for key in ("fps",):
-                if key in vid:
-                    _check(_is_num(vid[key]) and vid[key] > 0, f"{vw}.{key}", "must be a positive number")
-            for key in ("width", "height", "size"):
-                if key in vid:
-                    _check(isinstance(vid[key], int) and not isinstance(vid[key], bool) and vid[key] > 0,
-                           f"{vw}.{key}", "must be a positive integer")
-            content = vid.get("content")
-            _check(isinstance(content, dict), vw + ".content", "must be an object")
-            for src, segs in content.items():
-                _check(src in SOURCES, f"{vw}.content", f"unknown source {src!r} (use {', '.join(SOURCES)})")
-                _check(isinstance(segs, list), f"{vw}.content.{src}", "must be an array")
-                for k, seg in enumerate(segs):
-                    sw = f"{vw}.content.{src}[{k}]"
-                    _check(isinstance(seg, dict), sw, "must be an object")
-                    _check(_is_num(seg.get("start")) and seg["start"] >= 0, sw + ".start",
-                           "must be a number >= 0")
-                    _check(_is_num(seg.get("end")) and seg["end"] >= seg["start"], sw + ".end",
-                           "must be a number >= start")
-                    _check(seg["end"] <= vid["duration"] + 1e-6, sw + ".end", "must not exceed the duration")
-                    _check(isinstance(seg.get("text"), str), sw + ".text", "must be a string")
-            answers = vid.get("scripted_answers", [])
-            _check(isinstance(answers, list), vw + ".scripted_answers", "must be an array")
-            for k, ans in enumerate(answers):
-                aw = f"{vw}.scripted_answers[{k}]"
-                _check(isinstance(ans, dict) and isinstance(ans.get("text"), str), aw, "needs a string 'text'")
-                _check(ans.get("finish_reason", "stop") in _FINISH, aw + ".finish_reason",
-                       "must be 'stop' or 'length'")
+class _Strict(BaseModel):
+    # strict: a JSON world is already typed, so "12" for a duration is a typo, not a number
+    model_config = ConfigDict(strict=True, extra="allow", populate_by_name=True)
 
 
-def _jsonschema_check(world: Any) -> None:
+class Segment(_Strict):
+    """What one source (visual, speech, on-screen text) shows between two times, in seconds."""
+
+    start: Annotated[float, Field(ge=0)]
+    end: Annotated[float, Field(ge=0)]
+    text: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Segment:
+        if self.end < self.start:
+            raise ValueError("end must be a number >= start")
+        return self
+
+
+class Content(_Strict):
+    """A video's time-coded content per source; any other source name is a typo."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    visual: List[Segment] = []
+    conversation: List[Segment] = []
+    text_in_video: List[Segment] = []
+
+
+class ScriptedAnswer(_Strict):
+    """A Pegasus answer the sandbox returns verbatim instead of simulating one."""
+
+    text: str
+    finish_reason: Literal["stop", "length"] = "stop"
+
+
+class Video(_Strict):
+    """One indexed video."""
+
+    id: _Hex24 = Field(alias="_id")
+    asset_id: Optional[Annotated[str, Field(min_length=1)]] = None
+    filename: str
+    duration: _Positive
+    fps: Optional[_Positive] = None
+    width: Optional[_PositiveInt] = None
+    height: Optional[_PositiveInt] = None
+    size: Optional[_PositiveInt] = None
+    created_at: Optional[str] = None
+    user_metadata: Optional[Dict[str, Any]] = None
+    content: Content
+    scripted_answers: List[ScriptedAnswer] = []
+
+    @model_validator(mode="after")
+    def _within_duration(self) -> Video:
+        for src in SOURCES:
+            for k, seg in enumerate(getattr(self.content, src)):
+                if seg.end > self.duration + 1e-6:
+                    raise ValueError(f"content.{src}[{k}].end must not exceed the duration")
+        return self
+
+
+class IndexModel(_Strict):
+    """An engine/model an index was created with, as v1.2 and v1.3 list it."""
+
+    model_name: Annotated[str, Field(min_length=1)]
+    model_options: List[str] = []
+    addons: List[str] = []
+
+
+class Index(_Strict):
+    """One index and its videos."""
+
+    id: _Hex24 = Field(alias="_id")
+    index_name: Annotated[str, Field(min_length=1)]
+    created_at: Optional[str] = None
+    models: Optional[List[IndexModel]] = None
+    videos: List[Video]
+
+
+class WorldModel(_Strict):
+    """The whole server-side state the sandbox serves."""
+
+    model_config = ConfigDict(title="classify_shim sandbox world")
+
+    name: Optional[str] = None
+    description: Optional[str] = None
+    indexes: List[Index]
+
+
+assert tuple(Content.model_fields) == SOURCES, "Content must list exactly the sandbox's sources"
+
+
+def generated_world_schema() -> Dict[str, Any]:
+    """The JSON Schema of the world format, generated from the models."""
+    schema = WorldModel.model_json_schema(by_alias=True)
+    schema["description"] = ("Server-side state served by the classify_shim sandbox: indexes, videos and "
+                             "their time-coded content.")
+    return schema
+
+
+def world_schema() -> Dict[str, Any]:
+    """The JSON Schema of the world format (shipped as world.schema.json, for editors)."""
+    schema: Dict[str, Any] = _read_package_json("world.schema.json")
+    return schema
+
+
+def _where(loc: Tuple[Union[int, str], ...]) -> str:
+    return "world" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
+def _validate(world: Any) -> None:
+    if not isinstance(world, dict):
+        raise WorldError("world: must be a JSON object")
     try:
-        jsonschema = importlib.import_module("jsonschema")
-    except ImportError:  # a dev dependency only; the structural check still runs
-        return
-    validator = jsonschema.Draft202012Validator(world_schema())
-    errors = sorted(validator.iter_errors(world), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        where = "world" + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in err.absolute_path)
-        raise WorldError(f"{where}: {err.message}")
+        WorldModel.model_validate(world)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and len(loc) >= 2 and loc[-2] == "content":
+            msg = f"unknown source {loc[-1]!r} (use {', '.join(SOURCES)})"
+        raise WorldError(f"{_where(loc)}: {msg}") from None
 
 
 def _normalize(world: Dict[str, Any]) -> Dict[str, Any]:
@@ -169,8 +227,7 @@ def load_world(world: WorldInput) -> Dict[str, Any]:
             raise WorldError(f"cannot read world file {world}: {exc}") from exc
     else:
         data = copy.deepcopy(dict(world))
-    _structural_check(data)
-    _jsonschema_check(data)
+    _validate(data)
     return _normalize(data)
 
 
@@ -282,3 +339,10 @@ def synthetic_world(n_videos: int, n_indexes: int = 1, seed: int = 0) -> Dict[st
         indexes[i % n_indexes]["videos"].append(video)
     # Built directly in normalized form: skip re-validation, it would dominate the cost.
     return _normalize({"name": f"synthetic-{n_videos}-{seed}", "indexes": indexes})
+
+
+def write_world_schema(path: Union[str, Path, None] = None) -> Path:
+    """Regenerate world.schema.json from the models (after changing them; a test checks it is current)."""
+    target = Path(path) if path is not None else Path(__file__).with_name("world.schema.json")
+    target.write_text(json.dumps(generated_world_schema(), indent=2) + "\n", encoding="utf-8")
+    return target

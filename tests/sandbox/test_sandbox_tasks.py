@@ -1,0 +1,243 @@
+"""``/v1.3/analyze/tasks``, Idempotency-Key and ``--sunset pegasus1.2``, checked against the 2026-07 spec.
+
+Requests we send and every answer the sandbox gives are validated with the
+spec's own schemas (loaded from the shared specs, not from sandbox code).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterator, Tuple
+
+import httpx
+import pytest
+
+from classify_shim.sandbox import Sandbox, default_world
+
+jsonschema = pytest.importorskip("jsonschema")
+
+
+def _find_spec() -> Path:
+    for parent in Path(__file__).resolve().parents:
+        cand = parent / "shared" / "specs" / "twelvelabs-v1.3-openapi-2026-07.json"
+        if cand.is_file():
+            return cand
+    pytest.skip("the 2026-07 v1.3 spec is not available next to this checkout", allow_module_level=True)
+
+
+SPEC: Dict[str, Any] = json.loads(_find_spec().read_text(encoding="utf-8"))
+
+
+def _deref(node: Any, seen: Tuple[str, ...] = ()) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            ref = node["$ref"]
+            if ref in seen:
+                return {}
+            target: Any = SPEC
+            for part in ref[2:].split("/"):
+                target = target[part]
+            return _deref(target, (*seen, ref))
+        return {k: _deref(v, seen) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_deref(v, seen) for v in node]
+    return node
+
+
+def _resp_schema(path: str, method: str, status: str) -> Dict[str, Any]:
+    op = _deref(SPEC["paths"][path][method])
+    return op["responses"][status]["content"]["application/json"]["schema"]  # type: ignore[no-any-return]
+
+
+def _req_schema(path: str) -> Dict[str, Any]:
+    op = _deref(SPEC["paths"][path]["post"])
+    return op["requestBody"]["content"]["application/json"]["schema"]  # type: ignore[no-any-return]
+
+
+def _check(instance: Any, schema: Dict[str, Any]) -> None:
+    jsonschema.Draft7Validator(schema).validate(instance)
+
+
+WORLD = default_world()
+VIDEO = WORLD["indexes"][0]["videos"][0]
+
+
+@pytest.fixture()
+def sb() -> Iterator[Sandbox]:
+    with Sandbox(task_latency_ms=150) as s:
+        yield s
+
+
+def _client(sb: Sandbox) -> httpx.Client:
+    return httpx.Client(base_url=sb.base_url + "/v1.3", headers={"x-api-key": "k"})
+
+
+def _asset(sb: Sandbox) -> str:
+    return str(sb.world["indexes"][0]["videos"][0]["asset_id"])
+
+
+def test_task_lifecycle_matches_spec(sb: Sandbox) -> None:
+    body = {"model_name": "pegasus1.5", "video": {"type": "asset_id", "asset_id": _asset(sb)},
+            "prompt": "Is there dancing? Answer yes or no.", "custom_id": "c1", "max_tokens": 1024}
+    _check(body, _req_schema("/analyze/tasks"))
+    with _client(sb) as c:
+        r = c.post("/analyze/tasks", json=body)
+        assert r.status_code == 202, r.text
+        _check(r.json(), _resp_schema("/analyze/tasks", "post", "202"))
+        task_id = r.json()["task_id"]
+        early = c.get(f"/analyze/tasks/{task_id}")
+        assert early.status_code == 200 and early.json()["status"] in ("queued", "processing")
+        assert c.delete(f"/analyze/tasks/{task_id}").status_code == 409
+        got = early.json()
+        import time
+        for _ in range(200):
+            got = c.get(f"/analyze/tasks/{task_id}").json()
+            if got["status"] == "ready":
+                break
+            time.sleep(0.02)
+        assert got["status"] == "ready"
+        _check(got, _resp_schema("/analyze/tasks/{task_id}", "get", "200"))
+        assert got["custom_id"] == "c1" and got["result"]["data"]
+        listed = c.get("/analyze/tasks", params={"asset_id": _asset(sb), "status": "ready"})
+        _check(listed.json(), _resp_schema("/analyze/tasks", "get", "200"))
+        assert [t["task_id"] for t in listed.json()["data"]] == [task_id]
+        assert c.get("/analyze/tasks", params={"asset_id": "nope"}).json()["data"] == []
+        assert c.delete(f"/analyze/tasks/{task_id}").status_code == 200
+        missing = c.get(f"/analyze/tasks/{task_id}")
+        assert missing.status_code == 404
+        _check(missing.json(), _resp_schema("/analyze/tasks/{task_id}", "get", "404"))
+    log = [e for e in sb.requests() if e["endpoint"] == "v1.3.tasks.create"]
+    assert log and log[0]["model"] == "pegasus1.5" and log[0]["status"] == 202
+
+
+def test_idempotency_key_creates_one_task(sb: Sandbox) -> None:
+    body = {"model_name": "pegasus1.5", "video": {"type": "asset_id", "asset_id": _asset(sb)}, "prompt": "p"}
+    with _client(sb) as c:
+        ids = {c.post("/analyze/tasks", json=body, headers={"Idempotency-Key": "k-1"}).json()["task_id"]
+               for _ in range(3)}
+        other = c.post("/analyze/tasks", json=body, headers={"Idempotency-Key": "k-2"}).json()["task_id"]
+        assert len(c.get("/analyze/tasks").json()["data"]) == 2
+    assert len(ids) == 1 and other not in ids
+    creates = [e for e in sb.requests() if e["endpoint"] == "v1.3.tasks.create"]
+    assert sum(1 for e in creates if e.get("idempotent_replay")) == 2
+
+
+def test_task_rules_for_models(sb: Sandbox) -> None:
+    with _client(sb) as c:
+        tbm = c.post("/analyze/tasks", json={"model_name": "pegasus1.2", "video_id": VIDEO["_id"], "prompt": "p",
+                                              "analysis_mode": "time_based_metadata"})
+        assert tbm.status_code == 400 and "analysis_mode" in tbm.json()["error"]["message"]
+        vid15 = c.post("/analyze/tasks", json={"model_name": "pegasus1.5", "video_id": VIDEO["_id"], "prompt": "p"})
+        assert vid15.status_code == 400 and "video_id" in vid15.json()["error"]["message"]
+        _check(vid15.json(), _resp_schema("/analyze/tasks", "post", "400"))
+
+
+def test_sunset_pegasus12_answers_410() -> None:
+    with Sandbox(sunset="pegasus1.2") as sb, _client(sb) as c:
+        for path, body in [
+            ("/analyze", {"video_id": VIDEO["_id"], "prompt": "p", "stream": False}),
+            ("/analyze", {"model_name": "pegasus1.2", "video": {"type": "asset_id", "asset_id": _asset(sb)},
+                          "prompt": "p"}),
+            ("/analyze/tasks", {"model_name": "pegasus1.2", "video_id": VIDEO["_id"], "prompt": "p"}),
+        ]:
+            r = c.post(path, json=body)
+            err = r.json().get("error", r.json())
+            assert r.status_code == 410 and err["code"] == "model_sunset", (path, r.text)
+        ok = c.post("/analyze", json={"model_name": "pegasus1.5", "stream": False, "prompt": "p",
+                                      "video": {"type": "asset_id", "asset_id": _asset(sb)}})
+        assert ok.status_code == 200, ok.text
+    with Sandbox() as live, _client(live) as c:
+        assert c.post("/analyze", json={"video_id": VIDEO["_id"], "prompt": "p", "stream": False}).status_code == 200
+
+
+def test_cli_accepts_sunset_and_task_latency() -> None:
+    out = subprocess.run([sys.executable, "-m", "classify_shim.sandbox", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    for flag in ("--port", "--world", "--legacy", "--latency-ms", "--rate-limit-rpm", "--fault-rate", "--noise",
+                 "--sunset", "--task-latency-ms"):
+        assert flag in out
+
+
+# --------------------------------------------------------------------------- batches
+
+def _batch_body(sb: Sandbox, n: int, prompt: str = "Is there dancing? Answer yes or no.") -> Dict[str, Any]:
+    videos = [v for idx in sb.world["indexes"] for v in idx["videos"]][:n]
+    return {"model_name": "pegasus1.5", "analysis_mode": "general",
+            "defaults": {"prompt": {"input_text": prompt}, "max_tokens": 1024},
+            "requests": [{"video": {"type": "asset_id", "asset_id": v["asset_id"]}, "custom_id": f"c{i}"}
+                         for i, v in enumerate(videos)]}
+
+
+def _wait_batch(c: httpx.Client, batch_id: str) -> Dict[str, Any]:
+    import time
+    got: Dict[str, Any] = {}
+    for _ in range(300):
+        got = c.get(f"/analyze/batches/{batch_id}").json()
+        if got["status"] in ("completed", "canceled", "expired"):
+            return got
+        time.sleep(0.02)
+    return got
+
+
+def test_batch_lifecycle_matches_spec(sb: Sandbox) -> None:
+    body = _batch_body(sb, 3)
+    _check(body, _req_schema("/analyze/batches"))
+    with _client(sb) as c:
+        r = c.post("/analyze/batches", json=body)
+        assert r.status_code == 201, r.text
+        created = r.json()
+        _check(created, _resp_schema("/analyze/batches", "post", "201"))
+        assert created["total_items"] == 3 and [i["custom_id"] for i in created["items"]] == ["c0", "c1", "c2"]
+        assert c.delete(f"/analyze/batches/{created['batch_id']}").status_code == 409
+        done = _wait_batch(c, created["batch_id"])
+        _check(done, _resp_schema("/analyze/batches/{batch_id}", "get", "200"))
+        assert done["status"] == "completed" and done["ready_items"] == 3
+        res = c.get(f"/analyze/batches/{created['batch_id']}/results")
+        assert res.headers["content-type"].startswith("application/jsonl")
+        entries = [json.loads(line) for line in res.text.splitlines()]
+        assert [e["custom_id"] for e in entries] == ["c0", "c1", "c2"]
+        assert all(e["status"] == "ready" and e["data"]["data"] for e in entries)
+        task = c.get(f"/analyze/tasks/{entries[0]['task_id']}").json()
+        assert task["result"] == entries[0]["data"]
+        listed = c.get("/analyze/batches")
+        _check(listed.json(), _resp_schema("/analyze/batches", "get", "200"))
+        again = c.post(f"/analyze/batches/{created['batch_id']}/cancel")
+        assert again.status_code == 409 and again.json()["error"]["code"] == "batch_completed"
+        assert c.delete(f"/analyze/batches/{created['batch_id']}").status_code == 200
+        assert c.get(f"/analyze/batches/{created['batch_id']}").status_code == 404
+    log = [e for e in sb.requests() if e["endpoint"] == "v1.3.batches.create"]
+    assert log[0]["model"] == "pegasus1.5" and log[0]["items"] == 3
+
+
+def test_batch_rules() -> None:
+    with Sandbox(task_latency_ms=60_000) as sb, _client(sb) as c:
+        body = _batch_body(sb, 1)
+        bad = c.post("/analyze/batches", json=dict(body, model_name="pegasus1.2"))
+        assert bad.status_code == 400 and "pegasus1.5" in bad.json()["error"]["message"]
+        _check(bad.json(), _resp_schema("/analyze/batches", "post", "400"))
+        dup = dict(body, requests=body["requests"] * 2)
+        assert c.post("/analyze/batches", json=dup).status_code == 400
+        many = dict(body, requests=body["requests"][:1] * 1001)
+        for i, req in enumerate(many["requests"]):
+            many["requests"][i] = dict(req, custom_id=f"x{i}")
+        assert c.post("/analyze/batches", json=many).status_code == 400
+        missing = dict(body, requests=[{"video": {"type": "asset_id", "asset_id": "0" * 24}}])
+        assert c.post("/analyze/batches", json=missing).status_code == 404
+        ids = [c.post("/analyze/batches", json=body).json()["batch_id"] for _ in range(5)]
+        sixth = c.post("/analyze/batches", json=body)
+        assert sixth.status_code == 429 and sixth.json()["error"]["code"] == "too_many_active_batches"
+        _check(sixth.json(), _resp_schema("/analyze/batches", "post", "429"))
+        cancel = c.post(f"/analyze/batches/{ids[0]}/cancel")
+        assert cancel.status_code == 202, cancel.text
+        _check(cancel.json(), _resp_schema("/analyze/batches/{batch_id}/cancel", "post", "202"))
+        assert c.get(f"/analyze/batches/{ids[0]}").json()["status"] == "canceled"
+        assert c.post("/analyze/batches", json=body).status_code == 201  # a slot freed up
+        one = c.post("/analyze/batches", json=body, headers={"Idempotency-Key": "b-1"})
+        assert one.status_code == 429  # five active again
+        c.post(f"/analyze/batches/{ids[1]}/cancel")
+        first = c.post("/analyze/batches", json=body, headers={"Idempotency-Key": "b-1"}).json()["batch_id"]
+        replay = c.post("/analyze/batches", json=body, headers={"Idempotency-Key": "b-1"})
+        assert replay.status_code == 201 and replay.json()["batch_id"] == first
