@@ -297,9 +297,6 @@ def test_validation_is_identical_and_sends_nothing(
 
 
 def test_async_pegasus_equals_sync_pegasus(sb: Any) -> None:
-    pegasus = pytest.importorskip("classify_shim.adapters.pegasus", reason="the Pegasus backend has not landed")
-    if not hasattr(pegasus, "AsyncPegasusBackend"):
-        pytest.skip("AsyncPegasusBackend does not exist yet")
     ids = _videos(sb)[:6]
     kwargs: Dict[str, Any] = {"include_clips": True, "page_limit": 2}
     with _sync(sb, "pegasus") as client:
@@ -320,9 +317,6 @@ def test_async_pegasus_equals_sync_pegasus(sb: Any) -> None:
 
 
 def test_async_pegasus_errors_and_validation_match_sync(sb: Any) -> None:
-    pegasus = pytest.importorskip("classify_shim.adapters.pegasus", reason="the Pegasus backend has not landed")
-    if not hasattr(pegasus, "AsyncPegasusBackend"):
-        pytest.skip("AsyncPegasusBackend does not exist yet")
     for method, args, kwargs in [("videos", ([MISSING], OPTIONS, CLASSES), {}), BAD_CALLS[4], BAD_CALLS[11]]:
         with _sync(sb, "pegasus") as client, pytest.raises(Exception) as sync_err:
             getattr(client.classify, method)(*args, **kwargs)

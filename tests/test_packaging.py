@@ -6,7 +6,6 @@ when it is unreachable. One build and one install serve every check of this modu
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import queue
 import shutil
@@ -27,21 +26,6 @@ _IGNORE = shutil.ignore_patterns(
     ".git", "build", "dist", "*.egg-info", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__",
     ".ci-venv", ".venv", "venv", "tests", "bench",
 )
-
-
-def _dev_has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-DEMO_PENDING = pytest.mark.xfail(not _dev_has("classify_shim.cli._demo"), strict=False,
-                                 reason="`classify-shim demo` not written yet")
-SANDBOX_CLI_PENDING = pytest.mark.xfail(not _dev_has("classify_shim.sandbox._cli"), strict=False,
-                                        reason="`classify-shim sandbox` not written yet")
-PEGASUS_PENDING = pytest.mark.xfail(not _dev_has("classify_shim.adapters.pegasus"), strict=False,
-                                    reason="pegasus backend pending")
 
 
 def _clean_env() -> Dict[str, str]:
@@ -115,7 +99,6 @@ def test_core_and_legacy_backend_import_from_the_install(installed: Installed) -
     assert base_url == "https://api.twelvelabs.io/v1.2/"
 
 
-@PEGASUS_PENDING
 def test_pegasus_backend_imports_from_the_install(installed: Installed) -> None:
     proc = installed.py("import classify_shim.adapters.pegasus as p; print(p.PegasusBackend.__name__)")
     assert proc.returncode == 0, proc.stderr
@@ -150,7 +133,6 @@ def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
         return ""
 
 
-@SANDBOX_CLI_PENDING
 def test_sandbox_command_prints_its_url_first_and_serves(installed: Installed) -> None:
     proc = subprocess.Popen([installed.cli, "sandbox", "--port", "0"], cwd=installed.root, env=_clean_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -170,7 +152,6 @@ def test_sandbox_command_prints_its_url_first_and_serves(installed: Installed) -
             proc.wait(timeout=30)
 
 
-@DEMO_PENDING
 def test_demo_command_runs_the_documented_example(installed: Installed) -> None:
     proc = _run([installed.cli, "demo"], cwd=installed.root, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

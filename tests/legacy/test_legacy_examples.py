@@ -8,7 +8,6 @@ sandbox's default world. Scripts run in a fresh interpreter, configured by envir
 from __future__ import annotations
 
 import copy
-import importlib
 import re
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Set, Tuple
@@ -20,17 +19,7 @@ import seed
 from classify_shim import TwelveLabs
 from legacy_support import API_KEY, child_env, run_python
 
-
-def _pegasus_ready() -> bool:
-    try:
-        module = importlib.import_module("classify_shim.adapters.pegasus")
-    except ImportError:
-        return False
-    return hasattr(module, "PegasusBackend")
-
-
-PEGASUS_PENDING = pytest.mark.xfail(not _pegasus_ready(), strict=False, reason="pegasus backend pending")
-BACKENDS = [pytest.param("legacy"), pytest.param("pegasus", marks=PEGASUS_PENDING)]
+BACKENDS = [pytest.param("legacy"), pytest.param("pegasus")]
 
 pytestmark = [
     pytest.mark.skipif(seed.SEED_REFERENCE is None, reason="the SDK reference text is not available"),

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 import httpx
+import jsonschema
 import pytest
+import yaml
 
 from classify_shim.sandbox import Sandbox, default_world
-
-jsonschema = pytest.importorskip("jsonschema")
-yaml = pytest.importorskip("yaml")
 
 
 def _find_spec() -> Path:

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Tuple
 
 import httpx
+import jsonschema
 import pytest
 
 from classify_shim.sandbox import Sandbox, default_world
-
-jsonschema = pytest.importorskip("jsonschema")
 
 
 def _find_spec() -> Path:
@@ -128,7 +127,8 @@ def test_idempotency_key_creates_one_task(sb: Sandbox) -> None:
 def test_task_rules_for_models(sb: Sandbox) -> None:
     with _client(sb) as c:
         tbm = c.post("/analyze/tasks", json={"model_name": "pegasus1.2", "video_id": VIDEO["_id"], "prompt": "p",
-                                              "analysis_mode": "time_based_metadata"})
+                                              "analysis_mode": "time_based_metadata",
+                                              "response_format": _SEGMENTS_FORMAT})
         assert tbm.status_code == 400 and "analysis_mode" in tbm.json()["error"]["message"]
         vid15 = c.post("/analyze/tasks", json={"model_name": "pegasus1.5", "video_id": VIDEO["_id"], "prompt": "p"})
         assert vid15.status_code == 400 and "video_id" in vid15.json()["error"]["message"]
@@ -241,3 +241,93 @@ def test_batch_rules() -> None:
         first = c.post("/analyze/batches", json=body, headers={"Idempotency-Key": "b-1"}).json()["batch_id"]
         replay = c.post("/analyze/batches", json=body, headers={"Idempotency-Key": "b-1"})
         assert replay.status_code == 201 and replay.json()["batch_id"] == first
+
+
+# --------------------------------------------------------------------------- time_based_metadata
+
+_SEGMENTS_FORMAT: Dict[str, Any] = {
+    "type": "segment_definitions",
+    "segment_time_format": "seconds",
+    "segment_definitions": [
+        {"id": "dance", "description": 'Every span showing or talking about a "dance tutorial".',
+         "fields": [
+             {"name": "prompt", "type": "string", "description": "what matched", "enum": ["dance tutorial"]},
+             {"name": "source", "type": "string", "description": "where", "enum": ["visual", "conversation"]},
+             {"name": "confidence", "type": "integer", "description": "0-100"},
+             {"name": "seen_at", "type": "timestamp", "format": "hh:mm:ss", "description": "first frame"},
+         ]},
+        {"id": "cook", "description": "Someone cooking",
+         "fields": [{"name": "prompt", "type": "string", "description": "what matched",
+                     "enum": ["whisking eggs in a copper bowl"]}]},
+    ],
+}
+
+
+def _tbm_body(sb: Sandbox) -> Dict[str, Any]:
+    return {"model_name": "pegasus1.5", "analysis_mode": "time_based_metadata",
+            "video": {"type": "asset_id", "asset_id": _asset(sb)}, "response_format": _SEGMENTS_FORMAT}
+
+
+def test_time_based_metadata_answers_from_world_content() -> None:
+    with Sandbox() as sb, _client(sb) as c:
+        body = _tbm_body(sb)
+        _check(body, _req_schema("/analyze/tasks"))
+        task_id = c.post("/analyze/tasks", json=body).json()["task_id"]
+        got = c.get(f"/analyze/tasks/{task_id}").json()
+        assert got["status"] == "ready"
+        _check(got, _resp_schema("/analyze/tasks/{task_id}", "get", "200"))
+        data = json.loads(got["result"]["data"])
+    assert set(data) == {"dance", "cook"} and data["cook"] == []
+    assert data["dance"], data
+    content = VIDEO["content"]
+    for seg in data["dance"]:
+        meta = seg["metadata"]
+        assert meta["prompt"] == "dance tutorial" and meta["source"] in ("visual", "conversation")
+        assert isinstance(meta["confidence"], int) and 0 <= meta["confidence"] <= 100
+        assert len(meta["seen_at"]) == 8 and meta["seen_at"].count(":") == 2
+        spans = [(x["start"], x["end"]) for x in content[meta["source"]] if "dance tutorial" in x["text"]]
+        assert any(a <= seg["start_time"] < seg["end_time"] <= b for a, b in spans), (seg, spans)
+    sources = {seg["metadata"]["source"] for seg in data["dance"]}
+    assert sources == {"visual", "conversation"}
+
+
+def test_time_based_metadata_rules() -> None:
+    with Sandbox() as sb, _client(sb) as c:
+        body = _tbm_body(sb)
+        bad_ts = json.loads(json.dumps(body))
+        del bad_ts["response_format"]["segment_definitions"][0]["fields"][3]["format"]
+        r = c.post("/analyze/tasks", json=bad_ts)
+        assert r.status_code == 400 and "format" in r.json()["error"]["message"]
+        json_fmt = dict(body, response_format={"type": "json_schema", "json_schema": {"type": "object"}})
+        assert c.post("/analyze/tasks", json=json_fmt).status_code == 400
+        short = dict(body, min_segment_duration=1)
+        assert c.post("/analyze/tasks", json=short).status_code == 400
+        general_seg = dict(body, analysis_mode="general")
+        assert c.post("/analyze/tasks", json=general_seg).status_code == 400
+
+
+def test_batch_of_segment_tasks() -> None:
+    with Sandbox() as sb, _client(sb) as c:
+        body = _batch_body(sb, 2)
+        body["analysis_mode"] = "time_based_metadata"
+        body["defaults"] = {"response_format": _SEGMENTS_FORMAT}
+        _check(body, _req_schema("/analyze/batches"))
+        created = c.post("/analyze/batches", json=body)
+        assert created.status_code == 201, created.text
+        done = _wait_batch(c, created.json()["batch_id"])
+        assert done["analysis_mode"] == "time_based_metadata" and done["ready_items"] == 2
+        lines = c.get(f"/analyze/batches/{done['batch_id']}/results").text.splitlines()
+        first = json.loads(json.loads(lines[0])["data"]["data"])
+        assert first["dance"] and first["cook"] == []
+
+
+def test_scripted_answers_drive_tasks_and_batches() -> None:
+    world = default_world()
+    video = world["indexes"][0]["videos"][0]
+    video["scripted_answers"] = [{"text": '{"dance": []}'}, {"text": "second"}]
+    with Sandbox(world=world) as sb, _client(sb) as c:
+        task_id = c.post("/analyze/tasks", json=_tbm_body(sb)).json()["task_id"]
+        assert c.get(f"/analyze/tasks/{task_id}").json()["result"]["data"] == '{"dance": []}'
+        created = c.post("/analyze/batches", json=_batch_body(sb, 1)).json()
+        lines = c.get(f"/analyze/batches/{created['batch_id']}/results").text.splitlines()
+        assert json.loads(lines[0])["data"]["data"] == "second"

@@ -106,8 +106,6 @@ class BatchStore:
             raise not_provided("analysis_mode")
         if mode not in ("general", "time_based_metadata"):
             raise invalid("analysis_mode", "must be general or time_based_metadata")
-        if mode == "time_based_metadata":
-            raise invalid("analysis_mode", "time_based_metadata is not emulated by this sandbox version")
         defaults = body.get("defaults") or {}
         if not isinstance(defaults, dict):
             raise invalid("defaults", "must be an object")
@@ -135,10 +133,14 @@ class BatchStore:
             merged = {k: defaults[k] for k in _ITEM_KEYS if k in defaults}
             merged.update({k: req[k] for k in _ITEM_KEYS if k in req})
             prompt = merged.pop("prompt", None)
+            if prompt is None and mode == "time_based_metadata":
+                prompt = {"input_text": ""}
             if not isinstance(prompt, dict) or not isinstance(prompt.get("input_text"), str):
                 raise invalid(f"requests[{i}].prompt", "needs prompt.input_text (here or in defaults)")
-            merged.pop("min_segment_duration", None)
-            merged.pop("max_segment_duration", None)
+            if mode == "general":
+                for k in ("min_segment_duration", "max_segment_duration"):
+                    if merged.pop(k, None) is not None:
+                        raise invalid(k, "requires analysis_mode time_based_metadata")
             inner = dict(merged, model_name=model, video=video, prompt=prompt["input_text"])
             asset = world.assets.get(str(video.get("asset_id")))
             if asset is None:
@@ -151,7 +153,7 @@ class BatchStore:
             raise ApiError(429, "too_many_active_batches",
                            f"You already have {MAX_ACTIVE} active batches. Wait for one to finish.",
                            {"Retry-After": "1"})
-        answers = [answer(world, it["body"], state, noise=noise, seed=seed) for it in inners]
+        answers = [answer(world, it["body"], state, noise=noise, seed=seed, mode=mode) for it in inners]
         now = time.time()
         ready_at = now + latency_ms / 1000.0
         task_ids = [self._tasks.add(custom_id=it["custom_id"], model=model, mode=mode, video_source=it["video"],

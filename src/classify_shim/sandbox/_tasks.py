@@ -11,13 +11,15 @@ refused with a 400 naming the field (never a made-up answer).
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 import uuid
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ._common import ApiError, Response, invalid, iso_ms, not_exist
-from ._model import ModelState
+from . import _segments
+from ._common import ApiError, Response, invalid, is_number, iso_ms, not_exist
+from ._model import ModelState, fingerprint, token_count
 from ._world import World
 
 SUNSET_MODES = ("none", "pegasus1.2")
@@ -45,15 +47,43 @@ def check_sunset(body: Any, sunset: str, default_model: str) -> None:
 
 
 def answer(world: World, inner: Dict[str, Any], state: ModelState, *, noise: str,
-           seed: int) -> Tuple[Dict[str, Any], Optional[str]]:
+           seed: int, mode: str = "general") -> Tuple[Dict[str, Any], Optional[str]]:
     """Run one non-streamed ``/analyze`` body through the simulated model → (task result, video id)."""
     from . import _v13  # the analyze validation and model, shared with /analyze
 
+    if mode == "time_based_metadata":
+        return _segment_answer(world, inner, state, noise=noise, seed=seed)
     resp = _v13.analyze(world, dict(inner, stream=False), state, noise=noise, seed=seed, latency_ms=0.0)
     result = dict(json.loads(resp.body))
     result["generation_id"] = result.pop("id")
     result.pop("error", None)
     return result, resp.video
+
+
+def _segment_answer(world: World, inner: Dict[str, Any], state: ModelState, *, noise: str,
+                    seed: int) -> Tuple[Dict[str, Any], Optional[str]]:
+    """``time_based_metadata``: validated like the spec says, answered from the video's content."""
+    from . import _v13
+
+    model = str(inner.get("model_name") or "pegasus1.5")
+    rf = _segments.check_format(inner.get("response_format"), model, inner)
+    if inner.get("temperature") is not None and (not is_number(inner["temperature"])
+                                                 or not 0 <= float(inner["temperature"]) <= 1):
+        raise invalid("temperature", "must be a number between 0 and 1")
+    video = _v13._resolve_video(world, inner, model)
+    fp = fingerprint(inner)
+    scripted = state.next_scripted(video)
+    rng = random.Random(f"{seed}|{fp}|{state.next_call(fp)}")
+    if scripted is not None:
+        text, finish = str(scripted["text"]), str(scripted.get("finish_reason") or "stop")
+    else:
+        text, finish = _segments.answer(video, rf, inner, noise, rng), "stop"
+    prompt = inner.get("prompt") if isinstance(inner.get("prompt"), str) else ""
+    result = {"generation_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "data": text,
+              "finish_reason": finish,
+              "usage": {"output_tokens": token_count(text),
+                        "input_tokens": token_count(str(prompt) + json.dumps(rf))}}
+    return result, str(video["_id"])
 
 
 class TaskStore:
@@ -83,10 +113,6 @@ class TaskStore:
         mode = body.get("analysis_mode") or "general"
         if mode not in ("general", "time_based_metadata"):
             raise invalid("analysis_mode", "must be general or time_based_metadata")
-        if mode == "time_based_metadata":
-            if model != "pegasus1.5":
-                raise invalid("analysis_mode", "time_based_metadata requires pegasus1.5")
-            raise invalid("analysis_mode", "time_based_metadata is not emulated by this sandbox version")
         custom_id = body.get("custom_id")
         if custom_id is not None and not isinstance(custom_id, str):
             raise invalid("custom_id", "must be a string")
@@ -95,7 +121,7 @@ class TaskStore:
         inner["stream"] = False
         if "prompt" not in inner and isinstance(body.get("prompt_v2"), dict):
             inner["prompt"] = body["prompt_v2"].get("input_text")
-        result, video_id = answer(world, inner, state, noise=noise, seed=seed)
+        result, video_id = answer(world, inner, state, noise=noise, seed=seed, mode=mode)
         now = time.time()
         raw_video = body.get("video")
         video: Dict[str, Any] = (dict(raw_video) if isinstance(raw_video, dict)
