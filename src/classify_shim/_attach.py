@@ -18,7 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from ._client import AsyncTwelveLabs, TwelveLabs
 from ._config import _host_root
-from ._exceptions import TwelveLabsError
+from ._exceptions import TwelveLabsError, enable_v1_interop
 
 __all__ = ["attach", "official_sdk_version"]
 
@@ -64,6 +64,15 @@ def _url_version(url: Optional[str]) -> Optional[str]:
     return match.group(1) if match else None
 
 
+def _enable_api_error() -> None:
+    """Errors raised through a 1.x client are also its ``ApiError`` (``status_code``, ``body``)."""
+    try:
+        from twelvelabs.core.api_error import ApiError  # type: ignore[import-not-found,import-untyped,unused-ignore]
+    except ImportError:
+        return
+    enable_v1_interop(ApiError)
+
+
 def _is_async(client: Any) -> bool:
     name = type(client).__name__
     if name.startswith("Async"):
@@ -93,6 +102,8 @@ def attach(client: C, *, api_key: Optional[str] = None, base_url: Optional[str] 
     if sdk is not None and sdk.major == 0:
         attr = getattr(client, "version", None)
         version = attr if isinstance(attr, str) else _url_version(found_url)
+    if sdk is not None and sdk.major >= 1:
+        _enable_api_error()
     shim: Any
     if _is_async(client):
         shim = AsyncTwelveLabs(key, version or "v1.2", base_url=host, **options)

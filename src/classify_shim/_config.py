@@ -284,10 +284,15 @@ def _resolve_cache_url(cache: Union[bool, str, Path, None]) -> Optional[str]:
     return None
 
 
+def _is_off(value: object) -> bool:
+    """``"off"`` (and its spellings) means no cache, as an argument exactly as in the env var."""
+    return isinstance(value, str) and value.strip().lower() in ("off", "0", "false", "no", "none")
+
+
 def _resolve_cache(cache: Union[bool, str, Path, None]) -> Optional[Path]:
     """``cache=False`` turns it off; a path picks the file; None defers to env, then the default.
     A ``redis://`` URL is not a file: None here, and :func:`_resolve_cache_url` returns it."""
-    if cache is False or is_cache_url(cache):
+    if cache is False or is_cache_url(cache) or _is_off(cache):
         return None
     if cache is None and is_cache_url(os.environ.get(ENV_CACHE)):
         return None
@@ -295,7 +300,7 @@ def _resolve_cache(cache: Union[bool, str, Path, None]) -> Optional[Path]:
         return Path(cache).expanduser()
     env = os.environ.get(ENV_CACHE)
     if cache is None and env:
-        if env.strip().lower() in ("off", "0", "false", "no"):
+        if _is_off(env):
             return None
         return Path(env).expanduser()
     return default_cache_path()

@@ -9,7 +9,8 @@ would have answered) and also a :class:`ValueError`.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Literal, Optional, Type
+import sys
+from typing import Any, Dict, List, Literal, Optional, Tuple, Type
 
 import httpx
 
@@ -32,8 +33,66 @@ __all__ = [
 ]  # the public names; classify_shim.exceptions re-exports exactly these
 
 
+_INTEROP: Dict[Type[BaseException], Type[BaseException]] = {}
+_EXTRA_BASES: List[Type[BaseException]] = []  # 1.x ``ApiError`` once a 1.x client was attached
+
+
+def enable_v1_interop(api_error: Type[BaseException]) -> None:
+    """Called by ``attach()`` on a 1.x client: later shim errors are also its ``ApiError``."""
+    if api_error not in _EXTRA_BASES:
+        _EXTRA_BASES.append(api_error)
+        _INTEROP.clear()
+
+
+def _official_bases(cls: Type[BaseException]) -> Tuple[Type[BaseException], ...]:
+    """The official SDK classes an instance of ``cls`` must also be, so ``except`` clauses
+    written against ``twelvelabs`` keep catching. Only when the caller has imported it (code
+    that names ``twelvelabs.BadRequestError`` has); without it, nothing changes."""
+    official = sys.modules.get("twelvelabs.exceptions")
+    bases: List[Type[BaseException]] = []
+    if official is not None:
+        for own in cls.__mro__:  # the nearest same-named class (ClassifyValidationError -> BadRequestError)
+            theirs = getattr(official, own.__name__, None)
+            if isinstance(theirs, type) and issubclass(theirs, BaseException) and not issubclass(cls, theirs):
+                bases.append(theirs)
+                break
+    bases += [b for b in _EXTRA_BASES if not issubclass(cls, b)]
+    return tuple(bases)
+
+
+def _interop_class(cls: Type[BaseException]) -> Type[BaseException]:
+    if cls in _INTEROP:
+        return _INTEROP[cls]
+    bases = _official_bases(cls)
+    made: Type[BaseException] = cls
+    if bases:
+        # Our methods first; ``Exception.__str__`` kept (1.x ``ApiError`` would print its own).
+        made = type(cls.__name__, (cls, *bases), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                                  "__str__": Exception.__str__, "_shim_class": cls})
+    _INTEROP[cls] = made
+    return made
+
+
+def shim_class(exc: BaseException) -> Type[BaseException]:
+    """The shim's own class of ``exc`` (without the official SDK bases added for interop)."""
+    return getattr(type(exc), "_shim_class", type(exc))
+
+
 class TwelveLabsError(Exception):
-    pass
+    """Base of every shim error. With ``twelvelabs`` 0.x imported, each instance is also the
+    same-named ``twelvelabs.exceptions`` class; after ``attach()`` on a 1.x client, also its
+    ``ApiError`` (``status_code``, ``body``)."""
+
+    status_code: Optional[int] = None
+    body: Optional[object] = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> TwelveLabsError:
+        if "_shim_class" not in cls.__dict__ and ("twelvelabs.exceptions" in sys.modules or _EXTRA_BASES):
+            cls = _interop_class(cls)  # type: ignore[assignment]
+        return super().__new__(cls, *args)
+
+    def __init__(self, *args: object) -> None:
+        Exception.__init__(self, *args)  # ends the chain: the official classes' __init__ never runs
 
 
 class APIError(TwelveLabsError):

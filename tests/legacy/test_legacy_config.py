@@ -200,3 +200,15 @@ def test_other_resources_point_to_attach() -> None:
     with pytest.raises(AttributeError, match="attach"):
         client.index  # noqa: B018
     client.close()
+
+
+@pytest.mark.parametrize("off", ["off", "OFF", " off ", "false"])
+def test_cache_off_as_an_argument_means_off_like_the_env_var(off: str, tmp_path: Any, monkeypatch: Any) -> None:
+    from classify_shim._config import ClientConfig
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TWELVELABS_CLASSIFY_CACHE", raising=False)
+    config = ClientConfig.build("tlk_x", "v1.2", classify_backend=None, base_url=None, timeout=None,
+                                max_retries=0, cache=off)
+    assert config.cache_path is None and config.cache_url is None
+    assert not (tmp_path / off.strip()).exists()

@@ -19,6 +19,7 @@ from twelvelabs.base_client import APIClient  # type: ignore[import-untyped]
 
 import classify_shim
 from classify_shim import TwelveLabs
+from classify_shim._exceptions import shim_class
 from legacy_support import API_KEY, valid_page
 
 pytestmark = pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning")
@@ -108,7 +109,7 @@ def test_status_maps_to_0_3_2_exception(status: int, method: str, sleeps: List[f
         CALLS[method](client)
     err = info.value
     assert type(err).__name__ == STATUS_CLASSES[status]
-    assert type(err) is getattr(classify_shim, STATUS_CLASSES[status])
+    assert shim_class(err) is getattr(classify_shim, STATUS_CLASSES[status])
     assert err.status_code == status
     assert err.body == payload
     assert err.response.status_code == status and err.response is not None
