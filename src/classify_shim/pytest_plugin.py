@@ -37,7 +37,10 @@ __all__ = ["SANDBOX_API_KEY", "SANDBOX_OPTIONS", "classify_sandbox"]
 #: The API key put in ``TWELVELABS_API_KEY`` (the sandbox accepts any non-empty key).
 SANDBOX_API_KEY = "tlk_sandbox_pytest_0000000000000000"
 #: Keyword arguments the ``classify_sandbox`` marker accepts.
-SANDBOX_OPTIONS = ("legacy", "noise", "latency_ms", "rate_limit_rpm", "fault_rate", "seed", "token_ttl_s")
+SANDBOX_OPTIONS = (
+    "legacy", "noise", "latency_ms", "rate_limit_rpm", "fault_rate", "seed", "token_ttl_s",
+    "sunset", "task_latency_ms",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,7 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "classify_sandbox(**options): classify_sandbox fixture settings, e.g. legacy='retired', "
-        "noise='realistic', latency_ms=0, rate_limit_rpm=None, fault_rate=0.0, seed=0, token_ttl_s=300",
+        "noise='realistic', latency_ms=0, rate_limit_rpm=None, fault_rate=0.0, seed=0, token_ttl_s=300, "
+        "sunset='pegasus1.2', task_latency_ms=0",
     )
 
 
