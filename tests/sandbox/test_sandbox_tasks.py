@@ -153,6 +153,13 @@ def test_sunset_pegasus12_answers_410() -> None:
         assert c.post("/analyze", json={"video_id": VIDEO["_id"], "prompt": "p", "stream": False}).status_code == 200
 
 
+def test_sunset_pegasus12_retires_the_v12_endpoint_unless_told_otherwise() -> None:
+    """After the next sunset the v1.2 Classify endpoint (retired 2025) is gone too, by default."""
+    assert Sandbox(sunset="pegasus1.2").legacy == "retired"
+    assert Sandbox(sunset="pegasus1.2", legacy="live").legacy == "live"
+    assert Sandbox().legacy == "live"
+
+
 def test_cli_accepts_sunset_and_task_latency() -> None:
     out = subprocess.run([sys.executable, "-m", "classify_shim.sandbox", "--help"], capture_output=True, text=True,
                          check=True).stdout

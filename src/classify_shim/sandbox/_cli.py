@@ -22,8 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
     parser.add_argument("--world", metavar="FILE", default=None, help="world JSON file (default: built-in world)")
-    parser.add_argument("--legacy", choices=LEGACY_MODES, default="live",
-                        help="'retired' makes every v1.2 classify call answer 410 endpoint_deprecated")
+    parser.add_argument("--legacy", choices=LEGACY_MODES, default=None,
+                        help="'retired' makes every v1.2 classify call answer 410 endpoint_deprecated "
+                             "(default: 'live', or 'retired' with --sunset pegasus1.2)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="simulated model latency for /v1.3/analyze")
     parser.add_argument("--rate-limit-rpm", type=int, default=None,
                         help="requests per minute per API key, separately for v1.2 classify and v1.3 analyze")

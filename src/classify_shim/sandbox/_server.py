@@ -447,7 +447,7 @@ class Sandbox:
         world: WorldInput = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        legacy: str = "live",
+        legacy: Optional[str] = None,
         latency_ms: float = 0,
         rate_limit_rpm: Optional[int] = None,
         fault_rate: float = 0.0,
@@ -457,6 +457,9 @@ class Sandbox:
         sunset: str = "none",
         task_latency_ms: float = 0.0,
     ) -> None:
+        if legacy is None:
+            # After the 1.2 sunset the v1.2 Classify endpoint (retired 2025-02-28) is long gone too.
+            legacy = "retired" if sunset == "pegasus1.2" else "live"
         if legacy not in LEGACY_MODES:
             raise ValueError(f"legacy must be one of {LEGACY_MODES}")
         if noise not in NOISE_MODES:
