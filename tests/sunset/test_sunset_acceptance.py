@@ -48,7 +48,7 @@ def _sandbox_command() -> List[str]:
 
 
 class SandboxProcess:
-    def __init__(self, url: str, proc: "subprocess.Popen[str]") -> None:
+    def __init__(self, url: str, proc: subprocess.Popen[str]) -> None:
         self.url = url
         self.proc = proc
 
@@ -68,7 +68,7 @@ class SandboxProcess:
 def sandbox_process(*switches: str) -> Iterator[SandboxProcess]:
     cmd = [*_sandbox_command(), "sandbox", "--port", "0", "--sunset", "pegasus1.2", *switches]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
-    lines: "queue.Queue[str]" = queue.Queue()
+    lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
     stream = proc.stdout
     threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
@@ -94,7 +94,7 @@ def default_env(url: str, home: Path, **extra: str) -> Dict[str, str]:
     return child_env(TWELVELABS_BASE_URL=url, HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), **extra)
 
 
-def _counts(entries: List[Dict[str, Any]]) -> "collections.Counter[Tuple[str, Any, int]]":
+def _counts(entries: List[Dict[str, Any]]) -> collections.Counter[Tuple[str, Any, int]]:
     return collections.Counter((e["endpoint"], e.get("model"), int(e["status"])) for e in entries)
 
 
