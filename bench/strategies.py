@@ -46,12 +46,12 @@ CLASSES: List[Dict[str, Any]] = [
     {"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group", "Dance competition"]},
     {"name": "CookTok", "prompts": ["Cooking tutorial", "Cooking ustensils review"]},
 ]
-BATCH_CREATE = "v1.3.analyze.batches.create"
-TASK_CREATE = "v1.3.analyze.tasks.create"
+BATCH_CREATE = "v1.3.batches.create"
+TASK_CREATE = "v1.3.tasks.create"
 
 
 def _paid(entries: List[Dict[str, Any]], endpoint: str) -> List[Dict[str, Any]]:
-    return [e for e in entries if e["endpoint"] == endpoint and 200 <= int(e["status"]) < 300 and not e.get("replay")]
+    return [e for e in entries if e["endpoint"] == endpoint and 200 <= int(e["status"]) < 300 and not e.get("idempotent_replay")]
 
 
 def _counts(entries: List[Dict[str, Any]], batch_sizes: List[int]) -> Dict[str, Any]:
@@ -156,7 +156,7 @@ def run_kill(world_file: str, index_id: str, n: int, args: Any) -> Dict[str, Any
         rerun_wall = time.perf_counter() - t1
         log = fetch_requests(base_url)
         after = _paid(log, BATCH_CREATE)
-        replays = [e for e in log if e["endpoint"] == BATCH_CREATE and e.get("replay")]
+        replays = [e for e in log if e["endpoint"] == BATCH_CREATE and e.get("idempotent_replay")]
     needed = math.ceil(n / 1000)
     return {
         "videos": n,
