@@ -1,6 +1,9 @@
 """The ``auto`` backend (the default): legacy while the v1.2 endpoint lives, Pegasus after.
 
-Each classify call goes to the v1.2 endpoint until it answers with the retirement error
+On TwelveLabs' public host (``_config.PUBLIC_API_HOSTS``) the sunset date has passed: there
+``auto`` serves Pegasus from the first call and never probes v1.2 (no request wasted per
+process, nothing stored). Only custom base URLs - private deployments, proxies, the sandbox -
+are probed: each classify call goes to the v1.2 endpoint until it answers with the retirement error
 (:func:`~classify_shim.adapters.legacy.is_retirement_error`). That call is then served by
 Pegasus, and so is every later call of this client, with ONE ``BackendSwitchWarning``. The
 decision is remembered in the store (``classify_shim._store.DecisionRecord``), keyed by host
@@ -20,7 +23,7 @@ import warnings
 from typing import Optional, Type
 
 from classify_shim._backend import BackendPage
-from classify_shim._config import ClientConfig, redact_url
+from classify_shim._config import ClientConfig, is_public_host, redact_url
 from classify_shim._exceptions import APIStatusError
 from classify_shim._request import ClassifyRequest
 from classify_shim._store import (
@@ -98,6 +101,12 @@ class _Decision:
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
         self._store: Optional[Store] = None
+        self.public_host = is_public_host(config.host)
+        if self.public_host:  # past the sunset there: no probe, no stored decision
+            self.pegasus = True
+            log.info("auto backend: %s is TwelveLabs' public host, where v1.2 Classify was retired; "
+                     "using Pegasus without probing", config.host)
+            return
         self.pegasus = auto_decision(config) == PEGASUS
         if self.pegasus:
             log.info("auto backend: %s was found retired earlier; using Pegasus", config.host)

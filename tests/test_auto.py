@@ -7,8 +7,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
+import httpx
 import pytest
 
+import classify_shim
 from classify_shim import AsyncTwelveLabs, BackendSwitchWarning, BadRequestError, TwelveLabs
 from classify_shim._config import ClientConfig
 from classify_shim.adapters.auto import auto_decision
@@ -152,3 +154,118 @@ def test_async_auto_switches(sb: Any, tmp_path: Path) -> None:
     for e in _endpoints(sb):
         counts[e] = counts.get(e, 0) + 1
     assert counts.get("v1.2.classify") == 1 and counts.get("v1.3.analyze") == len(vids)
+
+
+# ---- item 3: the public host is never probed; evidence rules; v1.3 clients classify on v1.2
+
+
+def _forwarding(sb: Any, seen: List[str], answer: Any = None) -> httpx.Client:
+    """An httpx client whose transport records each path and answers from the sandbox (or ``answer``)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if answer is not None and request.url.path.startswith("/v1.2/"):
+            return answer(request)
+        with httpx.Client() as real:
+            up = real.request(request.method, sb.base_url + request.url.raw_path.decode(), headers=request.headers,
+                              content=request.content)
+        return httpx.Response(up.status_code, content=up.content, headers=up.headers)
+
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def test_public_host_serves_pegasus_without_any_v12_probe(sb: Any, tmp_path: Path) -> None:
+    seen: List[str] = []
+    client = TwelveLabs(KEY, classify_backend="auto", cache=tmp_path / "c.sqlite3", max_retries=0,
+                        http_client=_forwarding(sb, seen))  # default base URL: the public host
+    result, switched = _call(client.classify.videos, _videos(sb)[:2], ["visual"], CLASSES)
+    client.close()
+    assert result.backend == "pegasus" and switched == []
+    assert seen and not any(p.startswith("/v1.2") for p in seen)
+    public = ClientConfig.build(KEY, "v1.2", classify_backend="auto", base_url=None, timeout=1.0, max_retries=0,
+                                cache=tmp_path / "c.sqlite3")
+    assert auto_decision(public) is None  # nothing stored: the rule needs no memory
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "body", "ctype"),
+    [
+        ("html-404", 404, b"<html><body>Not Found</body></html>", "text/html"),
+        ("empty-404", 404, b"", "application/json"),
+        ("api-not-allowed-403", 403, b'{"code": "api_not_allowed", "message": "plan"}', "application/json"),
+    ],
+)
+def test_answers_that_are_no_retirement_evidence_change_nothing(
+    sb: Any, tmp_path: Path, name: str, status: int, body: bytes, ctype: str
+) -> None:
+    seen: List[str] = []
+    answer = lambda request: httpx.Response(status, content=body, headers={"content-type": ctype})  # noqa: E731
+    client = TwelveLabs(KEY, classify_backend="auto", base_url="http://proxy.test", cache=tmp_path / "c.sqlite3",
+                        max_retries=0, http_client=_forwarding(sb, seen, answer))
+    for _ in range(2):  # the second call probes again: nothing was remembered in memory
+        with pytest.raises(classify_shim.APIStatusError) as info:
+            _call(client.classify.videos, _videos(sb)[:1], ["visual"], CLASSES)
+        assert info.value.status_code == status
+    client.close()
+    assert seen == ["/v1.2/classify", "/v1.2/classify"]
+    assert auto_decision(_config_for("http://proxy.test", tmp_path)) is None
+
+
+def test_retirement_on_a_wrong_path_never_switches(sb: Any, tmp_path: Path) -> None:
+    seen: List[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1.2/classify":  # a proxy sends the call elsewhere ...
+            return httpx.Response(302, headers={"location": "http://proxy.test/v1.2/other"})
+        return httpx.Response(410, json={"code": "endpoint_deprecated", "message": "gone"})  # ... which is gone
+
+    client = TwelveLabs(KEY, classify_backend="auto", base_url="http://proxy.test", cache=tmp_path / "c.sqlite3",
+                        max_retries=0, http_client=_forwarding(sb, seen, answer))
+    with pytest.raises(classify_shim.APIStatusError) as info:
+        _call(client.classify.videos, _videos(sb)[:1], ["visual"], CLASSES, follow_redirects=True)
+    client.close()
+    assert info.value.status_code == 410 and seen == ["/v1.2/classify", "/v1.2/other"]
+    assert auto_decision(_config_for("http://proxy.test", tmp_path)) is None
+
+
+@pytest.mark.parametrize("answer", [
+    httpx.Response(410, content=b""),
+    httpx.Response(404, json={"code": "endpoint_deprecated", "message": "retired"}),
+    httpx.Response(404, json={"code": "not_found", "message": "No route"}),
+])
+def test_retirement_evidence_on_the_classify_route_switches(sb: Any, tmp_path: Path, answer: httpx.Response) -> None:
+    seen: List[str] = []
+    client = TwelveLabs(KEY, classify_backend="auto", base_url="http://proxy.test", cache=tmp_path / "c.sqlite3",
+                        max_retries=0, http_client=_forwarding(sb, seen, lambda request: answer))
+    result, switched = _call(client.classify.videos, _videos(sb)[:1], ["visual"], CLASSES)
+    client.close()
+    assert result.backend == "pegasus" and len(switched) == 1
+    record = auto_decision(_config_for("http://proxy.test", tmp_path))
+    assert record == "pegasus"
+
+
+def _config_for(base_url: str, tmp_path: Path) -> ClientConfig:
+    return ClientConfig.build(KEY, "v1.2", classify_backend="auto", base_url=base_url, timeout=1.0, max_retries=0,
+                              cache=tmp_path / "c.sqlite3")
+
+
+@pytest.mark.parametrize("how", ["version-argument", "attach-0.4.x-client"])
+def test_v13_clients_send_classify_to_v12_with_one_warning(sb: Any, how: str) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if how == "version-argument":
+            client: Any = TwelveLabs(KEY, "v1.3", classify_backend="legacy", base_url=sb.base_url, max_retries=0)
+        else:
+            class Official04:  # what 0.4.x's client carries: api_key and "{host}/v1.3/", no version
+                api_key = KEY
+                base_url = f"{sb.base_url}/v1.3/"
+
+            client = classify_shim.attach(Official04(), classify_backend="legacy", max_retries=0)._classify_shim
+    versions = [w for w in caught if issubclass(w.category, classify_shim.ApiVersionWarning)]
+    assert len(versions) == 1 and "v1.2" in str(versions[0].message) and versions[0].filename == __file__
+    assert client.version == "v1.2" and client.base_url == f"{sb.base_url}/v1.2/"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client.classify.videos(_videos(sb)[:1], ["visual"], CLASSES)
+    client.close()
+    assert _endpoints(sb) == ["v1.2.classify"]

@@ -8,13 +8,15 @@ forwarded through ``**kwargs``, every SDK release's ``ClassifyClassParams``, ...
 
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 from typing import Any, Callable, Dict, List
 
+import httpx
 import pytest
 
 from classify_shim import ClassifyValidationError, TwelveLabs
-from classify_shim._request import build_videos_request
+from classify_shim._request import build_videos_request, log_merged_classes
 from classify_shim.models import ClassifyClassParams, ClassifyPageResult, ClassifyResult
 from legacy_support import API_KEY
 
@@ -126,6 +128,11 @@ SHAPES: Dict[str, Callable[[Ctx], Any]] = {
     "kwarg-headers-cookies": lambda c: _plain(c, [DANCE], headers={"X-Trace": "1"}, cookies={"a": "b"}),
     "kwarg-timeout-extensions": lambda c: _plain(c, [DANCE], timeout=30.0, extensions={}),
     "kwarg-params": lambda c: _plain(c, [DANCE], params={"trace": "1"}),
+    "kwarg-headers-pairs": lambda c: _plain(c, [DANCE], headers=[("X-Trace", "1"), ("X-Trace", "2")]),
+    "kwarg-params-query-string": lambda c: _plain(c, [DANCE], params="trace=1&trace=2"),
+    "kwarg-cookie-jar": lambda c: _plain(c, [DANCE], cookies=http.cookiejar.CookieJar()),
+    "kwarg-httpx-timeout-and-auth": lambda c: _plain(c, [DANCE], timeout=httpx.Timeout(30.0), auth=httpx.BasicAuth("u", "p")),
+    "kwarg-stream-false-0.2.5": lambda c: _plain(c, [DANCE], stream=False),
     "classify-class-params-official": _official_params,
     "classify-class-params-no-arg-0.2.0": _old_style,
     "usable-after-with-block": _after_with_block,
@@ -175,6 +182,8 @@ def test_merge_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     classes = [{"name": "SelfHarm", "prompts": ["a"]}, {"name": "SelfHarm", "prompts": ["b"]},
                {"name": "SelfHarm", "prompts": ["c"]}]
     with caplog.at_level(logging.INFO, logger="classify_shim.request"):
-        build_videos_request(["v1"], ["visual"], classes)
+        request = build_videos_request(["v1"], ["visual"], classes)
+        assert not caplog.records  # building (legacy sends the classes as listed) logs nothing
+        log_merged_classes(request)  # what the Pegasus backend does once per call
     notices = [r for r in caplog.records if "merged" in r.getMessage()]
     assert len(notices) == 1 and "SelfHarm" in notices[0].getMessage()

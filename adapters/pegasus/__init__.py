@@ -18,7 +18,7 @@ from typing import Optional, Tuple, Union
 from classify_shim._backend import BackendPage
 from classify_shim._config import ClientConfig
 from classify_shim._http import AsyncHTTP, SyncHTTP
-from classify_shim._request import ClassifyRequest
+from classify_shim._request import ClassifyRequest, log_merged_classes
 from classify_shim._store import Store
 from classify_shim._types import RequestOptions
 
@@ -88,6 +88,7 @@ class PegasusBackend:
         return self._http
 
     def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
+        log_merged_classes(request)
         core = self._core
 
         cancel = threading.Event()  # set on Ctrl-C: the rate gate then starts no new call
@@ -134,6 +135,7 @@ class AsyncPegasusBackend:
         return self._core.last_run
 
     async def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
+        log_merged_classes(request)
         page, stats = await self._core.run(request, options, self._http)
         warn_model_switches(stats.model_switches)
         if self.warn_partial_results:

@@ -11,6 +11,7 @@ from ._client import AsyncTwelveLabs, TwelveLabs
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
 from ._warnings import (
+    ApiVersionWarning,
     BackendSwitchWarning,
     CacheWarning,
     ClassifyDeprecationWarning,
@@ -26,6 +27,7 @@ apply_deferred_warnoptions()
 __all__ = [
     *_exception_names,
     "NOT_GIVEN",
+    "ApiVersionWarning",
     "AsyncTwelveLabs",
     "BackendSwitchWarning",
     "CacheWarning",

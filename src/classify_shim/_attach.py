@@ -4,7 +4,8 @@ Users who also call other resources of the official ``twelvelabs`` SDK keep thei
 change nothing else: the shim reads the client's API key and host, and installs a classify
 resource served by the selected backend. The SDK's major version is detected with
 ``packaging``: 0.x clients carry ``api_key``/``base_url`` (``{host}/{version}/``); 1.x clients
-keep them in their client wrapper (``{host}/v1.3``).
+keep them in their client wrapper (``{host}/v1.3``). Classify never existed in v1.3, so a client
+on v1.3 gets classify on v1.2 (one ``ApiVersionWarning`` says so).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 from ._client import AsyncTwelveLabs, TwelveLabs
 from ._config import _host_root
 from ._exceptions import TwelveLabsError, enable_v1_interop
+from ._types import Secret
 
 __all__ = ["attach", "official_sdk_version"]
 
@@ -90,18 +92,21 @@ def attach(client: C, *, api_key: Optional[str] = None, base_url: Optional[str] 
     if client is None:
         raise TwelveLabsError("attach() needs an official twelvelabs client instance")
     found_key, found_url = _credentials(client)
-    key = api_key or found_key
+    key = Secret(api_key or found_key or "")  # masked: never a plain local of this frame
+    found_key = api_key = None
     if not key:
         raise TwelveLabsError(
             f"attach(): could not find the API key on {type(client).__name__}; pass api_key= explicitly"
         )
     host = base_url or (_host_root(found_url) if found_url else None)
     sdk = official_sdk_version()
-    # A 0.x client targets its own version path; a 1.x client has no classify to keep, so v1.2.
-    version: Optional[str] = None
-    if sdk is not None and sdk.major == 0:
-        attr = getattr(client, "version", None)
-        version = attr if isinstance(attr, str) else _url_version(found_url)
+    # The client's API version: 0.2-0.3 keep it in ``version`` and ``{host}/{version}/``; 0.4.x
+    # and 1.x only in the URL (``/v1.3``). A version without Classify (v1.3) is sent to v1.2 by
+    # the shim's client, with one ``ApiVersionWarning``.
+    attr = getattr(client, "version", None)
+    version = (attr if isinstance(attr, str) and re.fullmatch(r"v\d+(?:\.\d+)?", attr) else None) or _url_version(
+        found_url
+    )
     if sdk is not None and sdk.major >= 1:
         _enable_api_error()
     shim: Any

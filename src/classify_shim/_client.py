@@ -16,6 +16,7 @@ import httpx
 from ._backend import AsyncBackend, SyncBackend, load_async_backend, load_backend
 from ._config import DEFAULT_API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_PAGE_TTL_S, ClientConfig
 from ._types import NOT_GIVEN, BackendName, NotGiven, Secret
+from ._warnings import warn_version_redirect
 from .resources.classify import AsyncClassify, Classify
 
 __all__ = ["AsyncTwelveLabs", "TwelveLabs"]
@@ -100,6 +101,8 @@ class TwelveLabs(_ClientBase):
             cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s, on_progress=on_progress,
             shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
         )
+        if self.config.requested_version:
+            warn_version_redirect(self.config.requested_version, self.config.version, self.config.host)
         self._backend: SyncBackend = load_backend(self.config.backend, self.config)
         self._closed = False
         self.classify = Classify(self)
@@ -160,6 +163,8 @@ class AsyncTwelveLabs(_ClientBase):
             index_id=index_id, cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s,
             on_progress=on_progress, shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
         )
+        if self.config.requested_version:
+            warn_version_redirect(self.config.requested_version, self.config.version, self.config.host)
         self._backend: AsyncBackend = load_async_backend(self.config.backend, self.config)
         self._closed = False
         self.classify = AsyncClassify(self)

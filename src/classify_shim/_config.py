@@ -19,14 +19,18 @@ from ._types import NotGiven, Secret
 
 __all__ = [
     "BACKEND_CHOICES",
+    "CLASSIFY_API_VERSION",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_PEGASUS_MODEL",
     "DEFAULT_STRATEGY",
     "DEFAULT_TIMEOUT",
+    "PUBLIC_API_HOSTS",
     "STRATEGY_CHOICES",
     "WARNING_MODES",
     "ClientConfig",
+    "classify_version",
+    "is_public_host",
     "resolve_backend",
     "resolve_strategy",
     "resolve_warning_mode",
@@ -34,6 +38,13 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.twelvelabs.io"
 DEFAULT_API_VERSION = "v1.2"
+CLASSIFY_API_VERSION = "v1.2"
+"""The last API version with Classify: v1.3 never had it, so a client built for "v1.3" (or an
+attached 0.4.x / 1.x SDK client, whose base URL ends in /v1.3) sends classify here."""
+PUBLIC_API_HOSTS = frozenset({"api.twelvelabs.io"})
+"""TwelveLabs' own API host. Its v1.2 Classify sunset (2025-02-28) has passed, so ``auto`` serves
+Pegasus there without probing v1.2 (one rule, no wasted request per process); only custom base
+URLs (private deployments, proxies, the sandbox) are probed."""
 # 0.3.2's defaults: ten minutes overall, five seconds to connect.
 DEFAULT_TIMEOUT = httpx.Timeout(timeout=600.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
@@ -106,6 +117,23 @@ def resolve_warning_mode() -> str:
     return value
 
 
+def is_public_host(host: str) -> bool:
+    """True for TwelveLabs' public API host (any scheme or port), see :data:`PUBLIC_API_HOSTS`."""
+    try:
+        name = httpx.URL(host).host
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    return name.lower().rstrip(".") in PUBLIC_API_HOSTS
+
+
+def classify_version(version: str) -> str:
+    """The API version classify calls use: ``version`` itself up to v1.2; v1.2 for any later one."""
+    match = re.fullmatch(r"v(\d+)(?:\.(\d+))?", version)
+    if match and (int(match.group(1)), int(match.group(2) or 0)) >= (1, 3):
+        return CLASSIFY_API_VERSION
+    return version
+
+
 def _host_root(base_url: Optional[str]) -> str:
     """0.3.2 semantics: the env var / argument replaces the host part, then ``/{version}/``."""
     if base_url is None:
@@ -146,6 +174,7 @@ class ClientConfig:
     # shadow mode
     shadow_sample_rate: float = 1.0
     on_mismatch: Optional[Callable[[Any], None]] = None
+    requested_version: Optional[str] = None  # "v1.3" when it was asked for and classify uses v1.2
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -242,9 +271,11 @@ class ClientConfig:
         for text_name, text in (("pegasus_model", pegasus_model), ("index_id", index_id)):
             if text is not None and (not isinstance(text, str) or not text.strip()):
                 raise TwelveLabsError(f"{text_name} must be a non-empty string, got {text!r}")
+        used_version = classify_version(version)
         return cls(
             api_key=key,
-            version=version,
+            version=used_version,
+            requested_version=version if used_version != version else None,
             host=_host_root(base_url),
             timeout=resolved_timeout,
             max_retries=max_retries,

@@ -185,9 +185,9 @@ class _Base:
         options: Optional[RequestOptions],
     ) -> httpx.Request:
         url = path if path.startswith(("http://", "https://")) else self.base_url + path.lstrip("/")
-        merged: Dict[str, Any] = dict(params or {})
-        if options is not None:
-            merged.update(options.params)
+        merged = httpx.QueryParams(params or {})
+        if options is not None and options.params:
+            merged = merged.merge(options.params)  # the caller's pairs, repeated keys kept
         body: Dict[str, Any] = dict(options.body) if options is not None and options.body else {}
         if not body:
             body["json"] = json

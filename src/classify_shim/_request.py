@@ -17,9 +17,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
+import httpx
+
 from ._exceptions import ClassifyValidationError, missing_key_error
 from ._models import ClassifyClassParams
-from ._types import BODY_OPTION_KEYS, NOT_GIVEN, REQUEST_OPTION_KEYS, RequestOptions
+from ._types import BODY_OPTION_KEYS, NOT_GIVEN, POST_OPTION_KEYS, REQUEST_OPTION_KEYS, RequestOptions
 
 __all__ = [
     "ALLOWED_CONVERSATION_OPTIONS",
@@ -34,6 +36,7 @@ __all__ = [
     "build_videos_request",
     "check_api_key",
     "check_page_token",
+    "log_merged_classes",
     "parse_request_options",
 ]
 
@@ -98,6 +101,8 @@ class ClassifyRequest:
     show_detailed_score: bool
     threshold: Thresholds
     wire_body: Mapping[str, Any] = field(compare=False)
+    merged: Tuple[str, ...] = field(default=(), compare=False)
+    """Class names listed more than once (sent as listed on legacy, merged in ``classes``)."""
 
     @property
     def path(self) -> str:
@@ -280,30 +285,35 @@ def _normalised_prompts(name: str, prompts: Tuple[str, ...]) -> Tuple[str, ...]:
     return tuple(out) or (" ".join(name.split()),)
 
 
-def _merge(specs: List[ClassSpec]) -> Tuple[ClassSpec, ...]:
-    """Same-named classes become one (union of prompts and sources, first match mode), with one
-    log notice: the real API served a moderation app that listed ``SelfHarm`` twice."""
+def _merge(specs: List[ClassSpec]) -> Tuple[Tuple[ClassSpec, ...], Tuple[str, ...]]:
+    """Same-named classes become one (union of prompts and sources, first match mode): the real
+    API served a moderation app that listed ``SelfHarm`` twice. Returns the names merged, for
+    the one notice a backend that uses the merged view logs (:func:`log_merged_classes`)."""
     merged: Dict[str, ClassSpec] = {}
-    repeated: List[str] = []
+    repeated: Dict[str, None] = {}
     for spec in specs:
         first = merged.get(spec.name)
         if first is None:
             merged[spec.name] = spec
             continue
-        if spec.name not in repeated:
-            repeated.append(spec.name)
+        repeated.setdefault(spec.name, None)
         prompts = tuple(dict.fromkeys(first.prompts + spec.prompts))
         options = tuple(dict.fromkeys(first.options + spec.options))
         merged[spec.name] = ClassSpec(first.name, prompts, options, first.conversation_option)
-    if repeated:
+    return tuple(merged.values()), tuple(repeated)
+
+
+def log_merged_classes(request: ClassifyRequest) -> None:
+    """One log notice per call when same-named classes were merged (Pegasus asks the model once
+    per class name; the legacy backend sends the classes as listed and never calls this)."""
+    if request.merged:
         log.info("classes listed more than once were merged for Pegasus (union of their prompts): %s",
-                 ", ".join(repeated))
-    return tuple(merged.values())
+                 ", ".join(request.merged))
 
 
 def _check_classes(
     value: object, options: Tuple[str, ...], conversation_option: str
-) -> Tuple[Tuple[ClassSpec, ...], List[Dict[str, Any]]]:
+) -> Tuple[Tuple[ClassSpec, ...], List[Dict[str, Any]], Tuple[str, ...]]:
     # v1.2 spec: ``classes`` required, minItems 1; each has ``name`` and ``prompts`` (minItems 1,
     # strings), optional ``options`` / ``conversation_option`` from the enums; at most 100
     # prompts per request. Nothing else (no length limits, no uniqueness).
@@ -339,7 +349,8 @@ def _check_classes(
         wire.append(raw)
     if total > MAX_TOTAL_PROMPTS:
         raise _fail("classes", f"has {total} prompts in total; at most {MAX_TOTAL_PROMPTS} are allowed per request")
-    return _merge(specs), wire
+    merged, repeated = _merge(specs)
+    return merged, wire, repeated
 
 
 def _build(
@@ -355,7 +366,7 @@ def _build(
 ) -> ClassifyRequest:
     checked_options = _check_options("options", options)
     conv = "semantic" if conversation_option is None else _check_conversation_option("conversation_option", conversation_option)
-    specs, wire_classes = _check_classes(classes, checked_options, conv)
+    specs, wire_classes, repeated = _check_classes(classes, checked_options, conv)
     limit = _check_page_limit(page_limit)
     clips = _check_bool("include_clips", include_clips)
     detailed = _check_bool("show_detailed_score", show_detailed_score)
@@ -385,6 +396,7 @@ def _build(
         show_detailed_score=detailed,
         threshold=thresholds,
         wire_body=wire_body,
+        merged=repeated,
     )
 
 
@@ -453,26 +465,43 @@ def check_page_token(page_token: object) -> str:
     return text
 
 
+_OPTION_SHAPES = {
+    "headers": "a dict of strings or a list of (name, value) pairs",
+    "params": "a dict, a list of (name, value) pairs or a query string",
+    "cookies": "a dict, a list of (name, value) pairs, an httpx.Cookies or a CookieJar",
+}
+
+
 def parse_request_options(kwargs: Mapping[str, Any]) -> RequestOptions:
-    """``**kwargs`` of a classify method: the ``httpx.Client.request`` keywords 0.3.2 forwarded.
-    Anything else made 0.3.2 fail (``TypeError`` inside httpx, reported as "Failed connection")."""
+    """``**kwargs`` of a classify method: the ``httpx.Client.request`` keywords 0.3.2 forwarded,
+    in every form httpx accepts, plus ``stream=False`` (a keyword of 0.2.5-0.3.2's ``post``).
+    Anything else made 0.3.2 fail (``TypeError`` inside httpx, reported as "Failed connection"),
+    so it is reported here, before any request."""
     for key in kwargs:
-        if key not in REQUEST_OPTION_KEYS:
+        if key not in REQUEST_OPTION_KEYS and key not in POST_OPTION_KEYS:
             raise _fail(
                 key,
                 "is not a parameter of this method nor a request option; request options are "
-                + ", ".join(sorted(REQUEST_OPTION_KEYS)),
+                + ", ".join(sorted(REQUEST_OPTION_KEYS | POST_OPTION_KEYS)),
             )
-    headers = kwargs.get("headers")
-    if headers is not None and not isinstance(headers, Mapping):
-        raise _fail("headers", f"must be a dict of strings, got {_type_name(headers)}")
-    params = kwargs.get("params")
-    if params is not None and not isinstance(params, Mapping):
-        raise _fail("params", f"must be a dict, got {_type_name(params)}")
+    if kwargs.get("stream"):
+        # 0.3.2 returned an unread stream for stream=True and then failed building the result.
+        raise _fail("stream", "True is not supported: classify results are JSON pages (stream=False is accepted)")
+    for name, build in (("headers", httpx.Headers), ("params", httpx.QueryParams), ("cookies", httpx.Cookies)):
+        value = kwargs.get(name)
+        if value is None:
+            continue
+        try:
+            build(value)
+        except (TypeError, ValueError, AttributeError) as exc:  # httpx refused it: so did 0.3.2
+            raise _fail(name, f"must be {_OPTION_SHAPES[name]} (what httpx takes), got {_type_name(value)}") from exc
+    extensions = kwargs.get("extensions")
+    if extensions is not None and not isinstance(extensions, Mapping):
+        raise _fail("extensions", f"must be a dict, got {_type_name(extensions)}")
     opts = RequestOptions(
-        headers=headers,
-        params=params,
-        extensions=kwargs.get("extensions"),
+        headers=kwargs.get("headers"),
+        params=kwargs.get("params"),
+        extensions=dict(extensions) if extensions is not None else None,
         cookies=kwargs.get("cookies"),
         auth=kwargs.get("auth", NOT_GIVEN),
         follow_redirects=kwargs.get("follow_redirects", NOT_GIVEN),

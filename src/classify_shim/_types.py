@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Literal, Mapping, Optional, TypeVar, Union
+from typing import Any, Dict, Literal, Optional, TypeVar, Union
 
 import httpx
 
@@ -59,6 +59,8 @@ TimeoutTypes = Union[float, httpx.Timeout, None]
 REQUEST_OPTION_KEYS = frozenset(
     {"headers", "params", "timeout", "extensions", "cookies", "auth", "follow_redirects", "content", "data", "files"}
 )
+POST_OPTION_KEYS = frozenset({"stream"})
+"""Keywords of 0.2.5-0.3.2's ``APIClient.post`` itself (``stream=False`` was accepted, and ignored)."""
 BODY_OPTION_KEYS = frozenset({"content", "data", "files"})
 """Options that replace the JSON body in httpx (as they did in 0.3.2): legacy only."""
 
@@ -77,20 +79,23 @@ class RequestOptions:
     def __init__(
         self,
         *,
-        headers: Optional[Mapping[str, str]] = None,
-        params: Optional[Mapping[str, Any]] = None,
+        headers: Any = None,
+        params: Any = None,
         timeout: Union[TimeoutTypes, NotGiven] = NOT_GIVEN,
         extensions: Optional[Dict[str, Any]] = None,
-        cookies: Optional[Mapping[str, str]] = None,
+        cookies: Any = None,
         auth: Any = NOT_GIVEN,
         follow_redirects: Union[bool, NotGiven] = NOT_GIVEN,
-        body: Optional[Mapping[str, Any]] = None,
+        body: Optional[Dict[str, Any]] = None,
     ) -> None:
-        self.headers: Dict[str, str] = dict(headers or {})
-        self.params: Dict[str, Any] = dict(params or {})
+        # Every form httpx accepts (0.3.2 handed them to httpx as given): a mapping or a list of
+        # pairs for headers; a mapping, pairs or a query string for params; a dict, pairs, an
+        # ``httpx.Cookies`` or a ``CookieJar`` for cookies. Repeated query keys are kept.
+        self.headers: Dict[str, str] = dict(httpx.Headers(headers or {}).items())
+        self.params: httpx.QueryParams = httpx.QueryParams(params or {})
         self.timeout = timeout
         self.extensions: Dict[str, Any] = dict(extensions or {})
-        self.cookies: Dict[str, str] = dict(cookies or {})
+        self.cookies: httpx.Cookies = httpx.Cookies(cookies or {})
         self.auth = auth
         self.follow_redirects = follow_redirects
         self.body: Dict[str, Any] = dict(body or {})  # content / data / files, legacy only

@@ -29,6 +29,7 @@ from ._version import __version__
 
 __all__ = [
     "SUNSET",
+    "ApiVersionWarning",
     "BackendSwitchWarning",
     "CacheWarning",
     "ClassifyDeprecationWarning",
@@ -96,6 +97,11 @@ class PartialResultWarning(UserWarning):
 
 class BackendSwitchWarning(UserWarning):
     """The ``auto`` backend found the v1.2 endpoint retired and switched to Pegasus."""
+
+
+class ApiVersionWarning(UserWarning):
+    """Classify was configured for an API version that never had it (v1.3 or later, e.g. an
+    attached 0.4.x / 1.x client): classify calls go to v1.2, the only version that had it."""
 
 
 class CacheWarning(UserWarning):
@@ -301,6 +307,29 @@ def warn_legacy_call(method: str, backend: str, version: str) -> None:
             return
         _seen.add(key)
     warnings.showwarning(message, category, filename, lineno)
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` for ``warnings.warn`` called here that blames the first frame outside the shim."""
+    level, frame = 2, sys._getframe(2)
+    while frame is not None and _is_internal(frame.f_code.co_filename):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def warn_version_redirect(requested: str, used: str, host: str) -> None:
+    """One warning per client built for a version without Classify (``TWELVELABS_CLASSIFY_WARNINGS=off``
+    silences it, like every warning of the shim)."""
+    if resolve_warning_mode() == "off":
+        return
+    warnings.warn(
+        f"API {requested} has no Classify (it existed up to {used} and was never part of v1.3): "
+        f"client.classify calls are sent to {host}/{used}/. Other resources are not affected. "
+        f"Pass version={used!r} (or leave it out) to say so and silence this.",
+        ApiVersionWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
 def reset_call_sites() -> None:

@@ -278,7 +278,12 @@ def collect(args: argparse.Namespace) -> Dict[str, Any]:
         mine = [d for d in decisions if d["host"] == host and d["api_version"] == cfg.DEFAULT_API_VERSION]
         decision = mine[0]["backend"] if mine else None
         backend["decision"] = decision
-        if decision:
+        if cfg.is_public_host(host):
+            backend["why"] = (
+                f"{host} is TwelveLabs' public host, where v1.2 Classify was retired on 2025-02-28: "
+                "calls go straight to Pegasus, without probing v1.2"
+            )
+        elif decision:
             backend["why"] = (
                 f"the v1.2 endpoint at {host} answered 'retired' before (remembered in the cache): "
                 "calls go straight to Pegasus"
