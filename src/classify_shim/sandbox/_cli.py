@@ -84,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         print(sandbox.base_url, flush=True)
         src = args.world or "built-in default world"
         print(f"serving {sandbox._world.describe()} from {src}", flush=True)
+        legacy = ("retired: every v1.2 classify call answers 410 endpoint_deprecated" if args.legacy == "retired"
+                  else "live (--legacy retired makes it answer 410 endpoint_deprecated)")
+        print(f"legacy v1.2 Classify: {legacy}", flush=True)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
