@@ -21,6 +21,7 @@ _COMMANDS: Sequence[str] = (
     "classify_shim.cli._compare",
     "classify_shim.cli._cache",
     "classify_shim.cli._gateway",
+    "classify_shim.cli._docs",
 )
 
 EXIT_OK = 0
