@@ -90,7 +90,7 @@ def topics() -> List[Section]:
     return found
 
 
-def find(topic: str) -> Optional[Section]:
+def find(topic: str, among: Optional[List[Section]] = None) -> Optional[Section]:
     """The section for ``topic`` (anchor, ``page#anchor``, ``PAGE.md#anchor`` or page name), or None."""
     wanted = topic.strip()
     page: Optional[str] = None
@@ -98,7 +98,7 @@ def find(topic: str) -> Optional[Section]:
         page_part, wanted = wanted.split("#", 1)
         page = page_part.rsplit("/", 1)[-1].lower().removesuffix(".md") if page_part else None
     wanted = wanted.lower().removesuffix(".md")
-    for section in topics():
+    for section in topics() if among is None else among:
         if section.topic.lower() == wanted and (page is None or section.page == page):
             return section
     return None
@@ -120,15 +120,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    every = topics()  # the pages are read once per command
     if not args.topic:
-        width = max(len(s.topic) for s in topics())
-        for section in topics():
+        width = max(len(s.topic) for s in every)
+        for section in every:
             where = "" if section.topic == section.page else f"  ({section.page})"
             print(f"{section.topic:<{width}}  {section.title}{where}")
         return 0
-    found = find(args.topic)
+    found = find(args.topic, every)
     if found is None:
-        known = ", ".join(sorted({s.topic for s in topics()}))
+        known = ", ".join(sorted({s.topic for s in every}))
         print(f"classify-shim docs: no topic {args.topic!r}; topics: {known}", file=sys.stderr)
         return 2
     sys.stdout.write(found.text)
