@@ -11,28 +11,20 @@ chunks that calls ``client.classify.<method>``; it is named by what it does.
 from __future__ import annotations
 
 import ast
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-__all__ = ["EXAMPLE_NAMES", "SEED_REFERENCE", "Example", "extract_examples", "find_reference", "load_examples", "prepare"]
+from shared_inputs import missing, shared_file
 
-_REPO = Path(__file__).resolve().parents[1]
-_FILE_NAME = "classify-sdk-reference.txt"
-# Where the reference may live: an explicit override, a copy in the tests, the shared folder
-# next to the checkout.
-_CANDIDATES = (
-    _REPO / "tests" / "fixtures" / _FILE_NAME,
-    _REPO.parent / "shared" / "seed" / _FILE_NAME,
-)
+__all__ = ["EXAMPLE_NAMES", "SEED_FILE", "SEED_REFERENCE", "Example", "extract_examples", "find_reference", "load_examples", "prepare"]
+
+SEED_FILE = "seed/classify-sdk-reference.txt"
 
 
 def find_reference() -> Optional[Path]:
-    override = os.environ.get("CLASSIFY_SHIM_SEED_REFERENCE")
-    if override:
-        return Path(override)
-    return next((p for p in _CANDIDATES if p.is_file()), None)
+    """The reference text, found by the tests' one lookup rule (``shared_inputs``)."""
+    return shared_file(SEED_FILE)
 
 
 SEED_REFERENCE = find_reference()
@@ -147,7 +139,7 @@ def extract_examples(text: str) -> Dict[str, Example]:
 def load_examples(path: Optional[Path] = None) -> Dict[str, Example]:
     path = path or SEED_REFERENCE
     if path is None:
-        raise FileNotFoundError(f"{_FILE_NAME} not found (set CLASSIFY_SHIM_SEED_REFERENCE)")
+        raise FileNotFoundError(missing(SEED_FILE))
     return extract_examples(path.read_text(encoding="utf-8"))
 
 

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from sandbox.test_sandbox_contract import _response_schema, _validate
-from seed import SEED_REFERENCE, load_examples
+from seed import SEED_FILE, SEED_REFERENCE, load_examples
+from shared_inputs import missing, shared_file
 
 from .conftest import GatewayProcess, start_gateway
 
@@ -25,7 +26,7 @@ CLASSES: List[Dict[str, Any]] = [
 ]
 BASE: Dict[str, Any] = {"options": ["visual", "conversation"], "classes": CLASSES}
 PREFIXES = ("/v1.2", "/p/v1.2")
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "reference" / "v12-recorded"
+RECORDED = shared_file("reference/v12-recorded")
 SPEC_PATHS = {"classify": "/classify", "classify/bulk": "/classify/bulk"}
 
 
@@ -129,7 +130,7 @@ def test_same_answer_as_a_python_caller(gateway: GatewayProcess, gateway_cache: 
 def _seed_index_body(index_id: str) -> Dict[str, Any]:
     """The keyword arguments of the seed's documented ``client.classify.index(...)`` call, as JSON."""
     if SEED_REFERENCE is None:
-        pytest.skip("the legacy SDK reference is not available; set CLASSIFY_SHIM_SEED_REFERENCE or put shared/ beside the checkout")
+        pytest.skip(missing(SEED_FILE))
     code = load_examples()["index"].code
     tree = ast.parse(code)
     names: Dict[str, Any] = {}
@@ -163,7 +164,7 @@ def test_seed_request_body_to_bulk_returns_a_v12_page(gateway: GatewayProcess, w
 
 
 def _recorded() -> List[Tuple[str, str, Dict[str, Any]]]:
-    if not RECORDED.is_dir():
+    if RECORDED is None:
         return []
     out = []
     for path in sorted(RECORDED.glob("*.json")):
@@ -178,7 +179,7 @@ def _recorded() -> List[Tuple[str, str, Dict[str, Any]]]:
 RECORDED_BODIES = _recorded()
 
 
-@pytest.mark.skipif(not RECORDED_BODIES, reason="recorded v1.2 requests not found: put shared/ beside the checkout")
+@pytest.mark.skipif(not RECORDED_BODIES, reason=missing("reference/v12-recorded"))
 @pytest.mark.parametrize(("name", "route", "body"), RECORDED_BODIES, ids=[n for n, _, _ in RECORDED_BODIES])
 def test_every_recorded_request_body_is_accepted(gateway: GatewayProcess, world_index: str, name: str, route: str, body: Dict[str, Any]) -> None:
     sent = json.loads(json.dumps(body).replace('"<INDEX_ID>"', json.dumps(world_index)))
@@ -189,7 +190,7 @@ def test_every_recorded_request_body_is_accepted(gateway: GatewayProcess, world_
 
 def test_recorded_bodies_cover_both_prefixes_and_threshold_objects() -> None:
     if not RECORDED_BODIES:
-        pytest.skip("recorded v1.2 requests not found: put shared/ beside the checkout")
+        pytest.skip(missing("reference/v12-recorded"))
     assert len(RECORDED_BODIES) >= 8
     assert all(route.startswith("/p/v1.2/") for _, route, _ in RECORDED_BODIES)
     assert any(isinstance(b.get("threshold"), dict) for _, _, b in RECORDED_BODIES)

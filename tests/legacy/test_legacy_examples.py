@@ -18,11 +18,12 @@ import twelvelabs  # type: ignore[import-untyped]
 import seed
 from classify_shim import TwelveLabs
 from legacy_support import API_KEY, child_env, run_python
+from shared_inputs import missing
 
 BACKENDS = [pytest.param("legacy"), pytest.param("pegasus")]
 
 pytestmark = [
-    pytest.mark.skipif(seed.SEED_REFERENCE is None, reason="the SDK reference text is not available"),
+    pytest.mark.skipif(seed.SEED_REFERENCE is None, reason=missing(seed.SEED_FILE)),
     pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning"),
 ]
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 import httpx
@@ -20,26 +18,11 @@ import pytest
 import yaml
 
 from classify_shim.sandbox import Sandbox, default_world
+from shared_inputs import require
 
-
-def _find_spec() -> Path:
-    name = "twelvelabs-v1.2-openapi.yaml"
-    env = os.environ.get("CLASSIFY_SHIM_V12_SPEC")
-    if env and Path(env).is_file():
-        return Path(env)
-    here = Path(__file__).resolve()
-    vendored = here.parents[1] / "fixtures" / "specs" / name
-    if vendored.is_file():
-        return vendored
-    for parent in here.parents:
-        for rel in ("shared/specs/twelvelabs-v1.2-openapi.yaml", "specs/twelvelabs-v1.2-openapi.yaml"):
-            cand = parent / rel
-            if cand.is_file():
-                return cand
-    pytest.skip("the v1.2 OpenAPI spec is not available next to this checkout", allow_module_level=True)
-
-
-SPEC: Dict[str, Any] = yaml.safe_load(_find_spec().read_text(encoding="utf-8"))
+SPEC: Dict[str, Any] = yaml.safe_load(
+    require("specs/twelvelabs-v1.2-openapi.yaml", module=True).read_text(encoding="utf-8")
+)
 
 
 def _deref(node: Any, seen: Tuple[str, ...] = ()) -> Any:

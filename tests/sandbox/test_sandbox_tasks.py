@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any, Dict, Iterator, Tuple
 
 import httpx
@@ -17,17 +16,11 @@ import jsonschema
 import pytest
 
 from classify_shim.sandbox import Sandbox, default_world
+from shared_inputs import require
 
-
-def _find_spec() -> Path:
-    for parent in Path(__file__).resolve().parents:
-        cand = parent / "shared" / "specs" / "twelvelabs-v1.3-openapi-2026-07.json"
-        if cand.is_file():
-            return cand
-    pytest.skip("the 2026-07 v1.3 spec is not available next to this checkout", allow_module_level=True)
-
-
-SPEC: Dict[str, Any] = json.loads(_find_spec().read_text(encoding="utf-8"))
+SPEC: Dict[str, Any] = json.loads(
+    require("specs/twelvelabs-v1.3-openapi-2026-07.json", module=True).read_text(encoding="utf-8")
+)
 
 
 def _deref(node: Any, seen: Tuple[str, ...] = ()) -> Any:

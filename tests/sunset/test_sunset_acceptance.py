@@ -32,6 +32,7 @@ import pytest
 import seed
 from classify_shim.sandbox import synthetic_world
 from legacy_support import API_KEY, child_env, run_python
+from shared_inputs import missing
 
 N_VIDEOS = 24  # a whole index: several task waves, one batch
 CREATES = {"batch": "v1.3.batches.create", "segments": "v1.3.tasks.create"}
@@ -101,7 +102,7 @@ def _counts(entries: List[Dict[str, Any]]) -> collections.Counter[Tuple[str, Any
 # --------------------------------------------------------------------------- examples
 
 
-@pytest.mark.skipif(seed.SEED_REFERENCE is None, reason="the SDK reference text is not available")
+@pytest.mark.skipif(seed.SEED_REFERENCE is None, reason=missing(seed.SEED_FILE))
 def test_reference_examples_run_unchanged_and_reach_analyze_with_pegasus15(tmp_path: Path) -> None:
     examples = seed.load_examples()
     with sandbox_process() as sb:

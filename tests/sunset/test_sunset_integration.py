@@ -23,6 +23,7 @@ import seed
 from classify_shim import TwelveLabs
 from classify_shim.sandbox import Sandbox, default_world
 from legacy_support import API_KEY, child_env, run_python
+from shared_inputs import missing
 
 pytestmark = pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning")
 
@@ -45,7 +46,7 @@ def _classify_index(sb: Sandbox, tmp: Path, strategy: str) -> List[Any]:
     return list(page.data)
 
 
-@pytest.mark.skipif(seed.SEED_REFERENCE is None, reason="the SDK reference text is not available")
+@pytest.mark.skipif(seed.SEED_REFERENCE is None, reason=missing(seed.SEED_FILE))
 def test_examples_run_unchanged_after_the_sunset(tmp_path: Path) -> None:
     examples = seed.load_examples()
     with Sandbox(sunset="pegasus1.2", legacy="retired") as sb:
