@@ -5,23 +5,40 @@ from __future__ import annotations
 import copy
 import json
 from importlib.resources import files
+from pathlib import Path
 from typing import Any, Callable, Dict
 
 import jsonschema
 import pytest
 
 from classify_shim.sandbox import WorldError, default_world, load_world, synthetic_world, world_schema
-from classify_shim.sandbox._world import generated_world_schema
+from classify_shim.sandbox import schema as schema_cli
+from classify_shim.sandbox._world import Video, WorldModel
 
 SCHEMA_FILE = files("classify_shim.sandbox").joinpath("world.schema.json")
 
 
 def test_shipped_schema_is_generated_from_the_models() -> None:
-    shipped = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    assert shipped == generated_world_schema(), (
-        "world.schema.json is stale: regenerate it with "
-        "python -c 'from classify_shim.sandbox._world import write_world_schema; write_world_schema()'")
-    assert world_schema() == shipped
+    shipped = SCHEMA_FILE.read_text(encoding="utf-8")
+    assert shipped == schema_cli.render_world_schema(), (
+        "world.schema.json is stale: regenerate it with python -m classify_shim.sandbox.schema")
+    assert world_schema() == json.loads(shipped)
+    # generated from the models, not a copy of the file: every model field is in it
+    for model in (Video, WorldModel):
+        properties = world_schema()["$defs"][model.__name__]["properties"] if model is Video \
+            else world_schema()["properties"]
+        assert set(properties) == {f.alias or name for name, f in model.model_fields.items()}
+
+
+def test_schema_command_writes_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "world.schema.json"
+    assert schema_cli.main(["--check", "--output", str(target)]) == 1  # missing counts as stale
+    target.write_text("{}\n", encoding="utf-8")
+    assert schema_cli.main(["--check", "--output", str(target)]) == 1
+    assert "stale" in capsys.readouterr().err
+    assert schema_cli.main(["--output", str(target)]) == 0
+    assert json.loads(target.read_text(encoding="utf-8")) == world_schema()
+    assert schema_cli.main(["--check", "--output", str(target)]) == 0
 
 
 def test_shipped_worlds_satisfy_models_and_schema() -> None:
@@ -67,6 +84,12 @@ BAD: Dict[str, Any] = {
                          "end must be a number >= start", False),
     "past the end": (lambda w: _seg(w).__setitem__("end", _video(w)["duration"] + 1), V,
                      "must not exceed the duration", False),
+    "duplicate index id": (lambda w: w["indexes"].append(copy.deepcopy(w["indexes"][0])), "world",
+                           "duplicate index id", False),
+    "duplicate video id": (lambda w: w["indexes"][0]["videos"].append(copy.deepcopy(_video(w))), "world",
+                           "duplicate video id " + _video(default_world())["_id"], False),
+    "duplicate asset id": (lambda w: w["indexes"][0]["videos"][1].__setitem__("asset_id", _video(w)["asset_id"]),
+                           "world", "duplicate asset id", False),
 }
 
 

@@ -158,6 +158,56 @@ def test_world_marker_with_a_path_beside_the_test_file(pytester: pytest.Pytester
     result.assert_outcomes(passed=3)
 
 
+def _bad(change: str) -> Any:
+    world = json.loads(json.dumps(TINY_WORLD))
+    video = world["indexes"][0]["videos"][0]
+    if change == "duration":
+        video["duration"] = "60"
+    elif change == "source":
+        video["content"]["audio"] = []
+    else:
+        video["content"]["visual"][0]["end"] = 61.0
+    return world
+
+
+def test_bad_world_fails_with_the_suites_validation_message(pytester: pytest.Pytester) -> None:
+    """A user's bad world (file or inline) fails setup with the very message load_world gives."""
+    from classify_shim.sandbox import WorldError, load_world
+
+    expected = []
+    for change in ("duration", "source", "end"):
+        with pytest.raises(WorldError) as err:
+            load_world(_bad(change))
+        expected.append(str(err.value))
+    assert expected[0].startswith("world.indexes[0].videos[0].duration: ")
+    assert expected[1].startswith("world.indexes[0].videos[0].content.audio: unknown source")
+    assert expected[2].startswith("world.indexes[0].videos[0]: ")
+    (pytester.path / "bad.json").write_text(json.dumps(_bad("duration")), encoding="utf-8")
+    pytester.makepyfile(
+        test_user=f"""
+        import json
+        import pytest
+
+        @pytest.mark.classify_world("bad.json")
+        def test_file(classify_sandbox):
+            pass
+
+        @pytest.mark.classify_world(json.loads({json.dumps(_bad("source"))!r}))
+        def test_inline_source(classify_sandbox):
+            pass
+
+        @pytest.mark.classify_world(json.loads({json.dumps(_bad("end"))!r}))
+        def test_inline_end(classify_sandbox):
+            pass
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(errors=3)
+    lines = result.stdout.lines
+    for message in expected:  # the whole message, as load_world words it, on an error line
+        assert any(line.startswith("E ") and line.endswith("WorldError: " + message) for line in lines), message
+
+
 def test_options_marker_retired_legacy_and_official_client(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_user=f"""

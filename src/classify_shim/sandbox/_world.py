@@ -48,11 +48,6 @@ def _derived_hex(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:24]
 
 
-def _check(cond: bool, where: str, msg: str) -> None:
-    if not cond:
-        raise WorldError(f"{where}: {msg}")
-
-
 # --------------------------------------------------------------------------- the world format
 # The models are the one definition of a valid world: load_world validates with them (so users of
 # the pytest fixture get exactly the suite's checks) and world.schema.json is generated from them.
@@ -151,6 +146,28 @@ class WorldModel(_Strict):
     description: Optional[str] = None
     indexes: List[Index]
 
+    @model_validator(mode="after")
+    def _unique_ids(self) -> WorldModel:
+        # Ids are looked up world-wide (a video id names one video in any index), so a repeat
+        # anywhere is an error. An omitted asset id is derived from the video id: unique too.
+        seen: Set[str] = set()
+        for idx in self.indexes:
+            if idx.id in seen:
+                raise ValueError(f"duplicate index id {idx.id}")
+            seen.add(idx.id)
+        videos: Set[str] = set()
+        assets: Set[str] = set()
+        for idx in self.indexes:
+            for vid in idx.videos:
+                if vid.id in videos:
+                    raise ValueError(f"duplicate video id {vid.id}")
+                videos.add(vid.id)
+                asset = vid.asset_id if vid.asset_id is not None else _derived_hex("asset", vid.id)
+                if asset in assets:
+                    raise ValueError(f"duplicate asset id {asset}")
+                assets.add(asset)
+        return self
+
 
 assert tuple(Content.model_fields) == SOURCES, "Content must list exactly the sandbox's sources"
 
@@ -188,21 +205,13 @@ def _validate(world: Any) -> None:
 
 
 def _normalize(world: Dict[str, Any]) -> Dict[str, Any]:
-    """Fill optional fields with stable defaults so every consumer sees complete records."""
-    seen_v: Dict[str, str] = {}
-    seen_i: Set[str] = set()
-    seen_a: Set[str] = set()
+    """Fill optional fields with stable defaults so every consumer sees complete records
+    (``world`` already satisfies :class:`WorldModel`)."""
     for idx in world["indexes"]:
-        _check(idx["_id"] not in seen_i, "world", f"duplicate index id {idx['_id']}")
-        seen_i.add(idx["_id"])
         idx.setdefault("models", copy.deepcopy(_DEFAULT_MODELS))
         idx.setdefault("created_at", "2024-01-01T00:00:00Z")
         for vid in idx["videos"]:
-            _check(vid["_id"] not in seen_v, "world", f"duplicate video id {vid['_id']}")
-            seen_v[vid["_id"]] = idx["_id"]
             vid.setdefault("asset_id", _derived_hex("asset", vid["_id"]))
-            _check(vid["asset_id"] not in seen_a, "world", f"duplicate asset id {vid['asset_id']}")
-            seen_a.add(vid["asset_id"])
             vid.setdefault("fps", 30.0)
             vid.setdefault("width", 1280)
             vid.setdefault("height", 720)
@@ -340,9 +349,3 @@ def synthetic_world(n_videos: int, n_indexes: int = 1, seed: int = 0) -> Dict[st
     # Built directly in normalized form: skip re-validation, it would dominate the cost.
     return _normalize({"name": f"synthetic-{n_videos}-{seed}", "indexes": indexes})
 
-
-def write_world_schema(path: Union[str, Path, None] = None) -> Path:
-    """Regenerate world.schema.json from the models (after changing them; a test checks it is current)."""
-    target = Path(path) if path is not None else Path(__file__).with_name("world.schema.json")
-    target.write_text(json.dumps(generated_world_schema(), indent=2) + "\n", encoding="utf-8")
-    return target
