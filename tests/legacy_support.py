@@ -62,8 +62,9 @@ class Captured:
     method: str
     path: str
     query: str
-    headers: Dict[str, str]  # lower-cased names
+    headers: Dict[str, str]  # lower-cased names; a repeated header keeps its last value here
     body: bytes
+    header_lines: List[Tuple[str, str]] = field(default_factory=list)  # every line as sent, names lower-cased
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -97,7 +98,8 @@ class CaptureServer:
                 path, _, query = self.path.partition("?")
                 with owner._lock:
                     owner.requests.append(
-                        Captured(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body)
+                        Captured(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body,
+                                 [(k.lower(), v) for k, v in self.headers.items()])
                     )
                     reply = owner.replies.pop(0) if owner.replies else None
                 if reply is None:

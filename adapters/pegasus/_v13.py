@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
+import httpx
+
 from classify_shim._exceptions import RateLimitError, TwelveLabsError
 from classify_shim._http import AsyncHTTP, HTTPResponse, Observer, RetryPolicy, SyncHTTP
 from classify_shim._types import RequestOptions
@@ -207,7 +209,9 @@ def _forwarded(options: Optional[RequestOptions], extra_headers: Optional[Mappin
                   ", ".join(sorted(options.body)))
     if options.params:
         log.debug("request option params applies to the v1.2 classify URL only; ignored for v1.3 calls")
-    headers = {**options.headers, **(extra_headers or {})}
+    extra = httpx.Headers(extra_headers or {}).multi_items()
+    replaced = {name for name, _ in extra}
+    headers = [pair for pair in options.headers if pair[0] not in replaced] + extra
     return RequestOptions(
         headers=headers, timeout=options.timeout, extensions=options.extensions, cookies=options.cookies,
         auth=options.auth, follow_redirects=options.follow_redirects,

@@ -19,7 +19,7 @@ import random
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import httpx
 from pydantic_core import from_json
@@ -169,11 +169,14 @@ class _Base:
         self.policy = RetryPolicy(max_retries=max_retries)
         self._sleep_override = sleep
 
-    def _headers(self, method: str, options: Optional[RequestOptions]) -> Dict[str, str]:
-        headers = {"x-api-key": self._api_key, "user-agent": USER_AGENT, "accept": "application/json"}
-        if options is not None:
-            headers.update(options.headers)
-        return headers
+    def _headers(self, method: str, options: Optional[RequestOptions]) -> List[Tuple[str, str]]:
+        headers = [("x-api-key", self._api_key), ("user-agent", USER_AGENT), ("accept", "application/json")]
+        if options is None or not options.headers:
+            return headers
+        # As httpx merged a request's headers into the client's: a caller's name replaces ours, and
+        # every line the caller gave is sent (a repeated header stays repeated).
+        given = {name for name, _ in options.headers}
+        return [pair for pair in headers if pair[0] not in given] + options.headers
 
     def _build(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Literal, Optional, TypeVar, Union
+from typing import Any, Dict, List, Literal, Optional, Tuple, TypeVar, Union
 
 import httpx
 
@@ -91,7 +91,8 @@ class RequestOptions:
         # Every form httpx accepts (0.3.2 handed them to httpx as given): a mapping or a list of
         # pairs for headers; a mapping, pairs or a query string for params; a dict, pairs, an
         # ``httpx.Cookies`` or a ``CookieJar`` for cookies. Repeated query keys are kept.
-        self.headers: Dict[str, str] = dict(httpx.Headers(headers or {}).items())
+        # Header lines as given (names lower-cased): a repeated header stays two lines, as httpx sent it.
+        self.headers: List[Tuple[str, str]] = httpx.Headers(headers or {}).multi_items()
         self.params: httpx.QueryParams = httpx.QueryParams(params or {})
         self.timeout = timeout
         self.extensions: Dict[str, Any] = dict(extensions or {})
@@ -110,5 +111,5 @@ class RequestOptions:
         return out
 
     def __repr__(self) -> str:
-        safe = {k: ("***" if k.lower() == "x-api-key" else v) for k, v in self.headers.items()}
+        safe = [(k, "***" if k == "x-api-key" else v) for k, v in self.headers]
         return f"RequestOptions(headers={safe!r}, params={self.params!r}, timeout={self.timeout!r})"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Dict, List, Tuple
 
+import httpx
 import pytest
 import twelvelabs  # type: ignore[import-untyped]
 
@@ -24,6 +25,9 @@ CLASSES: List[Dict[str, Any]] = [
     {"name": "CookTok", "prompts": ["Cooking tutorial", "Cooking ustensils review"],
      "options": ["visual"], "conversation_option": "exact_match"},
 ]
+
+MODERATION = ["Violence", "SelfHarm", "Nudity", "Drugs", "Weapons", "Hate", "Gambling", "Alcohol",
+              "Smoking", "Profanity", "SelfHarm", "Gore", "Spam", "Scam"]
 
 Call = Callable[[Any], Any]
 
@@ -51,6 +55,33 @@ CALLS: Dict[str, Call] = {
         threshold={"min_video_score": 75}, show_detailed_score=True),
     "index-integer-threshold": lambda c: c.classify.index("idx-1", ["visual"], CLASSES, threshold=80),
     "index-headers-kwarg": lambda c: c.classify.index("idx-1", ["visual"], CLASSES, headers={"X-A": "b"}),
+    # The real-world call shapes of tests/test_call_shapes.py that 0.3.2 itself could send.
+    "shape-duplicate-class-names-14x5": lambda c: c.classify.videos(
+        ["v1"], ["visual"], [{"name": n, "prompts": [f"{n.lower()} {k}" for k in range(5)]} for n in MODERATION]),
+    "shape-duplicate-video-ids": lambda c: c.classify.videos(["v1", "v2", "v1"], ["visual"], CLASSES[:1]),
+    "shape-extra-class-keys": lambda c: c.classify.videos(
+        ["v1"], ["visual"], [{**CLASSES[0], "description": "short dance clips", "color": "#f0f"}]),
+    "shape-prompts-with-spaces": lambda c: c.classify.videos(
+        ["v1"], ["visual"], [{"name": "DanceTok", "prompts": ["  dance tutorial ", "dancing "]}]),
+    "shape-repeated-prompts": lambda c: c.classify.videos(
+        ["v1"], ["visual"], [{"name": "DanceTok", "prompts": ["dancing", "dancing", "dance"]}]),
+    "shape-split-comma-prompts": lambda c: c.classify.videos(
+        ["v1"], ["visual"], [{"name": "DanceTok", "prompts": ["dance tutorial", " dance group ", "dancing"]}]),
+    "shape-duplicate-options": lambda c: c.classify.videos(["v1"], ["visual", "visual"], CLASSES[:1]),
+    "shape-tuples": lambda c: c.classify.videos(("v1", "v2"), ("visual",), (CLASSES[0],)),
+    "shape-unicode-long": lambda c: c.classify.videos(
+        ["v1"], ["visual"], [{"name": "Tänze " + "x" * 300, "prompts": ["tanzen " * 200]}]),
+    "shape-prompt-equals-name": lambda c: c.classify.videos(["v1"], ["visual"], [{"name": "Cooking", "prompts": ["Cooking"]}]),
+    "shape-kwarg-follow-redirects": lambda c: c.classify.videos(["v1"], ["visual"], CLASSES, follow_redirects=True),
+    "shape-kwarg-auth": lambda c: c.classify.videos(["v1"], ["visual"], CLASSES, auth=("user", "pass")),
+    "shape-kwarg-httpx-auth": lambda c: c.classify.index("idx-1", ["visual"], CLASSES, auth=httpx.BasicAuth("u", "p"),
+                                                         timeout=httpx.Timeout(30.0)),
+    "shape-kwarg-cookies": lambda c: c.classify.videos(["v1"], ["visual"], CLASSES, cookies={"a": "b"}),
+    "shape-kwarg-header-pairs": lambda c: c.classify.videos(
+        ["v1"], ["visual"], CLASSES, headers=[("X-Trace", "1"), ("X-Trace", "2")]),
+    "shape-kwarg-params-query-string": lambda c: c.classify.videos(["v1"], ["visual"], CLASSES, params="trace=1&trace=2"),
+    "shape-kwarg-stream-false": lambda c: c.classify.videos(["v1"], ["visual"], CLASSES, stream=False),
+    "shape-kwarg-extensions": lambda c: c.classify.videos(["v1"], ["visual"], CLASSES, extensions={}),
     "by-page-token": lambda c: c.classify.by_page_token("0b3c2f1e-9d8a-4a5b-8c7d-6e5f4a3b2c1d-2"),
     "by-page-token-keyword": lambda c: c.classify.by_page_token(page_token="tok-1"),
     "by-page-token-headers": lambda c: c.classify.by_page_token("tok-1", headers={"X-Trace": "t"}),
@@ -60,7 +91,8 @@ CALLS: Dict[str, Call] = {
 
 def _essentials(req: Captured) -> Tuple[Any, ...]:
     headers = req.headers
-    extra = {k: v for k, v in headers.items() if k.startswith("x-") and k != "x-api-key"}
+    extra = [(k, v) for k, v in req.header_lines
+             if (k.startswith("x-") and k != "x-api-key") or k in ("authorization", "cookie")]
     return (req.method, req.path, req.query, headers.get("x-api-key"), headers.get("content-type"), extra, req.body)
 
 
