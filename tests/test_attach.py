@@ -1,4 +1,4 @@
-"""``classify_shim.attach(client)`` on real official clients: 0.3.2 in-process, 1.x in a subprocess.
+"""``classify_shim.attach(client)`` on real official clients: 0.3.2 in-process, 0.4.x and 1.x in subprocesses.
 
 The 1.x SDK is installed for the session into a temporary ``--target`` directory which is put
 first on ``PYTHONPATH`` of a child interpreter, so it shadows the 0.3.2 SDK of the test venv
@@ -265,3 +265,89 @@ def test_attach_to_twelvelabs_1x(sb: Any, twelvelabs_1x: Path) -> None:
     assert out["async"]["classify_type"] == "AsyncClassify"
     assert out["async"]["key_reused"] is True and out["async"]["base_url"] == f"{sb.base_url}/v1.2/"
     assert out["async"]["index"] == expected_index_pages
+
+
+# --------------------------------------------------------------------------- twelvelabs 0.4.x
+
+_CHILD_04 = textwrap.dedent(
+    """
+    import json, os, sys, warnings
+    from importlib import metadata
+
+    target, url, key, index_id = sys.argv[1:5]
+    video_ids = sys.argv[5].split(",")
+    classes = json.loads(sys.argv[6])
+    os.environ["TWELVELABS_BASE_URL"] = url  # how 0.4.x is pointed at a host: "{url}/v1.3/"
+    import twelvelabs
+    import twelvelabs.exceptions as official
+    from classify_shim import ApiVersionWarning, attach
+
+    out = {"sdk": metadata.version("twelvelabs"), "sdk_from_target": twelvelabs.__file__.startswith(target)}
+    client = twelvelabs.TwelveLabs(key)
+    out["client_base_url"] = client.base_url
+    out["had_classify"] = hasattr(client, "classify")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        attach(client, classify_backend="legacy", max_retries=0, cache=False)
+        result = client.classify.videos(video_ids, ["visual", "conversation"], classes, page_limit=2)
+        pages = [result.data.model_dump()] + [page.model_dump() for page in result]
+        index = client.classify.index(index_id, ["visual"], classes[:1])
+    out["version_warnings"] = [str(w.message) for w in caught if issubclass(w.category, ApiVersionWarning)]
+    out["videos"] = pages
+    out["index_count"] = len(index.data)
+    out["shim_base_url"] = client._classify_shim.base_url
+    try:
+        client.classify.index("no-such-index-0000", ["visual"], classes)
+    except Exception as exc:
+        out["error"] = {"type": type(exc).__name__, "official_same_name": isinstance(exc, getattr(official, type(exc).__name__)),
+                        "official_api_status": isinstance(exc, official.APIStatusError),
+                        "official_base": isinstance(exc, official.TwelveLabsError)}
+    out["own_resource_ok"] = sorted(ix.id for ix in client.index.list())
+    print("RESULT " + json.dumps(out))
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def twelvelabs_04(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A directory holding the last 0.4.x SDK (base URL ``{host}/v1.3/``, no classify resource)."""
+    target = tmp_path_factory.mktemp("twelvelabs-04")
+    _pip(target, "twelvelabs>=0.4,<0.5")
+    dist_infos = sorted(target.glob("twelvelabs-0.4.*.dist-info"))
+    if not dist_infos:
+        pytest.skip("pip did not install a twelvelabs 0.4.x distribution")
+    extra = _unsatisfied_requirements(dist_infos[0])
+    if extra:
+        _pip(target, *extra)
+    yield target
+
+
+@pytest.mark.slow
+def test_attach_to_twelvelabs_04x(sb: Any, twelvelabs_04: Path) -> None:
+    """0.4.x dropped classify and talks to v1.3: attach() gives it one that calls v1.2, warning once."""
+    index_id = str(sb.world["indexes"][0]["_id"])
+    ids = _videos(sb)[:4]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWELVELABS_") and k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(twelvelabs_04)  # first on sys.path: shadows the venv's 0.3.2
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD_04, str(twelvelabs_04), sb.base_url, API_KEY, index_id, ",".join(ids),
+         json.dumps(CLASSES)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
+
+    assert out["sdk"].startswith("0.4.") and out["sdk_from_target"]
+    assert out["client_base_url"] == f"{sb.base_url}/v1.3/" and out["had_classify"] is False
+    assert out["shim_base_url"] == f"{sb.base_url}/v1.2/"
+    assert len(out["version_warnings"]) == 1 and "v1.2" in out["version_warnings"][0]
+    assert out["index_count"] > 0
+    # v1.2 answered an unknown index with 400 (index_not_found); the sandbox does the same.
+    assert out["error"] == {"type": "BadRequestError", "official_same_name": True, "official_api_status": True,
+                            "official_base": True}
+    assert out["own_resource_ok"] == sorted(ix["_id"] for ix in sb.world["indexes"])
+    with TwelveLabs(API_KEY, classify_backend="legacy", base_url=sb.base_url, max_retries=0) as direct:
+        expected = direct.classify.videos(ids, OPTIONS, CLASSES, page_limit=2)
+        assert out["videos"] == [expected.data.model_dump()] + [p.model_dump() for p in expected]
+    v12 = [r for r in sb.requests() if r["path"].startswith("/v1.2/classify")]
+    assert v12 and not [r for r in sb.requests() if r["path"].startswith("/v1.3/classify")]
