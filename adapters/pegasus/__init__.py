@@ -22,12 +22,29 @@ from classify_shim._request import ClassifyRequest, log_merged_classes
 from classify_shim._store import Store
 from classify_shim._types import RequestOptions
 
-from ._engine import Core, Progress, RunStats, user_stacklevel, warn_partial
+from ._engine import (
+    Core,
+    CostEstimate,
+    Progress,
+    RunStats,
+    template_version,
+    user_stacklevel,
+    warn_calibration,
+    warn_partial,
+)
 from ._runner import LoopThread
 from ._select import warn_model_switches
 from ._v13 import MAX_CONCURRENCY, bind_cancel_event
 
-__all__ = ["AsyncPegasusBackend", "PegasusBackend", "Progress", "RunStats", "user_stacklevel"]
+__all__ = [
+    "AsyncPegasusBackend",
+    "CostEstimate",
+    "PegasusBackend",
+    "Progress",
+    "RunStats",
+    "template_version",
+    "user_stacklevel",
+]
 
 
 def _cap(config: ClientConfig) -> int:
@@ -104,9 +121,24 @@ class PegasusBackend:
 
         page, stats = self._runner.run(job, on_interrupt=cancel.set)
         warn_model_switches(stats.model_switches)
+        warn_calibration(self.config, stats, request, core.calibration_warned)
         if self.warn_partial_results:
             warn_partial(page.errors, stats.videos)
         return page
+
+    def estimate(self, request: ClassifyRequest, options: RequestOptions) -> CostEstimate:
+        """What :meth:`classify` would pay for ``request`` now (no model call is made)."""
+        core = self._core
+
+        async def job() -> CostEstimate:
+            http = self._transport()
+            try:
+                return await core.estimate(request, options, http)
+            finally:
+                if isinstance(http, AsyncHTTP) and http is not self._http:
+                    await http.aclose()
+
+        return self._runner.run(job)
 
     def page(self, token: str, options: RequestOptions) -> BackendPage:
         return self._core.page(token)
@@ -138,9 +170,14 @@ class AsyncPegasusBackend:
         log_merged_classes(request)
         page, stats = await self._core.run(request, options, self._http)
         warn_model_switches(stats.model_switches)
+        warn_calibration(self.config, stats, request, self._core.calibration_warned)
         if self.warn_partial_results:
             warn_partial(page.errors, stats.videos)
         return page
+
+    async def estimate(self, request: ClassifyRequest, options: RequestOptions) -> CostEstimate:
+        """What :meth:`classify` would pay for ``request`` now (no model call is made)."""
+        return await self._core.estimate(request, options, self._http)
 
     async def page(self, token: str, options: RequestOptions) -> BackendPage:
         return self._core.page(token)

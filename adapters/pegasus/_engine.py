@@ -32,7 +32,7 @@ import time
 import uuid
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from classify_shim._backend import BackendPage, VideoFailure, optional_callback
 from classify_shim._config import ClientConfig
@@ -73,11 +73,14 @@ from ._v13 import RateGate, V13Client, VideoRecord, build_analyze_body, video_re
 __all__ = [
     "AUTO_BATCH_MIN_VIDEOS",
     "Core",
+    "CostEstimate",
     "Progress",
     "RunStats",
     "answer_key",
     "choose_strategy",
+    "template_version",
     "user_stacklevel",
+    "warn_calibration",
     "warn_partial",
 ]
 
@@ -213,6 +216,24 @@ class RunStats:
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class CostEstimate:
+    """What a run would pay (``Core.estimate``): questions to the model, and how many of them
+    the store already answers (those cost nothing)."""
+
+    videos: int = 0
+    questions: int = 0
+    cached: int = 0
+    strategy: str = "sync"
+    models: List[str] = field(default_factory=list)
+    unreadable: List[str] = field(default_factory=list)
+    """Videos whose record could not be read (the run would report them as failures)."""
+
+    @property
+    def to_pay(self) -> int:
+        return self.questions - self.cached
+
+
 class _Busy(Exception):
     """Internal: another worker holds the claim on this video's answer (try it later)."""
 
@@ -250,6 +271,30 @@ def user_stacklevel() -> int:
     return level
 
 
+def template_version(strategy: str) -> str:
+    """The prompt template a run's answers come from (what a calibration profile is keyed by)."""
+    return SEGMENTS_TEMPLATE_VERSION if strategy == "segments" else PROMPT_TEMPLATE_VERSION
+
+
+def warn_calibration(config: ClientConfig, stats: RunStats, request: ClassifyRequest, warned: Set[str]) -> None:
+    """One ``CalibrationWarning`` per client and reason when the profile does not fit the call."""
+    profile = config.calibration
+    if profile is None:
+        return
+    problem = profile.mismatch(stats.models, template_version(stats.strategy), [c.name for c in request.classes])
+    if problem is None or problem in warned:
+        return
+    warned.add(problem)
+    from classify_shim._warnings import CalibrationWarning
+
+    warnings.warn(
+        f"calibration profile {profile.source or '(given)'} does not match this request: {problem}. "
+        "It is applied anyway; fit one for this request with classify-shim calibrate.",
+        CalibrationWarning,
+        stacklevel=user_stacklevel(),
+    )
+
+
 def warn_partial(failures: Sequence[VideoFailure], total: int) -> None:
     """One ``PartialResultWarning`` per classify call that could not classify every video."""
     if not failures:
@@ -277,6 +322,7 @@ class Core:
         self._sleep = asyncio.sleep
         self.last_run: Optional[RunStats] = None
         self._plans: Dict[Tuple[Any, ...], _Plan] = {}
+        self.calibration_warned: Set[str] = set()
 
     def _plan(self, kind: str, level: str, model: str, chunk: Tuple[ClassSpec, ...]) -> _Plan:
         """Memoised per (kind, level, model, temperature, chunk): building the prompt, the schema
@@ -669,7 +715,7 @@ class Core:
         answer = merge_answers(parts) if parts else None
         item = None
         if answer is not None or not chunks or exact:
-            item = map_video(record.video_id, record.duration, answer, exact, request)
+            item = map_video(record.video_id, record.duration, answer, exact, request, self.config.calibration)
         if failure is not None:
             status = "failed"
         elif not chunks:
@@ -677,6 +723,56 @@ class Core:
         else:
             status = "cached" if all_cached else "analyzed"
         return _VideoOutcome(record.video_id, item, failure, status, calls)
+
+    # ------------------------------------------------------------------ what a run would cost
+
+    async def estimate(
+        self, request: ClassifyRequest, options: Optional[RequestOptions], http: Union[AsyncHTTP, SyncHTTP]
+    ) -> CostEstimate:
+        """What :meth:`run` would pay for this request now: videos are placed and their records
+        read (v1.3 metadata calls, which cost no model time), every question's answer key is
+        looked up in the store, and no ``/analyze`` call, task or batch is made."""
+        gate = RateGate(self.config.max_concurrency)
+        client = V13Client(http, observe=gate.observe_answer)
+        resolver = Resolver(client, gate, self.store, self.scope, self.config.index_id, options,
+                            needs_transcript=any(needs_exact_match(c) for c in request.classes))
+        if request.kind == "videos":
+            resolved = await resolver.for_videos(list(request.video_ids or ()))
+        else:
+            resolved = await resolver.for_index(str(request.index_id))
+        needs_model = bool(plan_chunks(request.classes, PEGASUS12))
+        strategy = choose_strategy(self.config.strategy, self.config.pegasus_model,
+                                   len(resolved.order) if needs_model else 0)
+        run = _Run(client=client, gate=gate, stats=RunStats(), options=options,
+                   picker=ModelPicker(self.config.pegasus_model, self.store, self.config.host),
+                   schemas=SchemaBook(self.store, self.config.host), strategy=strategy,
+                   tasks=TaskRunner(client, gate, self.store, self.scope, options), batches=None)
+        out = CostEstimate(videos=len(resolved.order), strategy=strategy)
+        for vid in resolved.order:
+            record: Union[VideoRecord, Exception]
+            if vid in resolved.pending:
+                try:
+                    record = await resolver.record(resolved.pending[vid], vid)
+                except Exception as exc:  # counted, as the run would report it
+                    record = exc
+            else:
+                record = resolved.records.get(vid) or resolved.errors[vid]
+            if isinstance(record, Exception):
+                out.unreadable.append(vid)
+                continue
+            model = run.picker.model_for(record)
+            if model not in out.models:
+                out.models.append(model)
+            for chunk in self._chunks(run, request, model, record):
+                out.questions += 1
+                try:
+                    key = self._key(run, record, chunk, model)
+                except TwelveLabsError:
+                    out.unreadable.append(vid)
+                    continue
+                if await self._cached(run, record, chunk, model, key) is not None:
+                    out.cached += 1
+        return out
 
     # ------------------------------------------------------------------ the run
 

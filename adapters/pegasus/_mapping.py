@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from classify_shim._calibration import CalibrationProfile
 from classify_shim._request import ClassifyRequest, ClassSpec
 from classify_shim._rules import (
     clamp,
@@ -233,6 +234,7 @@ def _class_result(
     exact_segments: Sequence[Segment],
     duration: float,
     request: ClassifyRequest,
+    calibration: Optional[CalibrationProfile] = None,
 ) -> Optional[Dict[str, Any]]:
     presence = class_presence(parsed, bool(exact_segments))
     model_segments = list(parsed.segments) if parsed is not None else []
@@ -243,7 +245,12 @@ def _class_result(
     ratio = round_score(raw_ratio)
     quality = _quality(clips) if present else None
     score = round_score(class_score(presence, quality, raw_ratio))
-    if not request.threshold.passes_class(score, ratio):
+    thresholds = request.threshold
+    if calibration is not None:  # the user's profile, fitted to their saved v1.2 decisions
+        fitted = calibration.for_class(spec.name)
+        score, ratio = fitted.adjust(score, ratio)
+        thresholds = fitted.thresholds(thresholds)
+    if not thresholds.passes_class(score, ratio):
         return None
     result: Dict[str, Any] = {"name": spec.name, "score": score, "duration_ratio": ratio}
     known = math.isfinite(duration) and duration > 0
@@ -272,18 +279,21 @@ def map_video(
     answer: Optional[ParsedAnswer],
     exact: Mapping[str, Sequence[Segment]],
     request: ClassifyRequest,
+    calibration: Optional[CalibrationProfile] = None,
 ) -> Optional[Dict[str, Any]]:
     """The v1.2 ``data[]`` item for one video, or None when no class passes the thresholds.
 
     ``answer`` is the (merged) model answer, None when no class needed the model; ``exact``
     maps class name to its transcript exact-match segments. Classes answered by neither count
     as not present. ``duration`` is the video length in seconds (unknown/<=0: nothing passes,
-    since no duration ratio can be computed).
+    since no duration ratio can be computed). ``calibration`` (a user's profile) maps class
+    scores and ratios and shifts the thresholds per class before they are applied.
     """
     parsed_classes = answer.classes if answer is not None else {}
     results: List[Dict[str, Any]] = []
     for spec in request.classes:
-        r = _class_result(spec, parsed_classes.get(spec.name), exact.get(spec.name, ()), duration, request)
+        r = _class_result(spec, parsed_classes.get(spec.name), exact.get(spec.name, ()), duration, request,
+                          calibration)
         if r is not None:
             results.append(r)
     if not results:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Literal, Optional, Type, Union
+from typing import Any, Callable, Literal, Optional, Sequence, Type, Union
 
 import httpx
 
 from ._backend import AsyncBackend, SyncBackend, load_async_backend, load_backend
+from ._calibration import CalibrationProfile
 from ._config import DEFAULT_API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_PAGE_TTL_S, ClientConfig
 from ._types import NOT_GIVEN, BackendName, NotGiven, Secret
 from ._warnings import warn_version_redirect
@@ -93,6 +94,8 @@ class TwelveLabs(_ClientBase):
         on_progress: Optional[Callable[[Any], None]] = None,
         shadow_sample_rate: float = 1.0,
         on_mismatch: Optional[Callable[[Any], None]] = None,
+        calibration: Union[bool, str, Path, CalibrationProfile, None] = None,
+        shadow_legacy_results: Union[str, Path, Sequence[Union[str, Path]], None] = None,
     ) -> None:
         api_key = _masked(api_key)  # frames printed with their locals never show the key
         self.config = ClientConfig.build(
@@ -100,6 +103,7 @@ class TwelveLabs(_ClientBase):
             max_retries=max_retries, http_client=http_client, pegasus_model=pegasus_model, strategy=strategy, index_id=index_id,
             cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s, on_progress=on_progress,
             shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
+            calibration=calibration, shadow_legacy_results=shadow_legacy_results,
         )
         if self.config.requested_version:
             warn_version_redirect(self.config.requested_version, self.config.version, self.config.host)
@@ -155,6 +159,8 @@ class AsyncTwelveLabs(_ClientBase):
         on_progress: Optional[Callable[[Any], None]] = None,
         shadow_sample_rate: float = 1.0,
         on_mismatch: Optional[Callable[[Any], None]] = None,
+        calibration: Union[bool, str, Path, CalibrationProfile, None] = None,
+        shadow_legacy_results: Union[str, Path, Sequence[Union[str, Path]], None] = None,
     ) -> None:
         api_key = _masked(api_key)  # frames printed with their locals never show the key
         self.config = ClientConfig.build(
@@ -162,6 +168,7 @@ class AsyncTwelveLabs(_ClientBase):
             max_retries=max_retries, async_http_client=http_client, pegasus_model=pegasus_model, strategy=strategy,
             index_id=index_id, cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s,
             on_progress=on_progress, shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
+            calibration=calibration, shadow_legacy_results=shadow_legacy_results,
         )
         if self.config.requested_version:
             warn_version_redirect(self.config.requested_version, self.config.version, self.config.host)

@@ -10,11 +10,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import httpx
 
+from ._calibration import CalibrationProfile, load_profile
 from ._exceptions import TwelveLabsError
+from ._saved import SavedResults, SavedResultsError, load_saved
 from ._types import NotGiven, Secret
 
 __all__ = [
@@ -66,6 +68,7 @@ ENV_CACHE = "TWELVELABS_CLASSIFY_CACHE"  # "off", a file path, or redis://host:p
 CACHE_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 ENV_CONCURRENCY = "TWELVELABS_CLASSIFY_CONCURRENCY"
 ENV_STRATEGY = "TWELVELABS_CLASSIFY_STRATEGY"
+ENV_CALIBRATION = "TWELVELABS_CLASSIFY_CALIBRATION"  # a profile file from classify-shim calibrate, or "off"
 
 _VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
 
@@ -171,9 +174,11 @@ class ClientConfig:
     max_concurrency: Optional[int] = None
     page_ttl_s: float = DEFAULT_PAGE_TTL_S
     on_progress: Optional[Callable[[Any], None]] = None
+    calibration: Optional[CalibrationProfile] = None  # applied to Pegasus scores, ratios, thresholds
     # shadow mode
     shadow_sample_rate: float = 1.0
     on_mismatch: Optional[Callable[[Any], None]] = None
+    shadow_legacy_results: Optional[SavedResults] = None  # saved v1.2 results instead of a live legacy side
     requested_version: Optional[str] = None  # "v1.3" when it was asked for and classify uses v1.2
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -215,6 +220,8 @@ class ClientConfig:
         on_progress: Optional[Callable[[Any], None]] = None,
         shadow_sample_rate: float = 1.0,
         on_mismatch: Optional[Callable[[Any], None]] = None,
+        calibration: Union[bool, str, Path, CalibrationProfile, None] = None,
+        shadow_legacy_results: Union[str, Path, Sequence[Union[str, Path]], None] = None,
     ) -> ClientConfig:
         if api_key is not None and not isinstance(api_key, str):
             raise TwelveLabsError(f"api_key must be a string, got {type(api_key).__name__}")
@@ -293,6 +300,8 @@ class ClientConfig:
             on_progress=on_progress,
             shadow_sample_rate=shadow_sample_rate,
             on_mismatch=on_mismatch,
+            calibration=_resolve_calibration(calibration),
+            shadow_legacy_results=_resolve_saved(shadow_legacy_results),
         )
 
 
@@ -337,3 +346,30 @@ def _resolve_cache(cache: Union[bool, str, Path, None]) -> Optional[Path]:
     return default_cache_path()
 
 
+
+
+def _resolve_calibration(value: Union[bool, str, Path, CalibrationProfile, None]) -> Optional[CalibrationProfile]:
+    """A profile path (argument, else the env var) is read now, so a bad file fails the client's
+    construction, not its first call; ``False`` / ``"off"`` (either place) means none."""
+    if isinstance(value, CalibrationProfile):
+        return value
+    if value is True or (value is not None and not isinstance(value, (bool, str, Path))):
+        raise TwelveLabsError(f"calibration must be a profile file path, False or None, got {value!r}")
+    if value is None:
+        value = os.environ.get(ENV_CALIBRATION, "").strip() or None
+    if value is None or value is False or _is_off(value):
+        return None
+    return load_profile(value)
+
+
+def _resolve_saved(value: Union[str, Path, Sequence[Union[str, Path]], None]) -> Optional[SavedResults]:
+    """Saved v1.2 results for shadow mode's legacy side: files or directories, read now."""
+    if value is None:
+        return None
+    paths = [value] if isinstance(value, (str, Path)) else list(value)
+    if not paths or not all(isinstance(p, (str, Path)) for p in paths):
+        raise TwelveLabsError("shadow_legacy_results must be a file path or a list of paths")
+    try:
+        return load_saved(paths)
+    except SavedResultsError as exc:
+        raise TwelveLabsError(f"shadow_legacy_results: {exc}") from None

@@ -32,6 +32,7 @@ __all__ = [
     "ApiVersionWarning",
     "BackendSwitchWarning",
     "CacheWarning",
+    "CalibrationWarning",
     "ClassifyDeprecationWarning",
     "PartialResultWarning",
     "UnsupportedWarning",
@@ -102,6 +103,12 @@ class BackendSwitchWarning(UserWarning):
 class ApiVersionWarning(UserWarning):
     """Classify was configured for an API version that never had it (v1.3 or later, e.g. an
     attached 0.4.x / 1.x client): classify calls go to v1.2, the only version that had it."""
+
+
+class CalibrationWarning(UserWarning):
+    """The calibration profile in use was fitted for another model, prompt template version or
+    other classes than this request's. It is still applied (the pooled map for classes it does
+    not know); fit a new one with ``classify-shim calibrate`` for this request."""
 
 
 class CacheWarning(UserWarning):

@@ -19,6 +19,7 @@ _COMMANDS: Sequence[str] = (
     "classify_shim.cli._doctor",
     "classify_shim.cli._classify",
     "classify_shim.cli._compare",
+    "classify_shim.cli._calibrate",
     "classify_shim.cli._cache",
     "classify_shim.cli._gateway",
     "classify_shim.cli._docs",
