@@ -74,16 +74,21 @@ class Example:
     thresholds: Thresholds
 
 
-def examples_from(pairs: Sequence[SavedPair], observed: Mapping[Tuple[str, str], Tuple[float, float]],
-                  skip_videos: Sequence[str] = (), default: Optional[Thresholds] = None) -> List[Example]:
-    """Join saved decisions with what Pegasus gave per (video, class) (absent: 0 and 0). Videos
-    Pegasus could not classify are left out: their absence says nothing about the classes."""
-    skip = set(skip_videos)
+Observed = Mapping[Tuple[str, str, str], Tuple[float, float]]
+"""(question, video id, class name) -> Pegasus (score, duration_ratio) of the re-run."""
+
+
+def examples_from(pairs: Sequence[SavedPair], observed: Observed,
+                  skip: Sequence[Tuple[str, str]] = (), default: Optional[Thresholds] = None) -> List[Example]:
+    """Join saved decisions with what Pegasus gave per (question, video, class) (absent: 0 and
+    0). ``skip`` lists (question, video) runs Pegasus could not classify: left out, since their
+    absence says nothing about the classes."""
+    skipped = set(skip)
     out = []
     for p in pairs:
-        if p.video_id in skip:
+        if (p.question, p.video_id) in skipped:
             continue
-        score, ratio = observed.get((p.video_id, p.class_name), (0.0, 0.0))
+        score, ratio = observed.get((p.question, p.video_id, p.class_name), (0.0, 0.0))
         out.append(Example(p.video_id, p.class_name, score, ratio, p.passed, p.score, p.duration_ratio,
                            p.thresholds or default or Thresholds()))
     return out

@@ -147,6 +147,9 @@ class SavedPair:
     thresholds: Optional[Thresholds]
     where: str
     clips: Tuple[SavedClip, ...] = ()
+    question: str = ""
+    """:meth:`SavedRequest.shape` of the request that decided it ("" when none was saved): the
+    same class name asked with other prompts is another question."""
 
 
 @dataclass
@@ -156,21 +159,22 @@ class SavedResults:
     """Records that hold no results (an error recording), one message each."""
 
     def pairs(self) -> List[SavedPair]:
-        """Every (video, class) a record decided on, first pass wins over a later absence (a
-        page cut or a stricter request can hide a pass, never invent one)."""
-        out: Dict[Tuple[str, str], SavedPair] = {}
+        """Every (question, video, class) a record decided on; the first pass wins over a later
+        absence (a page cut or a stricter request can hide a pass, never invent one)."""
+        out: Dict[Tuple[str, str, str], SavedPair] = {}
         for rec in self.records:
+            question = rec.request.shape() if rec.request is not None else ""
             listed = {v.video_id: {c.name: c for c in v.classes} for v in rec.videos}
             for vid in rec.universe:
                 for name in rec.class_names:
                     hit = listed.get(vid, {}).get(name)
-                    key = (vid, name)
+                    key = (question, vid, name)
                     if hit is not None:
                         if key not in out or not out[key].passed:
                             out[key] = SavedPair(vid, name, True, hit.score, hit.duration_ratio,
-                                                 rec.thresholds, rec.where, hit.clips)
+                                                 rec.thresholds, rec.where, hit.clips, question)
                     elif key not in out:
-                        out[key] = SavedPair(vid, name, False, None, None, rec.thresholds, rec.where)
+                        out[key] = SavedPair(vid, name, False, None, None, rec.thresholds, rec.where, (), question)
         return list(out.values())
 
     @property
@@ -196,11 +200,13 @@ class SavedResults:
         wanted_v = set(video_ids) if video_ids is not None else None
         wanted_c = set(class_names) if class_names is not None else None
         videos: Dict[str, List[Dict[str, Any]]] = {}
+        taken = set()
         for p in self.pairs():
             if not p.passed or (wanted_v is not None and p.video_id not in wanted_v):
                 continue
-            if wanted_c is not None and p.class_name not in wanted_c:
+            if (wanted_c is not None and p.class_name not in wanted_c) or (p.video_id, p.class_name) in taken:
                 continue
+            taken.add((p.video_id, p.class_name))
             entry: Dict[str, Any] = {"name": p.class_name, "score": p.score, "duration_ratio": p.duration_ratio}
             if p.clips:
                 entry["clips"] = [{"start": c.start, "end": c.end, "score": c.score, "option": c.option,
@@ -246,7 +252,9 @@ def _values(text: str, name: str) -> Iterator[Tuple[int, Any]]:
         try:
             return decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
-            raise SavedResultsError(f"{name}:{exc.lineno}: not JSON ({exc.msg}, column {exc.colno})") from None
+            raise SavedResultsError(
+                f"{name}:{line_of(i)}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            ) from None
 
     i = skip(0)
     if i >= n:

@@ -142,11 +142,12 @@ def _estimate(client: Any, jobs: Sequence[_Job]) -> Tuple[int, int, int, List[st
     return questions, cached, questions - cached, models
 
 
-def _rerun(client: Any, jobs: Sequence[_Job]) -> Tuple[Dict[Tuple[str, str], Tuple[float, float]], List[str], List[str], str]:
+def _rerun(client: Any, jobs: Sequence[_Job]
+           ) -> Tuple[Dict[Tuple[str, str, str], Tuple[float, float]], List[Tuple[str, str]], List[str], str]:
     from ..adapters.pegasus import template_version
 
-    observed: Dict[Tuple[str, str], Tuple[float, float]] = {}
-    failed: List[str] = []
+    observed: Dict[Tuple[str, str, str], Tuple[float, float]] = {}
+    failed: List[Tuple[str, str]] = []
     models: List[str] = []
     strategy = "sync"
     for job in jobs:
@@ -156,11 +157,12 @@ def _rerun(client: Any, jobs: Sequence[_Job]) -> Tuple[Dict[Tuple[str, str], Tup
         if stats is not None:
             models += [m for m in stats.models if m not in models]
             strategy = stats.strategy
-        failed += [e.video_id for e in result.errors]
+        question = job.request.shape()
+        failed += [(question, e.video_id) for e in result.errors]
         for page in pages:
             for video in page:
                 for cls in video.classes:
-                    observed[(video.video_id, cls.name)] = (float(cls.score), float(cls.duration_ratio))
+                    observed[(question, video.video_id, cls.name)] = (float(cls.score), float(cls.duration_ratio))
     return observed, failed, models, template_version(strategy)
 
 
@@ -209,8 +211,8 @@ def run(args: argparse.Namespace) -> int:
                 client.close()
         data = examples_from(pairs, observed, failed)
         if failed:
-            out.write(f"left out ({len(set(failed))} video(s) Pegasus could not classify): "
-                      f"{', '.join(sorted(set(failed))[:5])}\n")
+            lost = sorted({v for _, v in failed})
+            out.write(f"left out ({len(lost)} video(s) Pegasus could not classify): {', '.join(lost[:5])}\n")
         cv = cross_validate(data, folds=args.folds, seed=args.seed)
         model = ",".join(sorted(set(used or models))) or "unknown"
         fitted = {"videos": cv.videos, "pairs": len(data), "passes": sum(e.passed for e in data),
