@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -45,9 +46,9 @@ __all__ = [
     "uncalibrated_pass",
 ]
 
-MIN_CLASS_PAIRS = 12
-MIN_CLASS_PASSES = 3
-MIN_CLASS_NEGATIVES = 3
+MIN_CLASS_PAIRS = 30
+MIN_CLASS_PASSES = 8
+MIN_CLASS_NEGATIVES = 8
 """A class with fewer pairs, passes or absences than these uses the pooled fit."""
 
 SCORE_MARGIN = 1.0
@@ -58,6 +59,9 @@ MAX_SCORE_OFFSET = 25.0
 MAX_RATIO_OFFSET = 0.4
 CANDIDATES = 48
 ROUNDS = 4
+OFFSET_MIN_GAIN = 0.02
+"""An offset is moved only when it raises the fitting data's kappa by this much: small data
+always has some offset that fits it better, and most of those do not carry to new videos."""
 
 
 @dataclass(frozen=True)
@@ -158,28 +162,39 @@ def _candidates(values: Sequence[float], limit: float) -> List[float]:
 
 
 def _offsets(data: Sequence[Example], f: MonotoneMap, g: MonotoneMap) -> Tuple[float, float]:
+    """Threshold offsets, starting from the ones that give back the uncalibrated decisions
+    (``f(p) >= T + d0`` exactly when ``p >= T``), moved only where the fitting data's kappa rises
+    by :data:`OFFSET_MIN_GAIN`: with little evidence the profile decides as the mapping did."""
     truth = [e.passed for e in data]
     base = [ClassCalibration(f, g).adjust(e.score, e.ratio) for e in data]
     s_margin = [s - e.thresholds.min_video_score for (s, _), e in zip(base, data)]
     r_margin = [r - e.thresholds.min_duration_ratio for (_, r), e in zip(base, data)]
+    t_s = statistics.median(e.thresholds.min_video_score for e in data)
+    t_r = statistics.median(e.thresholds.min_duration_ratio for e in data)
+    # the lowest calibrated margin of a pair whose own number cleared its threshold: every
+    # such pair still clears it (f and g are monotone), the others only on a rounding tie
+    s_ok = [m for m, e in zip(s_margin, data) if e.score >= e.thresholds.min_video_score]
+    r_ok = [m for m, e in zip(r_margin, data) if e.ratio >= e.thresholds.min_duration_ratio]
+    ds0 = min(s_ok) if s_ok else round(f(t_s), 2) - t_s
+    dr0 = min(r_ok) if r_ok else round(g(t_r), 2) - t_r
 
     def kappa(ds: float, dr: float) -> Tuple[float, float]:
         pred = [a >= ds - 1e-9 and b >= dr - 1e-9 for a, b in zip(s_margin, r_margin)]
-        return cohen_kappa(pred, truth), -(abs(ds) / MAX_SCORE_OFFSET + abs(dr) / MAX_RATIO_OFFSET)
+        return cohen_kappa(pred, truth), -(abs(ds - ds0) / MAX_SCORE_OFFSET + abs(dr - dr0) / MAX_RATIO_OFFSET)
 
-    s_cand = _candidates(s_margin, MAX_SCORE_OFFSET)
-    r_cand = _candidates(r_margin, MAX_RATIO_OFFSET)
-    ds = dr = 0.0
+    s_cand = [c for c in _candidates(s_margin, MAX_SCORE_OFFSET + abs(ds0)) if abs(c - ds0) <= MAX_SCORE_OFFSET]
+    r_cand = [c for c in _candidates(r_margin, MAX_RATIO_OFFSET + abs(dr0)) if abs(c - dr0) <= MAX_RATIO_OFFSET]
+    ds, dr = ds0, dr0
     best = kappa(ds, dr)
     for _ in range(3):
         improved = False
         for c in s_cand:
             k = kappa(c, dr)
-            if k > best:
+            if k[0] > best[0] + OFFSET_MIN_GAIN:
                 best, ds, improved = k, c, True
         for c in r_cand:
             k = kappa(ds, c)
-            if k > best:
+            if k[0] > best[0] + OFFSET_MIN_GAIN:
                 best, dr, improved = k, c, True
         if not improved:
             break

@@ -10,6 +10,7 @@ from the sandbox. ``python bench/fidelity.py`` prints the tables.
 from __future__ import annotations
 
 from ._runner import THRESHOLD_SETS, ConfigRun, Observation, metrics, passes, run_backend, run_config
+from ._saved_world import SavedLabWorld, saved_world
 from ._simulator import SimConfig, boundary_sigma, simulate_answers
 from ._worlds import (
     TOPICS,
@@ -31,6 +32,7 @@ __all__ = [
     "LabWorld",
     "Label",
     "Observation",
+    "SavedLabWorld",
     "SimConfig",
     "boundary_sigma",
     "make_world",
@@ -38,6 +40,7 @@ __all__ = [
     "passes",
     "run_backend",
     "run_config",
+    "saved_world",
     "simulate_answers",
     "truth_coverage",
     "truth_intervals",
