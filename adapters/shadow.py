@@ -20,6 +20,10 @@ errors never reach the caller: they are logged and counted.
   mismatching pair and per failed Pegasus run), ``on_mismatch(ClassComparison)`` for each
   mismatching pair (its exceptions are logged and counted, never raised), and the aggregate
   :class:`ShadowReport` (``shadow_report(client)`` or ``backend.report``; ``.to_dict()``).
+* Saved legacy results (``shadow_legacy_results=FILES``, read by ``classify_shim._saved``): the
+  live v1.2 endpoint is gone, so callers get the Pegasus result and the sampled calls are
+  compared with what Classify decided then, on the (video, class) pairs the saved results
+  decided on (a saved pass is re-checked against the call's thresholds). Same report.
 * ``wait()`` joins pending comparisons (``await backend.wait()`` for async); ``close()`` /
   ``aclose()`` wait too. At most ``MAX_PENDING`` comparisons queue up; past that, sampled
   calls are counted as ``dropped`` instead of piling up work.
@@ -221,6 +225,7 @@ class _Core:
         self.report = ShadowReport(tolerances)
         self.on_mismatch: Optional[Callable[[Any], None]] = config.on_mismatch
         self.pegasus_error: Optional[BaseException] = None  # construction failure, kept
+        self.saved = config.shadow_legacy_results  # the legacy side, when it is recordings
 
     def sample(self) -> bool:
         self.report._bump("calls")
@@ -239,19 +244,31 @@ class _Core:
         logger.error("shadow comparison failed unexpectedly", exc_info=exc)
 
     def publish(
-        self, request: ClassifyRequest, legacy_body: Dict[str, Any], pegasus_body: Dict[str, Any],
+        self, request: ClassifyRequest, legacy_body: Optional[Dict[str, Any]], pegasus_body: Dict[str, Any],
         failures: Sequence[VideoFailure],
     ) -> MismatchReport:
+        """Compare and report; ``legacy_body`` None means "the saved results" (``self.saved``)."""
+        names = [c.name for c in request.classes]
+        scope: Optional[List[str]] = None
+        thresholds = None
+        if legacy_body is None:
+            assert self.saved is not None
+            wanted = set(request.video_ids) if request.video_ids is not None else None
+            scope = [v for v in self.saved.video_ids if wanted is None or v in wanted]
+            known = set(self.saved.class_names)
+            names = [n for n in names if n in known]
+            legacy_body = self.saved.legacy_body(scope, names)
+            thresholds = request.threshold
         info = legacy_body.get("page_info")
         single_page = isinstance(info, dict) and not info.get("next_page_token") and not info.get("prev_page_token")
-        scope: Optional[List[str]] = None
-        if single_page and request.video_ids is not None:
+        if scope is None and single_page and request.video_ids is not None:
             listed = [v.get("video_id") for v in legacy_body.get("data", []) if isinstance(v, dict)]
             scope = [str(v) for v in listed if v] + [v for v in request.video_ids if v not in listed]
         report = compare_results(
             legacy_body,
             pegasus_body,
-            class_names=[c.name for c in request.classes],
+            thresholds=thresholds,
+            class_names=names,
             video_ids=scope,
             skip_videos=[f.video_id for f in failures],
             tolerances=self.report.tolerances,
@@ -333,6 +350,12 @@ class ShadowBackend:
 
     # ------------------------------------------------------------------ backend protocol
     def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
+        if self._core.saved is not None:  # no live legacy side: Pegasus serves
+            served = self._pegasus_backend().classify(request, options)
+            job = self._start(request)
+            if job is not None:
+                job.legacy.set_result(served)
+            return served
         job = self._start(request)
         try:
             page = self._legacy.classify(request, options)
@@ -345,6 +368,8 @@ class ShadowBackend:
         return page
 
     def page(self, token: str, options: RequestOptions) -> BackendPage:
+        if self._core.saved is not None:
+            return self._pegasus_backend().page(token, options)
         return self._legacy.page(token, options)
 
     def close(self) -> None:
@@ -421,9 +446,11 @@ class ShadowBackend:
                 raise
         return self._pegasus
 
-    def _pegasus_result(self, request: ClassifyRequest) -> Tuple[Dict[str, Any], List[VideoFailure]]:
+    def _pegasus_result(
+        self, request: ClassifyRequest, served: Optional[BackendPage] = None
+    ) -> Tuple[Dict[str, Any], List[VideoFailure]]:
         backend = self._pegasus_backend()
-        page = backend.classify(_full_request(request), RequestOptions())
+        page = served if served is not None else backend.classify(_full_request(request), RequestOptions())
         data: List[Any] = list(page.body.get("data") or [])
         failures = list(page.errors)
         token = _next_token(page.body)
@@ -437,6 +464,12 @@ class ShadowBackend:
         return {"data": data}, failures
 
     def _run(self, job: _Job) -> None:
+        if self._core.saved is not None:  # the caller's own Pegasus pages, against the recordings
+            served = job.legacy.result()
+            assert served is not None
+            pegasus_body, failures = self._pegasus_result(job.request, served)
+            self._core.publish(job.request, None, pegasus_body, failures)
+            return
         try:
             pegasus_body, failures = self._pegasus_result(job.request)
         except Exception as exc:
@@ -478,6 +511,12 @@ class AsyncShadowBackend:
         return len(self._tasks)
 
     async def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
+        if self._core.saved is not None:  # no live legacy side: Pegasus serves
+            served = await self._pegasus_backend().classify(request, options)
+            pending = self._start(request)
+            if pending is not None and not pending.done():
+                pending.set_result(served)
+            return served
         legacy = self._start(request)
         try:
             page = await self._legacy.classify(request, options)
@@ -490,6 +529,8 @@ class AsyncShadowBackend:
         return page
 
     async def page(self, token: str, options: RequestOptions) -> BackendPage:
+        if self._core.saved is not None:
+            return await self._pegasus_backend().page(token, options)
         return await self._legacy.page(token, options)
 
     async def aclose(self) -> None:
@@ -541,9 +582,11 @@ class AsyncShadowBackend:
                 raise
         return self._pegasus
 
-    async def _pegasus_result(self, request: ClassifyRequest) -> Tuple[Dict[str, Any], List[VideoFailure]]:
+    async def _pegasus_result(
+        self, request: ClassifyRequest, served: Optional[BackendPage] = None
+    ) -> Tuple[Dict[str, Any], List[VideoFailure]]:
         backend = self._pegasus_backend()
-        page = await backend.classify(_full_request(request), RequestOptions())
+        page = served if served is not None else await backend.classify(_full_request(request), RequestOptions())
         data: List[Any] = list(page.body.get("data") or [])
         failures = list(page.errors)
         token = _next_token(page.body)
@@ -557,6 +600,15 @@ class AsyncShadowBackend:
         return {"data": data}, failures
 
     async def _run(self, request: ClassifyRequest, legacy: asyncio.Future[Optional[BackendPage]]) -> None:
+        if self._core.saved is not None:  # the caller's own Pegasus pages, against the recordings
+            try:
+                served = await legacy
+                assert served is not None
+                pegasus_body, failures = await self._pegasus_result(request, served)
+                self._core.publish(request, None, pegasus_body, failures)
+            except Exception as exc:
+                self._core.internal_error(exc)
+            return
         try:
             try:
                 pegasus_body, failures = await self._pegasus_result(request)

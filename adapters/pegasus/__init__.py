@@ -72,8 +72,9 @@ class PegasusBackend:
 
     def __init__(self, config: ClientConfig, *, store: Optional[Store] = None) -> None:
         self.config = config
-        # Shadow runs never show Pegasus results, so their partial failures are not the caller's news.
-        self.warn_partial_results = config.backend != "shadow"
+        # Shadow runs never show Pegasus results, so their partial failures are not the caller's news
+        # (except against saved results: then Pegasus serves the caller).
+        self.warn_partial_results = config.backend != "shadow" or config.shadow_legacy_results is not None
         self._core = Core(config, store)
         self._runner = LoopThread()
         self._http: Optional[AsyncHTTP] = None  # bound to the runner's loop
@@ -157,8 +158,9 @@ class AsyncPegasusBackend:
 
     def __init__(self, config: ClientConfig, *, store: Optional[Store] = None) -> None:
         self.config = config
-        # Shadow runs never show Pegasus results, so their partial failures are not the caller's news.
-        self.warn_partial_results = config.backend != "shadow"
+        # Shadow runs never show Pegasus results, so their partial failures are not the caller's news
+        # (except against saved results: then Pegasus serves the caller).
+        self.warn_partial_results = config.backend != "shadow" or config.shadow_legacy_results is not None
         self._core = Core(config, store)
         self._http = _async_http(config)
 

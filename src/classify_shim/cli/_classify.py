@@ -46,15 +46,16 @@ class UsageError(Exception):
 # Request arguments, shared with ``compare``
 
 
-def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+def add_request_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """``required=False``: classes and target may come from elsewhere (``compare --legacy-results``)."""
     parser.add_argument(
         "--classes",
-        required=True,
+        required=required,
         metavar="FILE|JSON|-",
         help='the classes: a JSON file, "-" for stdin, or inline JSON; a list of '
         '{"name", "prompts", ["options"], ["conversation_option"]} or {"classes": [...]}',
     )
-    target = parser.add_mutually_exclusive_group(required=True)
+    target = parser.add_mutually_exclusive_group(required=required)
     target.add_argument("--video-ids", metavar="ID,ID,...", help="classify these videos (classify.videos)")
     target.add_argument(
         "--index-id", metavar="ID", help="classify every video of this index (classify.index)"

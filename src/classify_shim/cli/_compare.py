@@ -1,5 +1,10 @@
 """``classify-shim compare``: one request on ``legacy`` and on ``pegasus``, and where they differ.
 
+With ``--legacy-results FILE...`` the legacy side is what Classify answered back then (saved
+results, read by ``classify_shim._saved``), since the live endpoint is gone: the request comes
+from the saved records unless ``--classes`` / ``--video-ids`` say otherwise, and only the
+(video, class) pairs the saved results decided on are compared.
+
 The comparison itself is :func:`classify_shim._compare.compare_results`, the same rule shadow
 mode applies, so the command and ``classify_backend="shadow"`` never disagree on what a
 mismatch is.
@@ -10,16 +15,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, List, Optional, TextIO
+from typing import Any, Dict, List, Optional, TextIO, Union
 
 from .._compare import DEFAULT_TOLERANCES, ClassComparison, MismatchReport, Tolerances, compare_results
+from .._request import Thresholds
 from ._classify import (
     EXIT_OK,
     Collected,
+    RequestArgs,
     UsageError,
+    _split,
+    _threshold,
     add_request_arguments,
     cli_warnings,
     error_exit,
+    load_classes,
     parse_request,
     render_table,
     run_request,
@@ -47,7 +57,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "(for example a retired legacy endpoint: nothing to compare against)."
         ),
     )
-    add_request_arguments(parser)
+    add_request_arguments(parser, required=False)
+    parser.add_argument(
+        "--legacy-results",
+        nargs="+",
+        metavar="FILE",
+        help="saved v1.2 results (JSON/JSONL files or directories) as the legacy side, instead of the "
+        "retired endpoint; --classes and --video-ids/--index-id then default to the saved request",
+    )
     parser.add_argument("--no-clips", action="store_true", help="do not ask for clips (no IoU then)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--check", action="store_true", help="exit 1 on any pass/fail disagreement")
@@ -134,15 +151,107 @@ def _print_report(
         out.write(f"skipped (pegasus could not classify it): {video}\n")
 
 
+def _saved_request(args: argparse.Namespace, saved: Any) -> RequestArgs:
+    """The request to run on Pegasus: the command line's where given, else the saved one."""
+    if args.classes:
+        classes, options, threshold, conv = (load_classes(args.classes), _split(args.options),
+                                             _threshold(args.threshold), args.conversation_option)
+    else:
+        asked = saved.requests()
+        if len(asked) != 1:
+            raise UsageError(
+                f"--legacy-results: the saved results hold {len(asked)} different requests (classes, prompts, "
+                "sources); pass --classes (and --options, --threshold) to say which one to compare"
+            )
+        r = asked[0]
+        t = r.thresholds
+        classes, options, conv = [dict(c.body) for c in r.classes], list(r.options), r.conversation_option
+        threshold = _threshold(args.threshold) if args.threshold else {
+            "min_video_score": t.min_video_score, "min_clip_score": t.min_clip_score,
+            "min_duration_ratio": t.min_duration_ratio}
+    target: Union[List[str], str]
+    if args.video_ids is not None:
+        kind, target = "videos", _split(args.video_ids)
+    elif args.index_id is not None:
+        kind, target = "index", str(args.index_id).strip()
+    else:
+        kind, target = "videos", list(saved.video_ids)
+    return RequestArgs(kind=kind, target=target, options=options, classes=classes, conversation_option=conv,
+                       threshold=threshold, page_limit=args.page_limit or _COMPARE_PAGE_LIMIT,
+                       include_clips=not args.no_clips)
+
+
+def _thresholds(value: Any) -> Thresholds:
+    from .._request import _check_threshold
+
+    return _check_threshold(value)[0]
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.legacy_results:
+        return _run_saved(args)
+    if not args.classes or (args.video_ids is None and args.index_id is None):
+        sys.stderr.write("classify-shim compare: --classes and one of --video-ids / --index-id are required "
+                         "(or --legacy-results with saved v1.2 results)\n")
+        return 2
+    return _run_live(args)
+
+
+def _run_saved(args: argparse.Namespace) -> int:
+    from .._saved import SavedResultsError, load_saved
+
     out, err = sys.stdout, sys.stderr
     args.all_pages = True
     try:
-        tolerances = Tolerances(
-            score=args.score_tolerance, duration_ratio=args.ratio_tolerance, clip_iou=args.min_iou
+        tolerances = _tolerances(args)
+        try:
+            saved = load_saved(args.legacy_results)
+        except SavedResultsError as exc:
+            raise UsageError(str(exc)) from None
+        request = _saved_request(args, saved)
+        known_videos = set(saved.video_ids)
+        scope = [v for v in request.target if v in known_videos] if isinstance(request.target, list) \
+            else list(saved.video_ids)
+        known_classes = set(saved.class_names)
+        names = [n for n in request.class_names if n in known_classes]
+        if not scope or not names:
+            raise UsageError("--legacy-results: the saved results decided on none of these videos and classes")
+        legacy_body = saved.legacy_body(scope, names)
+        legacy = Collected(backend="saved results", videos=legacy_body["data"], pages=len(saved.records))
+        with cli_warnings(err):
+            pegasus = run_request(args, request, "pegasus", err, "pegasus")
+        report = compare_results(
+            legacy_body,
+            _complete(pegasus),
+            thresholds=_thresholds(request.threshold),
+            tolerances=tolerances,
+            class_names=names,
+            video_ids=scope,
+            skip_videos=[e["video_id"] for e in pegasus.errors],
         )
-        if tolerances.score < 0 or tolerances.duration_ratio < 0 or not 0 <= tolerances.clip_iou <= 1:
-            raise UsageError("tolerances must be >= 0 and --min-iou from 0 to 1")
+    except Exception as exc:
+        return error_exit("compare", exc, err)
+    for note in saved.skipped:
+        err.write(f"classify-shim compare: {note}\n")
+    left_out = [v for v in request.target if v not in known_videos] if isinstance(request.target, list) else []
+    if left_out:
+        err.write(f"classify-shim compare: {len(left_out)} requested video(s) are not in the saved results "
+                  f"(not compared): {', '.join(left_out[:5])}\n")
+    return _finish(args, report, legacy, pegasus, out)
+
+
+def _tolerances(args: argparse.Namespace) -> Tolerances:
+    tolerances = Tolerances(score=args.score_tolerance, duration_ratio=args.ratio_tolerance, clip_iou=args.min_iou)
+    if tolerances.score < 0 or tolerances.duration_ratio < 0 or not 0 <= tolerances.clip_iou <= 1:
+        raise UsageError("tolerances must be >= 0 and --min-iou from 0 to 1")
+    return tolerances
+
+
+def _run_live(args: argparse.Namespace) -> int:
+    out, err = sys.stdout, sys.stderr
+    args.all_pages = True
+    try:
+        tolerances = _tolerances(args)
         request = parse_request(args, include_clips=not args.no_clips, show_detailed_score=False)
         if request.page_limit is None:
             request.page_limit = _COMPARE_PAGE_LIMIT
@@ -159,6 +268,11 @@ def run(args: argparse.Namespace) -> int:
         )
     except Exception as exc:
         return error_exit("compare", exc, err)
+    return _finish(args, report, legacy, pegasus, out)
+
+
+def _finish(args: argparse.Namespace, report: MismatchReport, legacy: Collected, pegasus: Collected,
+            out: Any) -> int:
     disagreements = sum(1 for c in report.comparisons if not c.agree)
     if args.json:
         document = {
