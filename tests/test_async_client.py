@@ -269,7 +269,7 @@ BAD_CALLS: List[Tuple[str, Tuple[Any, ...], Dict[str, Any]]] = [
     ("videos", (["a"], OPTIONS, CLASSES), {"include_clips": "yes"}),
     ("videos", (["a"], OPTIONS, CLASSES), {"conversation_option": "fuzzy"}),
     ("videos", (["a"], OPTIONS, CLASSES), {"threshold": {"min_video_score": 0}}),
-    ("videos", (["a"], OPTIONS, CLASSES), {"threshold": {"max_score": 5}}),
+    ("videos", (["a"], OPTIONS, CLASSES), {"threshold": 101}),
     ("videos", (["a"], OPTIONS, CLASSES), {"threshold": "high"}),
     ("videos", (["a"], OPTIONS, CLASSES), {"colour": "red"}),
     ("videos", (["a"], OPTIONS, CLASSES), {"headers": "x"}),

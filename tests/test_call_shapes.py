@@ -119,6 +119,11 @@ SHAPES: Dict[str, Callable[[Ctx], Any]] = {
     "repeated-prompts": lambda c: _plain(c, [{"name": "DanceTok", "prompts": ["dancing", "dancing", "dance"]}]),
     "prompt-equals-name": lambda c: _plain(c, [{"name": "Cooking", "prompts": ["Cooking"]}]),
     "split-comma-prompts": _split_prompts,
+    # The v1.2 spec's threshold object does not forbid other keys and /bulk's integer form runs
+    # from 0; prompts are strings without minLength ("a, b,".split(",") ends with "").
+    "threshold-unknown-key": lambda c: _plain(c, [DANCE], threshold={"min_video_score": 80, "max_clips": 3}),
+    "threshold-integer-0": lambda c: c.client().classify.index(c.index_id, ["visual"], [DANCE], threshold=0),
+    "trailing-comma-prompts": lambda c: _plain(c, [{"name": "DanceTok", "prompts": ["dance tutorial", " dancing", ""]}]),
     "duplicate-options": lambda c: c.client().classify.videos(c.ids, ["visual", "visual"], [DANCE]),
     "nested-none": lambda c: _plain(c, [{**DANCE, "options": None, "conversation_option": None}]),
     "tuples": lambda c: c.client().classify.videos(tuple(c.ids), ("visual",), (DANCE,)),
@@ -187,3 +192,18 @@ def test_merge_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
         log_merged_classes(request)  # what the Pegasus backend does once per call
     notices = [r for r in caplog.records if "merged" in r.getMessage()]
     assert len(notices) == 1 and "SelfHarm" in notices[0].getMessage()
+
+
+def test_unknown_threshold_key_is_sent_and_named_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="classify_shim.request"):
+        request = build_videos_request(["v1"], ["visual"], [DANCE], threshold={"min_score": 50, "min_video_score": 80})
+    assert request.wire_body["threshold"] == {"min_score": 50, "min_video_score": 80}  # as 0.3.2 sent it
+    assert request.threshold.min_video_score == 80 and request.threshold.min_duration_ratio == 0.5
+    assert [r.levelno for r in caplog.records] == [logging.WARNING] and "'min_score'" in caplog.records[0].getMessage()
+
+
+def test_integer_threshold_from_zero_and_empty_prompts_only_on_the_wire() -> None:
+    request = build_videos_request(["v1"], ["visual"], [{"name": "D", "prompts": ["dance", ""]}], threshold=0)
+    assert request.threshold.min_video_score == 0 and request.wire_body["threshold"] == 0
+    assert request.wire_body["classes"][0]["prompts"] == ["dance", ""]
+    assert request.classes[0].prompts == ("dance",)

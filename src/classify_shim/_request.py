@@ -230,24 +230,37 @@ def _check_threshold(value: object) -> Tuple[Thresholds, Optional[Union[Dict[str
     if value is None:
         return Thresholds(), None
     if _is_number(value):
-        # v1.1.1 / the /bulk spec: an integer threshold is the minimum video score.
-        return Thresholds(min_video_score=_check_threshold_value("min_video_score", value)), value  # type: ignore[return-value]
+        # v1.2 spec, /classify/bulk (a v1.1.1 leftover): an integer threshold, minimum 0, maximum
+        # 100, is the minimum video score. SDKs sent it to /classify too; we accept it on both.
+        number = float(value)  # type: ignore[arg-type]
+        if not 0.0 <= number <= 100.0:
+            raise _fail("threshold", f"as a number is the minimum video score, from 0 to 100; got {value}")
+        return Thresholds(min_video_score=number), value  # type: ignore[return-value]
     if not isinstance(value, Mapping):
         raise _fail(
             "threshold",
             f"must be a dict with keys {', '.join(THRESHOLD_KEYS)} or a number, got {_type_name(value)}",
         )
-    # v1.2: an object with three number properties and their ranges; the server answered
-    # 400 parameter_invalid "unknown key" for any other key (as the sandbox's v1.2 does).
+    # v1.2 spec: an object with three number properties and their ranges. The schema does not
+    # forbid other keys, so the API ignored them: we send them as given (legacy) and say, once per
+    # call, that they have no effect - a typo such as ``min_score`` is never silently dropped.
     effective: Dict[str, float] = {}
     wire: Dict[str, Any] = {}
+    unknown: List[str] = []
     for key, item in value.items():
         if key not in THRESHOLD_KEYS:
-            raise _fail(f"threshold.{key}", f"is not a threshold; allowed keys are {', '.join(THRESHOLD_KEYS)}")
+            unknown.append(str(key))
+            wire[key] = item
+            continue
         if item is None:
             continue
         effective[key] = _check_threshold_value(key, item)
         wire[key] = item
+    if unknown:
+        log.warning(
+            "threshold key(s) %s are not v1.2 thresholds (%s): the API ignored them and so does the shim",
+            ", ".join(map(repr, unknown)), ", ".join(THRESHOLD_KEYS),
+        )
     return Thresholds(**effective), wire
 
 
@@ -330,8 +343,10 @@ def _check_classes(
             raise _fail(f"classes[{i}].prompts", "is required and must list at least one prompt", "parameter_not_provided")
         prompts = _check_list(f"classes[{i}].prompts", raw["prompts"], "give at least one prompt string")
         for j, p in enumerate(prompts):
-            # v1.2: every prompt a non-empty string (400 "every prompt must be a non-empty string").
-            _check_text(f"classes[{i}].prompts[{j}]", p)
+            # v1.2 spec: prompts are strings (no minLength): an empty one, as ``"a, b,".split(",")``
+            # makes, was sent as given. Pegasus' view leaves it out (``_normalised_prompts``).
+            if not isinstance(p, str):
+                raise _fail(f"classes[{i}].prompts[{j}]", f"must be a string, got {_type_name(p)}")
         total += len(prompts)
         class_options = (
             _check_options(f"classes[{i}].options", raw["options"]) if "options" in raw else options

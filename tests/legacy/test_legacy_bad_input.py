@@ -101,8 +101,6 @@ CASES: Dict[str, Case] = {
     "include-clips-str": videos(field="include_clips", allowed=("True", "False"), include_clips="yes"),
     "show-detailed-score-int": index(field="show_detailed_score", allowed=("True", "False"), show_detailed_score=1),
     # threshold
-    "threshold-unknown-key": videos(field="threshold.min_score", allowed=THRESHOLD_KEYS,
-                                    threshold={"min_score": 50}),
     "threshold-min-video-score-0": videos(field="threshold.min_video_score", allowed=("1", "100"),
                                           threshold={"min_video_score": 0}),
     "threshold-min-video-score-101": index(field="threshold.min_video_score", allowed=("1", "100"),
@@ -114,8 +112,8 @@ CASES: Dict[str, Case] = {
     "threshold-min-duration-ratio-1.5": index(field="threshold.min_duration_ratio", allowed=("0.01", "1"),
                                               threshold={"min_duration_ratio": 1.5}),
     # An integer threshold is the minimum video score (v1.1.1 and the /bulk spec).
-    "threshold-integer-0": index(field="threshold.min_video_score", allowed=("1", "100"), threshold=0),
-    "threshold-integer-101": videos(field="threshold.min_video_score", allowed=("1", "100"), threshold=101),
+    "threshold-integer-101": videos(field="threshold", allowed=("0", "100"), threshold=101),
+    "threshold-integer-negative": index(field="threshold", allowed=("0", "100"), threshold=-1),
     "threshold-non-number-value": videos(field="threshold.min_video_score", allowed=("number", "1", "100"),
                                          threshold={"min_video_score": "high"}),
     "threshold-str": videos(field="threshold", allowed=("dict", *THRESHOLD_KEYS), threshold="high"),

@@ -90,7 +90,7 @@ CALL_CASES: Dict[str, Tuple[Call, str, str]] = {
     "index-id-non-ascii": (ix(index_id="índice"), "index_id", "valid id"),
     # (No length, control-character or uniqueness limits on names and prompts: v1.2 had none;
     # those calls are accepted, see tests/test_call_shapes.py.)
-    "prompt-empty-string": (ix(classes=[{"name": "A", "prompts": ["a", ""]}]), "classes[0].prompts[1]", "non-empty"),
+    "prompt-not-a-string": (ix(classes=[{"name": "A", "prompts": ["a", None]}]), "classes[0].prompts[1]", "string"),
     "over-100-prompts-across-3-classes": (ix(classes=spread_prompts(102, 3)), "classes", "100"),
     "params-empty-prompts": (v(classes=[ClassifyClassParams("A", [])]), "classes[0].prompts", "empty"),
     "params-bad-conversation-option": (

@@ -86,13 +86,16 @@ def _thresholds(value: Any) -> Dict[str, float]:
     if value is None:
         return out
     if is_number(value) and not isinstance(value, dict):
-        # /classify/bulk documents an integer threshold (a v1.1.1 leftover): it means min_video_score.
-        value = {"min_video_score": value}
+        # /classify/bulk documents an integer threshold (a v1.1.1 leftover), 0-100: min_video_score.
+        if not 0 <= float(value) <= 100:
+            raise invalid("threshold", "as an integer must be between 0 and 100")
+        out["min_video_score"] = float(value)
+        return out
     if not isinstance(value, dict):
         raise invalid("threshold", "must be an object (or an integer min_video_score)")
     for key, raw in value.items():
         if key not in _THRESHOLD_RANGES:
-            raise invalid("threshold", f"unknown key {key!r}")
+            continue  # the spec's object does not forbid other keys: ignored, as by the API
         if raw is None:
             continue
         lo, hi = _THRESHOLD_RANGES[key]
@@ -147,8 +150,8 @@ def parse_request(body: Any, bulk: bool) -> ClassifyRequest:
         prompts = cls["prompts"]
         if not isinstance(prompts, list) or not prompts:
             raise invalid(f"{where}.prompts", "must be a non-empty array of strings")
-        if not all(isinstance(p, str) and p.strip() for p in prompts):
-            raise invalid(f"{where}.prompts", "every prompt must be a non-empty string")
+        if not all(isinstance(p, str) for p in prompts):
+            raise invalid(f"{where}.prompts", "every prompt must be a string")
         total_prompts += len(prompts)
         cls_opts = options if _absent(cls, "options") else _options(cls["options"], f"{where}.options")
         cls_conv = conv
