@@ -216,18 +216,22 @@ def _pip(target: Path, *requirements: str) -> None:
         pytest.skip(f"package registry unreachable or refused {requirements}: {proc.stderr.strip()[-400:]}")
 
 
-@pytest.fixture(scope="session")
-def twelvelabs_1x(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A directory holding ``twelvelabs>=1,<2`` plus whichever of its requirements the venv lacks."""
-    target = tmp_path_factory.mktemp("twelvelabs-1x")
-    _pip(target, "twelvelabs>=1,<2")
-    dist_infos = sorted(target.glob("twelvelabs-1.*.dist-info"))
+def _sdk_dir(tmp_path_factory: pytest.TempPathFactory, series: str, requirement: str) -> Path:
+    """A directory holding ``requirement`` plus whichever of its requirements the venv lacks."""
+    target = tmp_path_factory.mktemp(f"twelvelabs-{series}")
+    _pip(target, requirement)
+    dist_infos = sorted(target.glob(f"twelvelabs-{series}.*.dist-info"))
     if not dist_infos:
-        pytest.skip("pip did not install a twelvelabs 1.x distribution")
+        pytest.skip(f"pip did not install a twelvelabs {series}.x distribution")
     extra = _unsatisfied_requirements(dist_infos[0])
     if extra:
         _pip(target, *extra)
-    yield target
+    return target
+
+
+@pytest.fixture(scope="session")
+def twelvelabs_1x(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield _sdk_dir(tmp_path_factory, "1", "twelvelabs>=1,<2")
 
 
 @pytest.mark.slow
@@ -310,16 +314,8 @@ _CHILD_04 = textwrap.dedent(
 
 @pytest.fixture(scope="session")
 def twelvelabs_04(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A directory holding the last 0.4.x SDK (base URL ``{host}/v1.3/``, no classify resource)."""
-    target = tmp_path_factory.mktemp("twelvelabs-04")
-    _pip(target, "twelvelabs>=0.4,<0.5")
-    dist_infos = sorted(target.glob("twelvelabs-0.4.*.dist-info"))
-    if not dist_infos:
-        pytest.skip("pip did not install a twelvelabs 0.4.x distribution")
-    extra = _unsatisfied_requirements(dist_infos[0])
-    if extra:
-        _pip(target, *extra)
-    yield target
+    """The last 0.4.x SDK (base URL ``{host}/v1.3/``, no classify resource)."""
+    yield _sdk_dir(tmp_path_factory, "0.4", "twelvelabs>=0.4,<0.5")
 
 
 @pytest.mark.slow

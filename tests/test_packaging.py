@@ -19,6 +19,8 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
+from processes import stop
+
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -144,12 +146,7 @@ def test_sandbox_command_prints_its_url_first_and_serves(installed: Installed) -
             urllib.request.urlopen(request, timeout=30)
         assert info.value.code == 400  # an unknown page token, answered by the emulator
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop(proc)
 
 
 def test_demo_command_runs_the_documented_example(installed: Installed) -> None:

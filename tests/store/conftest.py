@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import pytest
 
 from classify_shim._store import RedisStore, SQLiteStore, Store
+from processes import stop
 
 
 def _free_port() -> int:
@@ -60,12 +61,7 @@ def start_redis(workdir: Path) -> Iterator[str]:
         client.close()
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ import pytest
 import seed
 from classify_shim.sandbox import synthetic_world
 from legacy_support import API_KEY, child_env, run_python
+from processes import stop
 from shared_inputs import missing
 
 N_VIDEOS = 24  # a whole index: several task waves, one batch
@@ -81,12 +82,7 @@ def sandbox_process(*switches: str) -> Iterator[SandboxProcess]:
         assert url.startswith("http://127.0.0.1:"), (url, proc.poll())
         yield SandboxProcess(url, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop(proc)
 
 
 def default_env(url: str, home: Path, **extra: str) -> Dict[str, str]:
