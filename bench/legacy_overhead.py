@@ -6,7 +6,11 @@ run alternately ``--repetitions`` times; the figure is median(ours) / median(0.3
 CPU. Goal: <= 1.0x. A component breakdown (validation, warnings, HTTP, response models) shows
 where any difference comes from.
 
-    python bench/legacy_overhead.py [--repetitions 300] [--videos 200]
+    python bench/legacy_overhead.py [--repetitions 300] [--videos 400] [--only "videos (5,iterate"]
+
+Rows: ``videos`` with 1 / 5 / 50 ids, ``index``, ``by_page_token`` and iterating 10 pages, under
+Python's default warning filters and (``user filter`` rows) with ``-W default::DeprecationWarning``
+in force, plus ``videos`` with ``TWELVELABS_CLASSIFY_WARNINGS=off``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 import sys
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
@@ -31,26 +36,59 @@ CLASSES: List[Dict[str, Any]] = [
 OPTIONS = ["visual", "conversation"]
 
 
-def _calls(ours: Any, real: Any, index_id: str, video_ids: List[str], token: str) -> Dict[str, Tuple[Callable[[], Any], Callable[[], Any]]]:
-    """(ours, real) pairs making byte-identical requests."""
-    vids = video_ids[:5]
+PAGE_LIMIT_ITER = 10
+ITER_PAGES = 10
 
-    def videos(c: Any) -> Callable[[], Any]:
-        return lambda: c.classify.videos(vids, OPTIONS, CLASSES, include_clips=True)
 
-    def index(c: Any) -> Callable[[], Any]:
-        return lambda: c.classify.index(
+@dataclass(frozen=True)
+class Scenario:
+    """One row: which call, and the warnings setting it runs under."""
+
+    name: str
+    call: str  # videos1 | videos5 | videos50 | index | page | iterate
+    warnings: str = "default filters"  # | "user filter" | "off"
+
+
+SCENARIOS = [
+    Scenario("videos (1 id, clips)", "videos1"),
+    Scenario("videos (5 ids, clips)", "videos5"),
+    Scenario("videos (50 ids, clips)", "videos50"),
+    Scenario("videos (1 id), user filter", "videos1", "user filter"),
+    Scenario("videos (5 ids), user filter", "videos5", "user filter"),
+    Scenario("videos (50 ids), user filter", "videos50", "user filter"),
+    Scenario("index (50/page, clips, detailed)", "index"),
+    Scenario("by_page_token (50/page)", "page"),
+    Scenario(f"iterate {ITER_PAGES} pages (10/page)", "iterate"),
+    Scenario(f"iterate {ITER_PAGES} pages, user filter", "iterate", "user filter"),
+    Scenario("videos (5 ids), warnings off", "videos5", "off"),
+]
+USER_FILTER = ("default", DeprecationWarning)
+"""The user filter rows: ``filterwarnings("default", category=DeprecationWarning)`` (= ``-W
+default::DeprecationWarning``), which takes the warning out of Python's defaults and into the
+registry-based once-per-location path."""
+
+
+def _calls(client: Any, call: str, index_id: str, video_ids: List[str], token: str) -> Callable[[], Any]:
+    """The same call for either client: both make byte-identical requests."""
+    if call.startswith("videos"):
+        vids = video_ids[: int(call[len("videos"):])]
+        return lambda: client.classify.videos(vids, OPTIONS, CLASSES, include_clips=True)
+    if call == "index":
+        return lambda: client.classify.index(
             index_id, OPTIONS, CLASSES, page_limit=50, include_clips=True, show_detailed_score=True
         )
+    if call == "page":
+        return lambda: client.classify.by_page_token(token)
+    first = client.classify.index(index_id, OPTIONS, CLASSES, page_limit=PAGE_LIMIT_ITER)
+    start = first.page_info
 
-    def page(c: Any) -> Callable[[], Any]:
-        return lambda: c.classify.by_page_token(token)
+    def iterate() -> None:  # page 0 is in hand; fetch the next ITER_PAGES by the result's iterator
+        first.page_info = start
+        for _ in range(ITER_PAGES):
+            next(first)
 
-    return {
-        "videos (5 ids, clips)": (videos(ours), videos(real)),
-        "index (50/page, clips, detailed)": (index(ours), index(real)),
-        "by_page_token (50/page)": (page(ours), page(real)),
-    }
+    iterate()  # fails here, not in the timing loop, if the world has too few results
+    return iterate
 
 
 def _components(body: Dict[str, Any], index_id: str, repetitions: int) -> List[Tuple[str, float, float]]:
@@ -87,7 +125,7 @@ def _components(body: Dict[str, Any], index_id: str, repetitions: int) -> List[T
     )))
     with warnings.catch_warnings(record=True):
         rows.append(("deprecation warning (deduplicated)", *pair(
-            lambda: (raise_if_escalated("index", "legacy", "v1.2"), warn_legacy_call("index", "legacy", "v1.2")),
+            lambda: warn_legacy_call("index", "legacy", "v1.2", raise_if_escalated("index", "legacy", "v1.2")),
             nothing,
         )))
     rows.append(("response models (50 videos)", *pair(
@@ -104,7 +142,8 @@ def _components(body: Dict[str, Any], index_id: str, repetitions: int) -> List[T
 def main() -> int:
     ap = parser(__doc__.splitlines()[0])
     ap.add_argument("--repetitions", type=int, default=300, help="interleaved A/B rounds per call")
-    ap.add_argument("--videos", type=int, default=200, help="videos in the synthetic world")
+    ap.add_argument("--videos", type=int, default=400, help="videos in the synthetic world")
+    ap.add_argument("--only", default="", help="comma-separated substrings of row names to run (default: all)")
     args = ap.parse_args()
 
     import twelvelabs
@@ -118,13 +157,14 @@ def main() -> int:
     rows = []
     results: Dict[str, Any] = {}
     body: Dict[str, Any] = {}
-    scenarios = ["videos (5 ids, clips)", "index (50/page, clips, detailed)", "by_page_token (50/page)",
-                 "videos, warnings off"]
+    only = [x for x in args.only.split(",") if x]
     with tempfile.TemporaryDirectory() as tmp:
         world_file = Path(tmp) / "world.json"
         world_file.write_text(json.dumps(world))
-        for name in scenarios:
-            # A fresh sandbox per call kind: it keeps every result set for the token's lifetime,
+        for sc in SCENARIOS:
+            if only and not any(o in sc.name for o in only):
+                continue
+            # A fresh sandbox per row: it keeps every result set for the token's lifetime,
             # and a server slowed by thousands of stored pages would blur the comparison.
             with external_sandbox("--token-ttl-s", "3600", world=str(world_file)) as (base_url, _proc):
                 os.environ["TWELVELABS_BASE_URL"] = base_url  # how 0.3.2 is pointed elsewhere
@@ -133,12 +173,15 @@ def main() -> int:
                 first = real.classify.index(index_id, OPTIONS, CLASSES, page_limit=50, include_clips=True,
                                             show_detailed_score=True)
                 body = json.loads(first.model_dump_json())
-                key = "videos (5 ids, clips)" if name == "videos, warnings off" else name
-                a, b = _calls(ours, real, index_id, video_ids, first.page_info.next_page_token)[key]
-                if name == "videos, warnings off":
+                token = first.page_info.next_page_token
+                if sc.warnings == "off":
                     os.environ["TWELVELABS_CLASSIFY_WARNINGS"] = "off"
                 try:
-                    with warnings.catch_warnings(record=True):  # the shim's one-per-site warning
+                    with warnings.catch_warnings(record=True) as shown:  # the shim's one-per-site warning
+                        if sc.warnings == "user filter":
+                            warnings.filterwarnings(USER_FILTER[0], category=USER_FILTER[1])
+                        a = _calls(ours, sc.call, index_id, video_ids, token)
+                        b = _calls(real, sc.call, index_id, video_ids, token)
                         samples = interleave({"ours": a, "real": b}, args.repetitions)
                 finally:
                     os.environ.pop("TWELVELABS_CLASSIFY_WARNINGS", None)
@@ -146,13 +189,15 @@ def main() -> int:
                     ours.close()
             mo, mr = median(samples["ours"]["wall"]), median(samples["real"]["wall"])
             co, cr = median(samples["ours"]["cpu"]), median(samples["real"]["cpu"])
-            rows.append((name, mo * 1e3, mr * 1e3, ratio(mo, mr), co * 1e3, cr * 1e3, ratio(co, cr)))
-            results[name] = {
+            rows.append((sc.name, mo * 1e3, mr * 1e3, ratio(mo, mr), co * 1e3, cr * 1e3, ratio(co, cr), len(shown)))
+            results[sc.name] = {
+                "warnings": sc.warnings, "warnings_shown": len(shown),
                 "ours_wall_ms_median": mo * 1e3, "real_wall_ms_median": mr * 1e3, "wall_ratio": ratio(mo, mr),
                 "ours_cpu_ms_median": co * 1e3, "real_cpu_ms_median": cr * 1e3, "cpu_ratio": ratio(co, cr),
             }
+            print(f"{sc.name}: wall {ratio(mo, mr):.3f}, CPU {ratio(co, cr):.3f}", flush=True)
     print_table(
-        ["call", "ours ms", "0.3.2 ms", "wall ratio", "ours CPU ms", "0.3.2 CPU ms", "CPU ratio"],
+        ["call", "ours ms", "0.3.2 ms", "wall ratio", "ours CPU ms", "0.3.2 CPU ms", "CPU ratio", "warnings shown"],
         rows,
         title=f"legacy backend vs twelvelabs 0.3.2 (median of {args.repetitions} interleaved rounds; goal <= 1.0x)",
     )

@@ -1,13 +1,14 @@
-"""Peak memory (RSS) of a process classifying a whole 10,000-video index.
+"""Peak memory (RSS) of a process classifying a whole index, at several index sizes.
 
 Each measured run is a fresh Python process (``--child``) that imports the shim, notes its RSS,
 runs ``classify.index(...)`` over a synthetic index served by a sandbox in yet another process,
 walks every result page (keeping only a count, as a report script would) and reports
 ``resource.getrusage(RUSAGE_SELF).ru_maxrss``. Backends: ``legacy`` (v1.2 pages of 50) and
 ``pegasus`` with the cache off (results held in memory) and on (results in SQLite).
-Goal: peak < 200 MB.
+Goals: peak < 200 MB at 10,000 videos; with the cache on, < 300 MB at 100,000 videos and
+linear in N (``--videos 10000,30000,100000`` prints the MB per 10,000 videos between sizes).
 
-    python bench/memory.py [--videos 10000] [--runs legacy,pegasus,pegasus-cache]
+    python bench/memory.py [--videos 10000[,30000,...]] [--runs legacy,pegasus,pegasus-cache]
 """
 
 from __future__ import annotations
@@ -87,9 +88,30 @@ def child(base_url: str, index_id: str, run: str, tmp: str) -> None:
                       "failed": failed, "wall_s": time.perf_counter() - t0}))
 
 
+def _measure(videos: int, runs: List[str], tmp: str) -> Dict[str, Any]:
+    world_file = str(Path(tmp) / f"world-{videos}.json")
+    # Built in another process: Linux carries ru_maxrss across fork+exec, so this process
+    # must stay small for the children's figure to be their own.
+    index_id = subprocess.run(
+        [sys.executable, "-c", _MAKE_WORLD, str(videos), world_file],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    results: Dict[str, Any] = {}
+    with external_sandbox("--token-ttl-s", "3600", world=world_file) as (base_url, _proc):
+        for run in runs:
+            proc = subprocess.run([sys.executable, __file__, "--child", base_url, index_id, run, tmp],
+                                  capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise SystemExit(f"{run} failed:\n{proc.stderr[-3000:]}")
+            results[run] = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(f"{videos} videos, {run}: {results[run]}", flush=True)
+    Path(world_file).unlink()
+    return results
+
+
 def main() -> int:
     ap = parser(__doc__.splitlines()[0])
-    ap.add_argument("--videos", type=int, default=10_000)
+    ap.add_argument("--videos", default="10000", help="comma-separated index sizes")
     ap.add_argument("--runs", default="legacy,pegasus,pegasus-cache", help="comma-separated: " + ", ".join(RUNS))
     ap.add_argument("--child", nargs=4, metavar=("BASE_URL", "INDEX_ID", "RUN", "TMP"), help=argparse_hidden())
     args = ap.parse_args()
@@ -97,32 +119,30 @@ def main() -> int:
         child(*args.child)
         return 0
 
-    results: Dict[str, Any] = {}
+    sizes = [int(x) for x in str(args.videos).split(",") if x]
+    runs = args.runs.split(",")
+    by_size: Dict[str, Dict[str, Any]] = {}
+    own = _max_rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
-        world_file = str(Path(tmp) / "world.json")
-        # Built in another process: Linux carries ru_maxrss across fork+exec, so this process
-        # must stay small for the children's figure to be their own.
-        index_id = subprocess.run(
-            [sys.executable, "-c", _MAKE_WORLD, str(args.videos), world_file],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-        own = _max_rss_mb()
-        with external_sandbox("--token-ttl-s", "3600", world=world_file) as (base_url, _proc):
-            for run in args.runs.split(","):
-                proc = subprocess.run([sys.executable, __file__, "--child", base_url, index_id, run, tmp],
-                                      capture_output=True, text=True, check=False)
-                if proc.returncode != 0:
-                    raise SystemExit(f"{run} failed:\n{proc.stderr[-3000:]}")
-                results[run] = json.loads(proc.stdout.strip().splitlines()[-1])
-                print(f"{run}: {results[run]}", flush=True)
-    rows = [(run, RUNS[run]["backend"], "on" if RUNS[run]["cache"] else "off", r["baseline_mb"], r["peak_mb"],
-             r["vm_hwm_mb"], r["peak_mb"] - r["baseline_mb"], r["returned"], r["pages"], r["failed"], r["wall_s"])
-            for run, r in results.items()]
-    print_table(["run", "backend", "cache", "after imports MB", "peak RSS MB", "VmHWM MB", "peak - imports MB",
-                 "videos returned", "pages", "failed", "wall s"], rows,
-                title=f"peak RSS classifying a {args.videos:,}-video index (goal < 200 MB)")
-    write_results("memory", {"parameters": {"videos": args.videos, "page_limit": 50, "classes": CLASSES},
-                             "runs": results, "goal_mb": 200, "parent_rss_mb_at_spawn": own})
+        for videos in sizes:
+            by_size[str(videos)] = _measure(videos, runs, tmp)
+    rows = [(videos, run, RUNS[run]["backend"], "on" if RUNS[run]["cache"] else "off", r["baseline_mb"],
+             r["peak_mb"], r["vm_hwm_mb"], r["peak_mb"] - r["baseline_mb"], r["returned"], r["pages"], r["failed"],
+             r["wall_s"])
+            for videos, results in by_size.items() for run, r in results.items()]
+    print_table(["videos", "run", "backend", "cache", "after imports MB", "peak RSS MB", "VmHWM MB",
+                 "peak - imports MB", "videos returned", "pages", "failed", "wall s"], rows,
+                title="peak RSS classifying a whole index (goals: < 200 MB at 10k; cache on < 300 MB at 100k)")
+    slopes = []
+    for run in runs:
+        for small, large in zip(sizes, sizes[1:]):
+            a, b = by_size[str(small)][run]["peak_mb"], by_size[str(large)][run]["peak_mb"]
+            slopes.append((run, f"{small:,} -> {large:,}", (b - a) / (large - small) * 10_000))
+    if slopes:
+        print_table(["run", "sizes", "MB per 10,000 more videos"], slopes, title="growth of the peak with N")
+    write_results("memory", {"parameters": {"videos": sizes, "page_limit": 50, "classes": CLASSES},
+                             "runs": by_size, "growth_mb_per_10k": [list(s) for s in slopes],
+                             "goal_mb": {"10000": 200, "100000 (cache on)": 300}, "parent_rss_mb_at_spawn": own})
     return 0
 
 

@@ -11,11 +11,12 @@ Both backends and both clients (sync, async) go through this module.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import httpx
 
@@ -368,6 +369,32 @@ def _check_classes(
     return merged, wire, repeated
 
 
+def _wire_threshold(value: object) -> Optional[Union[Dict[str, Any], int, float]]:
+    """The threshold as 0.3.2 sent it (``None`` members dropped); ``value`` is already checked."""
+    if value is None or not isinstance(value, Mapping):
+        return value  # type: ignore[return-value]
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def _wire_body(
+    target: Dict[str, Any], options: object, wire_classes: List[Dict[str, Any]], conversation_option: object,
+    page_limit: object, include_clips: object, wire_threshold: object, show_detailed_score: object,
+) -> Dict[str, Any]:
+    body: Dict[str, Any] = dict(target)
+    body.update(
+        {
+            "options": list(options),  # type: ignore[call-overload]
+            "classes": wire_classes,
+            "conversation_option": conversation_option,
+            "page_limit": page_limit,
+            "include_clips": include_clips,
+            "threshold": wire_threshold,
+            "show_detailed_score": show_detailed_score,
+        }
+    )
+    return {k: v for k, v in body.items() if v is not None}
+
+
 def _build(
     kind: str,
     target: Dict[str, Any],
@@ -386,19 +413,6 @@ def _build(
     clips = _check_bool("include_clips", include_clips)
     detailed = _check_bool("show_detailed_score", show_detailed_score)
     thresholds, wire_threshold = _check_threshold(threshold)
-    body: Dict[str, Any] = dict(target)
-    body.update(
-        {
-            "options": list(options),  # type: ignore[call-overload]
-            "classes": wire_classes,
-            "conversation_option": conversation_option,
-            "page_limit": page_limit,
-            "include_clips": include_clips,
-            "threshold": wire_threshold,
-            "show_detailed_score": show_detailed_score,
-        }
-    )
-    wire_body = {k: v for k, v in body.items() if v is not None}
     return ClassifyRequest(
         kind=kind,
         video_ids=tuple(dict.fromkeys(target["video_ids"])) if "video_ids" in target else None,
@@ -410,8 +424,71 @@ def _build(
         include_clips=clips,
         show_detailed_score=detailed,
         threshold=thresholds,
-        wire_body=wire_body,
+        wire_body=_wire_body(target, options, wire_classes, conversation_option, page_limit, include_clips,
+                             wire_threshold, show_detailed_score),
         merged=repeated,
+    )
+
+
+# Validation results, memoised on a structural key of the arguments: their JSON text, which
+# only plain data (dict, list, tuple, str, int, float, bool, None) has and which tells apart
+# what validation tells apart (True from 1, 1 from 1.0, a list from a string). Arguments of any
+# other type (a ClassifyClassParams, a custom Mapping) are validated every time. A hit reuses
+# only the checked, immutable parts; the wire body is rebuilt from the arguments of this call,
+# so objects the caller mutated since are sent as they are now.
+_memo: Dict[str, ClassifyRequest] = {}
+_MEMO_MAX = 256
+_memo_key = json.JSONEncoder(ensure_ascii=False, check_circular=True, allow_nan=True).encode
+
+
+def _memoised_build(
+    kind: str,
+    target_value: object,
+    check_target: Callable[[], Dict[str, Any]],
+    options: object,
+    classes: object,
+    conversation_option: object,
+    page_limit: object,
+    include_clips: object,
+    threshold: object,
+    show_detailed_score: object,
+) -> ClassifyRequest:
+    """``check_target()`` checks the video ids or index id (raising as without the memo, and
+    first) and returns the target part of the body; a hit skips it, ``target_value`` is in the key."""
+    key: Optional[str] = None
+    if not log.isEnabledFor(logging.DEBUG):  # else: the per-call notice about extra class keys
+        try:
+            key = _memo_key([kind, target_value, options, classes, conversation_option, page_limit, include_clips,
+                             threshold, show_detailed_score])
+        except (TypeError, ValueError, RecursionError):  # not plain data: no structural key
+            key = None
+    hit = _memo.get(key) if key is not None else None
+    if hit is None:
+        request = _build(kind, check_target(), options, classes, conversation_option, page_limit, include_clips,
+                         threshold, show_detailed_score)
+        if key is not None:
+            if len(_memo) >= _MEMO_MAX:
+                _memo.clear()
+            _memo[key] = request
+        return request
+    checked: Sequence[Any] = classes  # type: ignore[assignment]  # a hit: the same shape passed before
+    wire_classes = [_class_as_dict(i, item) for i, item in enumerate(checked)]
+    ids: Sequence[Any] = target_value  # type: ignore[assignment]
+    target = {"video_ids": list(ids)} if kind == "videos" else {"index_id": target_value}
+    return ClassifyRequest(
+        kind=hit.kind,
+        video_ids=hit.video_ids,
+        index_id=hit.index_id,
+        options=hit.options,
+        classes=hit.classes,
+        conversation_option=hit.conversation_option,
+        page_limit=hit.page_limit,
+        include_clips=hit.include_clips,
+        show_detailed_score=hit.show_detailed_score,
+        threshold=hit.threshold,
+        wire_body=_wire_body(target, options, wire_classes, conversation_option, page_limit, include_clips,
+                             _wire_threshold(threshold), show_detailed_score),
+        merged=hit.merged,
     )
 
 
@@ -426,12 +503,15 @@ def build_videos_request(
     threshold: object = None,
     show_detailed_score: object = None,
 ) -> ClassifyRequest:
-    # v1.2 spec: required array of strings. A repeated id was served (classified once).
-    ids = _check_list("video_ids", video_ids, "give the ids of the videos to classify")
-    for i, vid in enumerate(ids):
-        _check_id(f"video_ids[{i}]", vid)
-    return _build(
-        "videos", {"video_ids": list(ids)}, options, classes, conversation_option,
+    def check_ids() -> Dict[str, Any]:
+        # v1.2 spec: required array of strings. A repeated id was served (classified once).
+        ids = _check_list("video_ids", video_ids, "give the ids of the videos to classify")
+        for i, vid in enumerate(ids):
+            _check_id(f"video_ids[{i}]", vid)
+        return {"video_ids": list(ids)}
+
+    return _memoised_build(
+        "videos", video_ids, check_ids, options, classes, conversation_option,
         page_limit, include_clips, threshold, show_detailed_score,
     )
 
@@ -447,11 +527,14 @@ def build_index_request(
     threshold: object = None,
     show_detailed_score: object = None,
 ) -> ClassifyRequest:
-    if index_id is None:
-        raise _fail("index_id", "is required, got None", "parameter_not_provided")
-    _check_id("index_id", index_id)
-    return _build(
-        "index", {"index_id": index_id}, options, classes, conversation_option,
+    def check_index() -> Dict[str, Any]:
+        if index_id is None:
+            raise _fail("index_id", "is required, got None", "parameter_not_provided")
+        _check_id("index_id", index_id)
+        return {"index_id": index_id}
+
+    return _memoised_build(
+        "index", index_id, check_index, options, classes, conversation_option,
         page_limit, include_clips, threshold, show_detailed_score,
     )
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import importlib
+import linecache
 import os
 import re
 import sys
 import threading
 import warnings
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Dict, Optional, Set, Tuple, Type
 
@@ -184,13 +184,15 @@ def _targets_v13(version: str) -> bool:
 
 
 def build_warning(
-    method: str, backend: str, version: str, *, today: Optional[_dt.date] = None, sent: bool = True
+    method: str, backend: str, version: str, *, today: Optional[_dt.date] = None, sent: bool = True,
+    unsupported: Optional[bool] = None,
 ) -> ClassifyDeprecationWarning:
     """``sent=False`` for the escalated warning raised before the request: nothing was served."""
     anchor = _ANCHORS[method]
     doc_url = f"{MIGRATION_DOC}#{anchor}"
     replacement = _REPLACEMENTS[method]
-    unsupported = _sunset_passed(today) or _targets_v13(version)
+    if unsupported is None:
+        unsupported = _sunset_passed(today) or _targets_v13(version)
     category: Type[ClassifyDeprecationWarning] = UnsupportedWarning if unsupported else ClassifyDeprecationWarning
     served = {
         "legacy": "the v1.2 endpoint (legacy backend)",
@@ -250,70 +252,149 @@ def _user_ignores_deprecations() -> bool:
     return any(re.match(r"^ignore(::|:[^:]*:)(Pending)?DeprecationWarning", opt or "") for opt in sys.warnoptions)
 
 
-@dataclass(frozen=True)
-class _Decision:
-    """A pending warning and what the filters in force say about it at the caller's line."""
+class _Site:
+    """What the filters in force decide about one call site's warning, computed once per
+    (site, method, backend, version, category) and reused while ``warnings.filters`` and
+    ``sys.warnoptions`` hold the same entries (every call re-checks that, in a few pointer
+    comparisons; a changed filter list recomputes it)."""
 
-    message: ClassifyDeprecationWarning
-    frame: FrameType
-    module: str
-    rule: Optional[Tuple[Any, ...]]
+    __slots__ = (
+        "category",
+        "filters",
+        "left_to_defaults",
+        "message",
+        "rule_sent",
+        "rule_unsent",
+        "text_unsent",
+        "warnoptions",
+    )
 
-    @property
-    def escalated(self) -> bool:
-        return self.rule is not None and self.rule[0] == "error"
+    def __init__(self, method: str, backend: str, version: str, unsupported: bool, module: str, lineno: int) -> None:
+        self.filters = list(warnings.filters)
+        self.warnoptions = list(sys.warnoptions)
+        unsent = build_warning(method, backend, version, sent=False, unsupported=unsupported)
+        self.message = build_warning(method, backend, version, unsupported=unsupported)
+        self.category: Type[ClassifyDeprecationWarning] = type(self.message)
+        self.text_unsent = str(unsent)
+        self.rule_unsent = _matching_filter(self.category, self.text_unsent, module, lineno)
+        rule = _matching_filter(self.category, str(self.message), module, lineno)
+        self.rule_sent = rule
+        self.left_to_defaults = rule is None or rule == _BUILTIN_MAIN or (
+            rule == _BUILTIN_IGNORE and _is_pythons_own_ignore()
+        )
 
-    @property
-    def left_to_python_defaults(self) -> bool:
-        rule = self.rule
-        return rule is None or rule == _BUILTIN_MAIN or (rule == _BUILTIN_IGNORE and _is_pythons_own_ignore())
+    def current(self) -> bool:
+        return warnings.filters == self.filters and sys.warnoptions == self.warnoptions
 
 
-def _decide(method: str, backend: str, version: str, sent: bool = True) -> Optional[_Decision]:
-    """None when silenced; raises at once in ``error`` mode."""
+_sites: Dict[Tuple[Any, ...], _Site] = {}
+_MAX_SITES = 4096
+_PAST_SUNSET = False
+_lazy_sources: Set[str] = set()
+
+
+class PendingWarning:
+    """The deprecation warning of one legacy call, decided before the request (escalation) and
+    emitted after it by :func:`warn_legacy_call`: the caller's frame is found and the filters
+    consulted once per call, not twice."""
+
+    __slots__ = ("backend", "filename", "globals", "lineno", "method", "module", "site", "unsupported", "version")
+
+    def __init__(self, method: str, backend: str, version: str, unsupported: bool, frame: FrameType) -> None:
+        self.method, self.backend, self.version, self.unsupported = method, backend, version, unsupported
+        self.filename = frame.f_code.co_filename
+        self.lineno = frame.f_lineno
+        self.globals: Dict[str, Any] = frame.f_globals
+        self.module = str(self.globals.get("__name__", "<unknown>"))
+        self.site = _site_for(self)
+
+    def for_backend(self, backend: str) -> _Site:
+        if backend != self.backend:  # ``auto`` switched during the call: the served backend is named
+            self.backend = backend
+            self.site = _site_for(self)
+        return self.site
+
+
+def _site_for(pending: PendingWarning) -> _Site:
+    key = (pending.filename, pending.lineno, pending.module, pending.method, pending.backend, pending.version,
+           pending.unsupported)
+    site = _sites.get(key)
+    if site is None or not site.current():
+        site = _Site(pending.method, pending.backend, pending.version, pending.unsupported, pending.module,
+                     pending.lineno)
+        if len(_sites) >= _MAX_SITES:
+            _sites.clear()
+        _sites[key] = site
+    return site
+
+
+def _unsupported(version: str) -> bool:
+    global _PAST_SUNSET
+    if not _PAST_SUNSET:
+        _PAST_SUNSET = _sunset_passed(None)  # once past, it stays past
+    return _PAST_SUNSET or _targets_v13(version)
+
+
+def raise_if_escalated(method: str, backend: str, version: str) -> Optional[PendingWarning]:
+    """Escalation (``TWELVELABS_CLASSIFY_WARNINGS=error`` or an ``error`` filter) fails the call
+    before anything is sent, rather than after a request was paid for. Otherwise returns the
+    pending warning for :func:`warn_legacy_call` (None when silenced)."""
     mode = resolve_warning_mode()
     if mode == "off":
         return None
-    message = build_warning(method, backend, version, sent=sent)
     if mode == "error":
-        raise message
+        raise build_warning(method, backend, version, sent=False)
     frame = _caller_frame()
     if frame is None:  # pragma: no cover - only when called from our own top level
         return None
-    module = str(frame.f_globals.get("__name__", "<unknown>"))
-    rule = _matching_filter(type(message), str(message), module, frame.f_lineno)
-    return _Decision(message, frame, module, rule)
+    pending = PendingWarning(method, backend, version, _unsupported(version), frame)
+    rule = pending.site.rule_unsent
+    if rule is not None and rule[0] == "error":
+        raise build_warning(method, backend, version, sent=False, unsupported=pending.unsupported)
+    return pending
 
 
-def raise_if_escalated(method: str, backend: str, version: str) -> None:
-    """Escalation (``TWELVELABS_CLASSIFY_WARNINGS=error`` or an ``error`` filter) fails the call
-    before anything is sent, rather than after a request was paid for."""
-    decision = _decide(method, backend, version, sent=False)
-    if decision is not None and decision.escalated:
-        raise decision.message
-
-
-def warn_legacy_call(method: str, backend: str, version: str) -> None:
-    decision = _decide(method, backend, version)
-    if decision is None:
-        return
-    message, frame = decision.message, decision.frame
-    filename, lineno = frame.f_code.co_filename, frame.f_lineno
-    category = type(message)
-    if not decision.left_to_python_defaults:
-        module_globals: Dict[str, Any] = frame.f_globals
-        registry = module_globals.setdefault("__warningregistry__", {})
-        # ``python -c`` code has no source a loader can give; linecache then fails on its globals.
-        source_globals = module_globals if os.path.isfile(filename) else None
-        warnings.warn_explicit(message, category, filename, lineno, module=decision.module, registry=registry,
-                               module_globals=source_globals)
-        return
-    key = (filename, lineno, method)
-    with _lock:
+def warn_legacy_call(
+    method: str, backend: str, version: str, pending: Optional[PendingWarning] = None
+) -> None:
+    """One warning per call site (Python's defaults) or as the user's filters say. ``pending``
+    is what :func:`raise_if_escalated` returned for this call; without it the decision is made here."""
+    if pending is None:
+        if resolve_warning_mode() == "off":
+            return
+        frame = _caller_frame()
+        if frame is None:  # pragma: no cover - only when called from our own top level
+            return
+        pending = PendingWarning(method, backend, version, _unsupported(version), frame)
+    site = pending.for_backend(backend)
+    filename, lineno = pending.filename, pending.lineno
+    if site.left_to_defaults:
+        key = (filename, lineno, method)
         if key in _seen:
             return
-        _seen.add(key)
-    warnings.showwarning(message, category, filename, lineno)
+        with _lock:
+            if key in _seen:
+                return
+            _seen.add(key)
+        warnings.showwarning(
+            build_warning(method, pending.backend, version, unsupported=pending.unsupported), site.category,
+            filename, lineno,
+        )
+        return
+    rule = site.rule_sent
+    if rule is not None and rule[0] == "ignore":
+        return
+    if filename not in _lazy_sources:
+        # Python's registry, actions and ``showwarning`` decide from here. The source line is
+        # read by ``linecache`` when shown; a module whose source only its loader can give
+        # (a zip) is registered once, instead of the loader reading the file on every call.
+        _lazy_sources.add(filename)
+        linecache.lazycache(filename, pending.globals)
+    registry = pending.globals.setdefault("__warningregistry__", {})
+    message = site.message
+    if rule is not None and rule[0] == "error":  # raised: a fresh instance, no shared traceback
+        message = build_warning(method, pending.backend, version, unsupported=pending.unsupported)
+    warnings.warn_explicit(message, site.category, filename, lineno, module=pending.module, registry=registry)
 
 
 def _user_stacklevel() -> int:
@@ -343,6 +424,7 @@ def reset_call_sites() -> None:
     """Forget which call sites were warned (the demo shows each backend's warning)."""
     with _lock:
         _seen.clear()
+        _sites.clear()
 
 
 def apply_deferred_warnoptions() -> None:

@@ -296,3 +296,48 @@ def test_off_in_process(legacy_client: TwelveLabs, sb: Any, monkeypatch: pytest.
     index_id = world_videos(sb.world)[0][0]
     assert _record(lambda: legacy_client.classify.index(index_id, ["visual"], CLASSES)) == []
     assert len(sb.requests()) == 1
+
+
+@pytest.mark.parametrize(
+    ("python_args", "expected_sites"),
+    [(("-W", "default::DeprecationWarning"), 4), (("-W", "always::DeprecationWarning"), 7)],
+    ids=["W-default-once-per-site", "W-always-every-call"],
+)
+def test_user_filter_that_shows_it_keeps_its_own_rule(app: Path, sb: Any, python_args: Tuple[str, ...],
+                                                      expected_sites: int) -> None:
+    """With a user filter in force the warning goes through Python's registry: ``default``
+    shows it once per call site (with its source line), ``always`` on every call."""
+    stdout, stderr, found = run_app(app, sb, "sites", *python_args)
+    assert "CALLS 7" in stdout
+    assert len(found) == expected_sites, stderr
+    assert {f for f, _, _ in found} == {str(app / "app" / "worker.py")}
+    assert "# SITE-LOOP" in stderr
+
+
+def test_user_default_filter_in_process_once_per_site_and_again_after_filters_change(
+    legacy_client: TwelveLabs, sb: Any
+) -> None:
+    index_id = world_videos(sb.world)[0][0]
+
+    def call() -> None:
+        legacy_client.classify.index(index_id, ["visual"], CLASSES)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("default", category=DeprecationWarning)
+        for _ in range(3):
+            call()
+        assert len([w for w in caught if issubclass(w.category, ClassifyDeprecationWarning)]) == 1
+        # Changing the filters resets Python's registries: the site is warned again, once.
+        warnings.filterwarnings("ignore", category=ResourceWarning)
+        call()
+        call()
+        assert len([w for w in caught if issubclass(w.category, ClassifyDeprecationWarning)]) == 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("ignore", category=ClassifyDeprecationWarning)
+        call()
+        assert caught == []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.filterwarnings("error", message=r".*this call was served by", category=DeprecationWarning)
+        with pytest.raises(UnsupportedWarning):  # matches the after-the-call text only: raised after it
+            call()
+    assert len(sb.requests()) == 7

@@ -20,7 +20,7 @@ from .._request import (
     parse_request_options,
 )
 from .._types import RequestOptions
-from .._warnings import raise_if_escalated, warn_legacy_call
+from .._warnings import PendingWarning, raise_if_escalated, warn_legacy_call
 
 if TYPE_CHECKING:
     from .._client import AsyncTwelveLabs, TwelveLabs
@@ -41,35 +41,32 @@ class _ClassifyBase:
     def _videos_request(
         self, video_ids: Any, options: Any, classes: Any, conversation_option: Any, page_limit: Any,
         include_clips: Any, threshold: Any, show_detailed_score: Any, kwargs: Dict[str, Any],
-    ) -> tuple[ClassifyRequest, RequestOptions]:
+    ) -> tuple[ClassifyRequest, RequestOptions, Optional[PendingWarning]]:
         check_api_key(self._client.config.api_key)
         request = build_videos_request(
             video_ids, options, classes, conversation_option=conversation_option, page_limit=page_limit,
             include_clips=include_clips, threshold=threshold, show_detailed_score=show_detailed_score,
         )
         opts = parse_request_options(kwargs)
-        raise_if_escalated("videos", self._backend_name(), self._version)
-        return request, opts
+        return request, opts, raise_if_escalated("videos", self._backend_name(), self._version)
 
     def _index_request(
         self, index_id: Any, options: Any, classes: Any, conversation_option: Any, page_limit: Any,
         include_clips: Any, threshold: Any, show_detailed_score: Any, kwargs: Dict[str, Any],
-    ) -> tuple[ClassifyRequest, RequestOptions]:
+    ) -> tuple[ClassifyRequest, RequestOptions, Optional[PendingWarning]]:
         check_api_key(self._client.config.api_key)
         request = build_index_request(
             index_id, options, classes, conversation_option=conversation_option, page_limit=page_limit,
             include_clips=include_clips, threshold=threshold, show_detailed_score=show_detailed_score,
         )
         opts = parse_request_options(kwargs)
-        raise_if_escalated("index", self._backend_name(), self._version)
-        return request, opts
+        return request, opts, raise_if_escalated("index", self._backend_name(), self._version)
 
-    def _page_request(self, page_token: Any, kwargs: Dict[str, Any]) -> tuple[str, RequestOptions]:
+    def _page_request(self, page_token: Any, kwargs: Dict[str, Any]) -> tuple[str, RequestOptions, Optional[PendingWarning]]:
         check_api_key(self._client.config.api_key)
         token = check_page_token(page_token)
         opts = parse_request_options(kwargs)
-        raise_if_escalated("by_page_token", self._backend_name(), self._version)
-        return token, opts
+        return token, opts, raise_if_escalated("by_page_token", self._backend_name(), self._version)
 
     def _result(self, page: BackendPage) -> ClassifyPageResult:
         result = ClassifyPageResult(self, **page.body)
@@ -77,8 +74,9 @@ class _ClassifyBase:
         result._backend = page.backend
         return result
 
-    def _warn(self, method: str, page: Optional[BackendPage]) -> None:
-        warn_legacy_call(method, page.backend if page is not None else self._backend_name(), self._version)
+    def _warn(self, method: str, page: Optional[BackendPage], pending: Optional[PendingWarning]) -> None:
+        if pending is not None:  # None: silenced (``TWELVELABS_CLASSIFY_WARNINGS=off``)
+            warn_legacy_call(method, page.backend if page is not None else self._backend_name(), self._version, pending)
 
 
 class Classify(_ClassifyBase):
@@ -102,7 +100,7 @@ class Classify(_ClassifyBase):
         show_detailed_score: Optional[bool] = None,
         **kwargs: Any,
     ) -> ClassifyPageResult:
-        request, opts = self._videos_request(
+        request, opts, pending = self._videos_request(
             video_ids, options, classes, conversation_option, page_limit, include_clips, threshold,
             show_detailed_score, kwargs,
         )
@@ -111,7 +109,7 @@ class Classify(_ClassifyBase):
             page = self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
-            self._warn("videos", page)
+            self._warn("videos", page, pending)
 
     def index(
         self,
@@ -126,7 +124,7 @@ class Classify(_ClassifyBase):
         show_detailed_score: Optional[bool] = None,
         **kwargs: Any,
     ) -> ClassifyPageResult:
-        request, opts = self._index_request(
+        request, opts, pending = self._index_request(
             index_id, options, classes, conversation_option, page_limit, include_clips, threshold,
             show_detailed_score, kwargs,
         )
@@ -135,16 +133,16 @@ class Classify(_ClassifyBase):
             page = self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
-            self._warn("index", page)
+            self._warn("index", page, pending)
 
     def by_page_token(self, page_token: str, **kwargs: Any) -> ClassifyPageResult:
-        token, opts = self._page_request(page_token, kwargs)
+        token, opts, pending = self._page_request(page_token, kwargs)
         page: Optional[BackendPage] = None
         try:
             page = self._client._open_backend().page(token, opts)
             return self._result(page)
         finally:
-            self._warn("by_page_token", page)
+            self._warn("by_page_token", page, pending)
 
 
 class AsyncClassify(_ClassifyBase):
@@ -168,7 +166,7 @@ class AsyncClassify(_ClassifyBase):
         show_detailed_score: Optional[bool] = None,
         **kwargs: Any,
     ) -> ClassifyPageResult:
-        request, opts = self._videos_request(
+        request, opts, pending = self._videos_request(
             video_ids, options, classes, conversation_option, page_limit, include_clips, threshold,
             show_detailed_score, kwargs,
         )
@@ -177,7 +175,7 @@ class AsyncClassify(_ClassifyBase):
             page = await self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
-            self._warn("videos", page)
+            self._warn("videos", page, pending)
 
     async def index(
         self,
@@ -192,7 +190,7 @@ class AsyncClassify(_ClassifyBase):
         show_detailed_score: Optional[bool] = None,
         **kwargs: Any,
     ) -> ClassifyPageResult:
-        request, opts = self._index_request(
+        request, opts, pending = self._index_request(
             index_id, options, classes, conversation_option, page_limit, include_clips, threshold,
             show_detailed_score, kwargs,
         )
@@ -201,13 +199,13 @@ class AsyncClassify(_ClassifyBase):
             page = await self._client._open_backend().classify(request, opts)
             return self._result(page)
         finally:
-            self._warn("index", page)
+            self._warn("index", page, pending)
 
     async def by_page_token(self, page_token: str, **kwargs: Any) -> ClassifyPageResult:
-        token, opts = self._page_request(page_token, kwargs)
+        token, opts, pending = self._page_request(page_token, kwargs)
         page: Optional[BackendPage] = None
         try:
             page = await self._client._open_backend().page(token, opts)
             return self._result(page)
         finally:
-            self._warn("by_page_token", page)
+            self._warn("by_page_token", page, pending)
