@@ -38,7 +38,7 @@ import logging
 import threading
 from concurrent.futures import Future
 from fractions import Fraction
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from classify_shim._backend import (
     AsyncBackend,
@@ -48,6 +48,7 @@ from classify_shim._backend import (
     load_async_backend,
     load_backend,
 )
+from classify_shim._bodies import PageBody
 from classify_shim._compare import (
     DEFAULT_TOLERANCES,
     ClassComparison,
@@ -57,6 +58,7 @@ from classify_shim._compare import (
     compare_results,
 )
 from classify_shim._config import ClientConfig
+from classify_shim._events import MismatchCallback
 from classify_shim._exceptions import TwelveLabsError
 from classify_shim._request import MAX_PAGE_LIMIT, ClassifyRequest
 from classify_shim._types import RequestOptions
@@ -205,7 +207,7 @@ class ShadowReport:
         )
 
 
-def _next_token(body: Dict[str, Any]) -> Optional[str]:
+def _next_token(body: PageBody) -> Optional[str]:
     info = body.get("page_info")
     token = info.get("next_page_token") if isinstance(info, dict) else None
     return token if isinstance(token, str) and token else None
@@ -223,7 +225,7 @@ class _Core:
         self.config = config
         self.sampler = Sampler(config.shadow_sample_rate)
         self.report = ShadowReport(tolerances)
-        self.on_mismatch: Optional[Callable[[Any], None]] = config.on_mismatch
+        self.on_mismatch: Optional[MismatchCallback] = config.on_mismatch
         self.pegasus_error: Optional[BaseException] = None  # construction failure, kept
         self.saved = config.shadow_legacy_results  # the legacy side, when it is recordings
 
@@ -244,7 +246,7 @@ class _Core:
         logger.error("shadow comparison failed unexpectedly", exc_info=exc)
 
     def publish(
-        self, request: ClassifyRequest, legacy_body: Optional[Dict[str, Any]], pegasus_body: Dict[str, Any],
+        self, request: ClassifyRequest, legacy_body: Optional[Mapping[str, Any]], pegasus_body: Mapping[str, Any],
         failures: Sequence[VideoFailure],
     ) -> MismatchReport:
         """Compare and report; ``legacy_body`` None means "the saved results" (``self.saved``)."""
@@ -470,15 +472,16 @@ class ShadowBackend:
             pegasus_body, failures = self._pegasus_result(job.request, served)
             self._core.publish(job.request, None, pegasus_body, failures)
             return
+        pegasus_ok = False
         try:
             pegasus_body, failures = self._pegasus_result(job.request)
+            pegasus_ok = True
         except Exception as exc:
             self._core.pegasus_failed(job.request.kind, exc)
-            job.legacy.result()  # keep the job alive until the caller's call ended
-            return
-        legacy_page = job.legacy.result()
-        if legacy_page is None:
+        legacy_page = job.legacy.result()  # waits for the caller's call to end
+        if legacy_page is None:  # counted whatever Pegasus did: the caller saw this error
             self._core.report._bump("legacy_errors")
+        if legacy_page is None or not pegasus_ok:
             return
         self._core.publish(job.request, legacy_page.body, pegasus_body, failures)
 
@@ -610,14 +613,16 @@ class AsyncShadowBackend:
                 self._core.internal_error(exc)
             return
         try:
+            pegasus_ok = False
             try:
                 pegasus_body, failures = await self._pegasus_result(request)
+                pegasus_ok = True
             except Exception as exc:
                 self._core.pegasus_failed(request.kind, exc)
-                return
             legacy_page = await legacy
-            if legacy_page is None:
+            if legacy_page is None:  # counted whatever Pegasus did: the caller saw this error
                 self._core.report._bump("legacy_errors")
+            if legacy_page is None or not pegasus_ok:
                 return
             self._core.publish(request, legacy_page.body, pegasus_body, failures)
         except Exception as exc:

@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 import socket
+import sys
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, TypeVar
 
 import pytest
@@ -23,7 +24,7 @@ from classify_shim import (
     TwelveLabs,
 )
 from classify_shim._exceptions import APIStatusError
-from classify_shim.models import ClassifyClassParams, ClassifyPageResult
+from classify_shim.models import AsyncClassifyPageResult, ClassifyClassParams, ClassifyPageResult
 from classify_shim.resources.classify import AsyncClassify
 from legacy_support import API_KEY
 
@@ -101,7 +102,8 @@ def test_results_equal_the_sync_client(sb: Any, method: str, kwargs: Dict[str, A
             return result
 
     got = run(main())
-    assert type(got) is type(expected) and got.backend == expected.backend == "legacy"
+    assert type(expected) is ClassifyPageResult and type(got) is AsyncClassifyPageResult
+    assert isinstance(got, ClassifyPageResult) and got.backend == expected.backend == "legacy"
     assert _masked(got) == _masked(expected)
     assert len(got.data) > 0
 
@@ -154,6 +156,83 @@ def test_async_for_pages_through_everything_first_page_first(sb: Any) -> None:
     assert len(ids) == total == len(set(ids)) and len(pages) == -(-total // 2) > 1
     # the result moved along to the last page, as the sync iterator does
     assert result.page_info.next_page_token in ("", None) and result.page_info.prev_page_token
+
+
+def test_anext_pages_like_sync_next(sb: Any) -> None:
+    """``await result.anext()`` / ``await result.__anext__()`` = the sync ``next(result)``: the
+    *following* page's data, ``page_info`` moved along, StopAsyncIteration after the last."""
+    with _sync(sb) as client:
+        sync_result = client.classify.index(_index(sb), OPTIONS, CLASSES, page_limit=2)
+        sync_next = [json.dumps(d.model_dump()) for d in sync_result]
+        sync_infos = sync_result.page_info.model_dump()
+    assert len(sync_next) >= 2
+
+    async def main() -> Tuple[List[str], Dict[str, Any], int]:
+        async with _async(sb) as client:
+            result = await client.classify.index(_index(sb), OPTIONS, CLASSES, page_limit=2)
+            got = [json.dumps((await result.anext()).model_dump()),
+                   json.dumps((await result.__anext__()).model_dump())]
+            while True:
+                try:
+                    got.append(json.dumps((await result.anext()).model_dump()))
+                except StopAsyncIteration:
+                    break
+            before = len(sb.requests())
+            with pytest.raises(StopAsyncIteration):
+                await result.anext()  # at the end it stays at the end, without a request
+            return got, result.page_info.model_dump(), len(sb.requests()) - before
+
+    got, info, sent = run(main())
+    assert got == sync_next and sent == 0
+    # the result moved to its last page, as the sync one did (tokens differ: two results)
+    for pi in (info, sync_infos):
+        assert pi["next_page_token"] in ("", None) and pi["prev_page_token"]
+    assert (info["total_results"], info["limit_per_page"]) == (sync_infos["total_results"], 2)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="the anext() builtin is Python 3.10+")
+def test_builtin_anext_works(sb: Any) -> None:
+    async def main() -> Tuple[int, int]:
+        async with _async(sb) as client:
+            result = await client.classify.index(_index(sb), OPTIONS, CLASSES, page_limit=2)
+            second = await anext(result)  # noqa: F821 (3.10+)
+            return len(second), len(result.data)
+
+    second, first = run(main())
+    assert second > 0 and first == 2
+
+
+def test_sync_iteration_of_an_async_result_raises_a_clear_type_error(sb: Any) -> None:
+    """next(result) used to return a coroutine that was never awaited (nothing fetched, a
+    RuntimeWarning at best); now it says what to write instead, and sends nothing."""
+    import warnings
+
+    async def main() -> Tuple[List[str], int]:
+        async with _async(sb) as client:
+            result = await client.classify.index(_index(sb), OPTIONS, CLASSES, page_limit=2)
+            assert result.page_info.next_page_token
+            before = len(sb.requests())
+            messages = []
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)  # a coroutine never awaited fails here
+                for attempt in (lambda: next(result), lambda: [d for d in result], lambda: list(result)):
+                    with pytest.raises(TypeError) as err:
+                        attempt()
+                    messages.append(str(err.value))
+            return messages, len(sb.requests()) - before
+
+    messages, sent = run(main())
+    assert sent == 0
+    for message in messages:
+        assert "await result.anext()" in message and "async for" in message
+
+
+def test_sync_results_keep_0_3_2_iteration_only(sb: Any) -> None:
+    """The sync result is 0.3.2's iterator and nothing more: no async iteration to misuse."""
+    with _sync(sb) as client:
+        result = client.classify.index(_index(sb), OPTIONS, CLASSES, page_limit=2)
+    assert not hasattr(result, "__aiter__") and not hasattr(result, "anext")
+    assert iter(result) is result
 
 
 def test_async_for_on_a_single_page_yields_it_once(sb: Any) -> None:

@@ -6,9 +6,10 @@ retries and chained errors. Delete this folder when no v1.2 endpoint is left to 
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, cast
 
 from classify_shim._backend import BackendPage
+from classify_shim._bodies import PageBody
 from classify_shim._config import ClientConfig
 from classify_shim._exceptions import APIStatusError, TwelveLabsError
 from classify_shim._http import AsyncHTTP, HTTPResponse, SyncHTTP
@@ -61,7 +62,8 @@ def _page(response: HTTPResponse) -> BackendPage:
         raise TwelveLabsError(
             f"the v1.2 classify endpoint answered {response.status_code} without a result page: {str(body)[:200]!r}"
         )
-    return BackendPage(body=body, backend="legacy")
+    # The shape is the v1.2 API's; the models check every field when the page is wrapped.
+    return BackendPage(body=cast(PageBody, body), backend="legacy")
 
 
 def _body(request: ClassifyRequest) -> Dict[str, Any]:

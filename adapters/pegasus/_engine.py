@@ -35,7 +35,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from classify_shim._backend import BackendPage, VideoFailure, optional_callback
+from classify_shim._bodies import PageBody, VideoBody
 from classify_shim._config import ClientConfig
+from classify_shim._events import Progress, ProgressStatus
 from classify_shim._exceptions import (
     APIError,
     APIStatusError,
@@ -108,19 +110,6 @@ def choose_strategy(configured: str, model: str, videos_needing_model: int) -> s
     return "batch" if allows and videos_needing_model >= AUTO_BATCH_MIN_VIDEOS else "sync"
 
 
-@dataclass(frozen=True)
-class Progress:
-    """Passed to ``on_progress`` after each video: ``status`` is ``"analyzed"`` (model called),
-    ``"cached"`` (answers from the cache), ``"exact_match"`` (transcript only, no model call) or
-    ``"failed"`` (reported in ``result.errors``). The sync client calls it from its worker
-    thread; an exception it raises is logged and ignored."""
-
-    done: int
-    total: int
-    video_id: str
-    status: str
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -168,9 +157,9 @@ class _Chunk:
 @dataclass
 class _VideoOutcome:
     video_id: str
-    item: Optional[Dict[str, Any]]
+    item: Optional[VideoBody]
     failure: Optional[VideoFailure]
-    status: str
+    status: ProgressStatus
     calls: int = 0
 
 
@@ -347,7 +336,7 @@ class Core:
     # ------------------------------------------------------------------ pages
 
     def _page_from(
-        self, result_id: str, header: ResultHeader, items: List[Dict[str, Any]], page: int
+        self, result_id: str, header: ResultHeader, items: List[VideoBody], page: int
     ) -> BackendPage:
         limit = header.page_limit
         expires_at = header.expires_at
@@ -355,7 +344,7 @@ class Core:
         if not 0 <= page < pages:
             raise ClassifyValidationError("page_token", f"points to page {page + 1} of a {pages}-page result")
         key = self.config.api_key
-        body = {
+        body: PageBody = {
             "data": items,
             "page_info": {
                 "limit_per_page": limit,
@@ -713,9 +702,10 @@ class Core:
                 attempts=max(1, calls),
             )
         answer = merge_answers(parts) if parts else None
-        item = None
+        item: Optional[VideoBody] = None
         if answer is not None or not chunks or exact:
             item = map_video(record.video_id, record.duration, answer, exact, request, self.config.calibration)
+        status: ProgressStatus
         if failure is not None:
             status = "failed"
         elif not chunks:

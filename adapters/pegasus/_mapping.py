@@ -12,14 +12,15 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from classify_shim._bodies import ClassBody, ClipBody, VideoBody
 from classify_shim._calibration import CalibrationProfile
 from classify_shim._request import ClassifyRequest, ClassSpec
 from classify_shim._rules import (
     clamp,
+    class_sort_key,
     duration_ratio,
-    order_classes,
     order_clips,
     round_score,
     round_time,
@@ -228,6 +229,16 @@ def _quality(clips: Mapping[_ClipKey, float]) -> Optional[float]:
     return sum((k[1] - k[0]) * v for k, v in clips.items()) / weight
 
 
+@dataclass(frozen=True)
+class _Scored:
+    """A passing class before ordering: its v1.2 body, plus the clip statistics that become
+    ``detailed_scores`` once every class's score (and so the softmax share) is known."""
+
+    body: ClassBody
+    max_score: float
+    avg_score: float
+
+
 def _class_result(
     spec: ClassSpec,
     parsed: Optional[ParsedClass],
@@ -235,7 +246,7 @@ def _class_result(
     duration: float,
     request: ClassifyRequest,
     calibration: Optional[CalibrationProfile] = None,
-) -> Optional[Dict[str, Any]]:
+) -> Optional[_Scored]:
     presence = class_presence(parsed, bool(exact_segments))
     model_segments = list(parsed.segments) if parsed is not None else []
     clips = _clips([*model_segments, *exact_segments], duration)
@@ -252,25 +263,25 @@ def _class_result(
         thresholds = fitted.thresholds(thresholds)
     if not thresholds.passes_class(score, ratio):
         return None
-    result: Dict[str, Any] = {"name": spec.name, "score": score, "duration_ratio": ratio}
+    body: ClassBody = {"name": spec.name, "score": score, "duration_ratio": ratio}
     known = math.isfinite(duration) and duration > 0
     scored = [
         (k, round_score(clip_score(v, presence, (k[1] - k[0]) / duration if known else 0.0)))
         for k, v in clips.items()
     ]
     if request.include_clips:
-        result["clips"] = order_clips(
+        clip_bodies: List[ClipBody] = [
             {"start": k[0], "end": k[1], "score": v, "option": k[2], "prompt": k[3], "thumbnail_url": None}
             for k, v in scored
             if request.threshold.passes_clip(v)
-        )
+        ]
+        body["clips"] = order_clips(clip_bodies)
     scores = sorted(v for _, v in scored)
     top = round_score(max(scores, default=0.0))
     mean = round_score(sum(scores) / len(scores)) if scores else 0.0
     if scores and scores[0] < scores[-1] and mean >= top:
         mean = round_score(top - 0.01)  # rounding must not hide that the clips differ
-    result["_detail"] = (top, mean)
-    return result
+    return _Scored(body, top, mean)
 
 
 def map_video(
@@ -280,7 +291,7 @@ def map_video(
     exact: Mapping[str, Sequence[Segment]],
     request: ClassifyRequest,
     calibration: Optional[CalibrationProfile] = None,
-) -> Optional[Dict[str, Any]]:
+) -> Optional[VideoBody]:
     """The v1.2 ``data[]`` item for one video, or None when no class passes the thresholds.
 
     ``answer`` is the (merged) model answer, None when no class needed the model; ``exact``
@@ -290,7 +301,7 @@ def map_video(
     scores and ratios and shifts the thresholds per class before they are applied.
     """
     parsed_classes = answer.classes if answer is not None else {}
-    results: List[Dict[str, Any]] = []
+    results: List[_Scored] = []
     for spec in request.classes:
         r = _class_result(spec, parsed_classes.get(spec.name), exact.get(spec.name, ()), duration, request,
                           calibration)
@@ -298,17 +309,17 @@ def map_video(
             results.append(r)
     if not results:
         return None
-    ordered = order_classes(results)
-    normalized = softmax_percentages([r["score"] for r in ordered])
-    classes: List[Dict[str, Any]] = []
+    ordered = sorted(results, key=lambda r: class_sort_key(r.body))
+    normalized = softmax_percentages([r.body["score"] for r in ordered])
+    classes: List[ClassBody] = []
     for r, norm in zip(ordered, normalized):
-        max_score, avg_score = r.pop("_detail")
+        body = r.body
         if request.show_detailed_score:
-            r["detailed_scores"] = {"max_score": max_score, "avg_score": avg_score, "normalized_score": norm}
-        classes.append(r)
+            body["detailed_scores"] = {"max_score": r.max_score, "avg_score": r.avg_score, "normalized_score": norm}
+        classes.append(body)
     return {"video_id": video_id, "classes": classes}
 
 
-def order_videos(videos: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def order_videos(videos: List[VideoBody]) -> List[VideoBody]:
     """Videos by their top class score (desc), ties by video id; a new list."""
     return _order_videos(videos)

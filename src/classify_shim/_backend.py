@@ -12,6 +12,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, runtime_checkable
 
+from ._bodies import PageBody
 from ._request import ClassifyRequest
 from ._types import RequestOptions
 
@@ -42,7 +43,7 @@ class VideoFailure:
 class BackendPage:
     """One page in the v1.2 wire shape: ``{"data": [...], "page_info": {...}}``."""
 
-    body: Dict[str, Any]
+    body: PageBody
     backend: str
     errors: List[VideoFailure] = field(default_factory=list)
 
@@ -102,7 +103,7 @@ def load_async_backend(name: str, config: ClientConfig) -> AsyncBackend:
     return backend
 
 
-def optional_callback(cb: Optional[Callable[..., None]], *args: Any) -> None:
+def optional_callback(cb: Optional[Callable[..., object]], *args: Any) -> None:
     """Call a user callback without letting its failure break a classify call."""
     if cb is None:
         return

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Literal, Optional, Sequence, Type, Union
+from typing import Any, Literal, Optional, Sequence, Type, Union
 
 import httpx
 
 from ._backend import AsyncBackend, SyncBackend, load_async_backend, load_backend
 from ._calibration import CalibrationProfile
 from ._config import DEFAULT_API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_PAGE_TTL_S, ClientConfig
+from ._events import MismatchCallback, ProgressCallback
 from ._types import NOT_GIVEN, BackendName, NotGiven, Secret
 from ._warnings import warn_version_redirect
 from .resources.classify import AsyncClassify, Classify
@@ -91,9 +92,9 @@ class TwelveLabs(_ClientBase):
         cache: Union[bool, str, Path, None] = None,
         max_concurrency: Optional[int] = None,
         page_ttl_s: float = DEFAULT_PAGE_TTL_S,
-        on_progress: Optional[Callable[[Any], None]] = None,
+        on_progress: Optional[ProgressCallback] = None,
         shadow_sample_rate: float = 1.0,
-        on_mismatch: Optional[Callable[[Any], None]] = None,
+        on_mismatch: Optional[MismatchCallback] = None,
         calibration: Union[bool, str, Path, CalibrationProfile, None] = None,
         shadow_legacy_results: Union[str, Path, Sequence[Union[str, Path]], None] = None,
     ) -> None:
@@ -156,9 +157,9 @@ class AsyncTwelveLabs(_ClientBase):
         cache: Union[bool, str, Path, None] = None,
         max_concurrency: Optional[int] = None,
         page_ttl_s: float = DEFAULT_PAGE_TTL_S,
-        on_progress: Optional[Callable[[Any], None]] = None,
+        on_progress: Optional[ProgressCallback] = None,
         shadow_sample_rate: float = 1.0,
-        on_mismatch: Optional[Callable[[Any], None]] = None,
+        on_mismatch: Optional[MismatchCallback] = None,
         calibration: Union[bool, str, Path, CalibrationProfile, None] = None,
         shadow_legacy_results: Union[str, Path, Sequence[Union[str, Path]], None] = None,
     ) -> None:

@@ -10,11 +10,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import httpx
 
 from ._calibration import CalibrationProfile, load_profile
+from ._events import MismatchCallback, ProgressCallback
 from ._exceptions import TwelveLabsError
 from ._saved import SavedResults, SavedResultsError, load_saved
 from ._types import NotGiven, Secret
@@ -173,11 +174,11 @@ class ClientConfig:
     cache_url: Optional[str] = None  # a shared store (redis://host:port/db?prefix=...)
     max_concurrency: Optional[int] = None
     page_ttl_s: float = DEFAULT_PAGE_TTL_S
-    on_progress: Optional[Callable[[Any], None]] = None
+    on_progress: Optional[ProgressCallback] = None
     calibration: Optional[CalibrationProfile] = None  # applied to Pegasus scores, ratios, thresholds
     # shadow mode
     shadow_sample_rate: float = 1.0
-    on_mismatch: Optional[Callable[[Any], None]] = None
+    on_mismatch: Optional[MismatchCallback] = None
     shadow_legacy_results: Optional[SavedResults] = None  # saved v1.2 results instead of a live legacy side
     requested_version: Optional[str] = None  # "v1.3" when it was asked for and classify uses v1.2
     extra: dict[str, Any] = field(default_factory=dict)
@@ -217,9 +218,9 @@ class ClientConfig:
         cache: Union[bool, str, Path, None] = None,
         max_concurrency: Optional[int] = None,
         page_ttl_s: float = DEFAULT_PAGE_TTL_S,
-        on_progress: Optional[Callable[[Any], None]] = None,
+        on_progress: Optional[ProgressCallback] = None,
         shadow_sample_rate: float = 1.0,
-        on_mismatch: Optional[Callable[[Any], None]] = None,
+        on_mismatch: Optional[MismatchCallback] = None,
         calibration: Union[bool, str, Path, CalibrationProfile, None] = None,
         shadow_legacy_results: Union[str, Path, Sequence[Union[str, Path]], None] = None,
     ) -> ClientConfig:

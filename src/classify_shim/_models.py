@@ -11,7 +11,6 @@ from typing import (
     TYPE_CHECKING,
     Any,
     AsyncIterator,
-    Dict,
     Iterable,
     List,
     Literal,
@@ -24,10 +23,13 @@ from typing import (
 from pydantic import BaseModel, GetCoreSchemaHandler, PrivateAttr, TypeAdapter
 from pydantic_core import core_schema
 
+from ._bodies import ClassParamsBody, PageBody
+
 if TYPE_CHECKING:
     from ._backend import VideoFailure
 
 __all__ = [
+    "AsyncClassifyPageResult",
     "ClassifyClass",
     "ClassifyClassParams",
     "ClassifyClip",
@@ -39,6 +41,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_Page = TypeVar("_Page", bound="ClassifyPageResult")
 
 OptionName = Union[str, Literal["visual", "conversation", "text_in_video"]]
 ConversationOption = Union[str, Literal["semantic", "exact_match"]]
@@ -108,8 +111,12 @@ class ClassifyClassParams:
         self.options = options
         self.conversation_option = conversation_option
 
-    def to_dict(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {k: v for k, v in (("name", self.name), ("prompts", self.prompts)) if v is not None}
+    def to_dict(self) -> ClassParamsBody:
+        out: ClassParamsBody = {}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.prompts is not None:
+            out["prompts"] = self.prompts
         if self.options is not None:
             out["options"] = self.options
         if self.conversation_option is not None:
@@ -173,6 +180,16 @@ class ClassifyPageResult(BaseModel):
         super().__init__(**data)
         self._resource = resource
 
+    @classmethod
+    def from_body(
+        cls: type[_Page], resource: Any, body: PageBody, errors: Iterable[VideoFailure] = (), backend: str = ""
+    ) -> _Page:
+        """The page a backend served, wrapped for the caller (``resource`` fetches the next ones)."""
+        result = cls(resource, **body)
+        result._errors.extend(errors)
+        result._backend = backend
+        return result
+
     @property
     def errors(self) -> List[VideoFailure]:
         """Videos that ended in the error report instead of ``data`` (Pegasus backend)."""
@@ -194,17 +211,6 @@ class ClassifyPageResult(BaseModel):
         self._advance(page)
         return page.data
 
-    def __aiter__(self) -> AsyncIterator[RootModelList[ClassifyVideoData]]:
-        return self._aiter_pages()
-
-    async def _aiter_pages(self) -> AsyncIterator[RootModelList[ClassifyVideoData]]:
-        """``async for data in result``: this page's data first, then each following page."""
-        yield self.data
-        while self.page_info.next_page_token:
-            page: ClassifyPageResult = await self._resource.by_page_token(self.page_info.next_page_token)
-            self._advance(page)
-            yield page.data
-
     def _advance(self, page: ClassifyPageResult) -> None:
         self.page_info = page.page_info
         if not page.errors:
@@ -216,3 +222,51 @@ class ClassifyPageResult(BaseModel):
             if failure not in seen:
                 seen.add(failure)
                 self._errors.append(failure)
+
+
+class AsyncClassifyPageResult(ClassifyPageResult):
+    """A page from :class:`~classify_shim.AsyncTwelveLabs`: the same data, paged with ``await``.
+
+    ``async for data in result`` yields this page's ``data`` first, then each following page's;
+    ``await result.anext()`` (or ``await anext(result)`` on Python 3.10+) fetches the *next*
+    page and returns its ``data``, as ``next(result)`` does for the sync client, raising
+    ``StopAsyncIteration`` after the last. ``next(result)`` and ``for data in result`` raise
+    ``TypeError``: fetching a page is a coroutine here, and one that is never awaited would
+    silently fetch nothing.
+    """
+
+    def __iter__(self) -> AsyncClassifyPageResult:  # type: ignore[override]
+        raise TypeError(_SYNC_ON_ASYNC)
+
+    def __next__(self) -> RootModelList[ClassifyVideoData]:
+        raise TypeError(_SYNC_ON_ASYNC)
+
+    def __aiter__(self) -> AsyncIterator[RootModelList[ClassifyVideoData]]:
+        return self._aiter_pages()
+
+    async def _aiter_pages(self) -> AsyncIterator[RootModelList[ClassifyVideoData]]:
+        yield self.data
+        while True:
+            try:
+                yield await self.anext()
+            except StopAsyncIteration:
+                return
+
+    async def __anext__(self) -> RootModelList[ClassifyVideoData]:
+        return await self.anext()
+
+    async def anext(self) -> RootModelList[ClassifyVideoData]:
+        """The next page's ``data`` (``page_info`` moves along); ``StopAsyncIteration`` at the end."""
+        token = self.page_info.next_page_token
+        if not token:
+            raise StopAsyncIteration
+        page: ClassifyPageResult = await self._resource.by_page_token(token)
+        self._advance(page)
+        return page.data
+
+
+_SYNC_ON_ASYNC = (
+    "a result of AsyncTwelveLabs pages asynchronously: use `await result.anext()` (or "
+    "`await anext(result)` on Python 3.10+) instead of next(result), and `async for data in result` "
+    "instead of `for data in result`"
+)

@@ -274,7 +274,7 @@ def _class_as_dict(index: int, item: object) -> Dict[str, Any]:
     - is read by its fields, duck-typed; dicts keep every key (extra keys were accepted by v1.2:
     its schema has no ``additionalProperties: false``)."""
     if isinstance(item, ClassifyClassParams):
-        return item.to_dict()
+        return dict(item.to_dict())
     if isinstance(item, Mapping):
         return {k: v for k, v in item.items() if v is not None}
     dump = getattr(item, "model_dump", None)

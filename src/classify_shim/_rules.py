@@ -8,7 +8,7 @@ Every function here is pure and deterministic: same input, same output, byte for
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, List, Mapping, Sequence, Tuple
+from typing import Any, Iterable, List, Mapping, Sequence, Tuple, TypeVar
 
 __all__ = [
     "NORMALIZE_TEMPERATURE",
@@ -145,14 +145,18 @@ def video_sort_key(video: Mapping[str, Any]) -> Tuple[Any, ...]:
             -sum(float(c["score"]) for c in classes), str(video["video_id"]))
 
 
-def order_clips(clips: Iterable[Mapping[str, Any]]) -> List[Any]:
+_Item = TypeVar("_Item", bound=Mapping[str, Any])
+"""A clip, class or video body (the v1.2 TypedDicts, or any mapping with those keys)."""
+
+
+def order_clips(clips: Iterable[_Item]) -> List[_Item]:
     return sorted(clips, key=clip_sort_key)
 
 
-def order_classes(classes: Iterable[Mapping[str, Any]]) -> List[Any]:
+def order_classes(classes: Iterable[_Item]) -> List[_Item]:
     return sorted(classes, key=class_sort_key)
 
 
-def order_videos(videos: Iterable[Mapping[str, Any]]) -> List[Any]:
+def order_videos(videos: Iterable[_Item]) -> List[_Item]:
     """v1.2 observed order: ``data[]`` by top class score, descending; ties by evidence, then id."""
     return sorted(videos, key=video_sort_key)

@@ -1,6 +1,7 @@
 """Public models, importable as ``classify_shim.models`` (like ``twelvelabs.models``)."""
 
 from ._models import (
+    AsyncClassifyPageResult,
     ClassifyClass,
     ClassifyClassParams,
     ClassifyClip,
@@ -16,6 +17,7 @@ ClassifyResult = ClassifyPageResult
 result has the same ``data`` plus ``page_info``, so code naming the old class keeps working."""
 
 __all__ = [
+    "AsyncClassifyPageResult",
     "ClassifyClass",
     "ClassifyClassParams",
     "ClassifyClip",

@@ -15,7 +15,7 @@ import math
 import re
 import threading
 import warnings
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import httpx
 import pytest
@@ -563,7 +563,8 @@ def test_legacy_errors_reach_the_caller_as_with_legacy(sb: Any) -> None:
         shadow_backend(client).wait()
         report = shadow_report(client)
         assert report.sampled == 1 and report.compared == 0
-        assert report.legacy_errors + report.pegasus_errors == 1
+        # both sides fail on an unknown video; each failure is counted on its own side
+        assert (report.legacy_errors, report.pegasus_errors, report.internal_errors) == (1, 1, 0)
 
 
 def test_retired_legacy_endpoint_is_not_hidden_by_shadow(sb: Any) -> None:
@@ -716,19 +717,35 @@ def test_async_legacy_result_is_not_delayed_and_errors_are_contained(sb: Any) ->
 
 
 def test_async_mismatch_callback_and_legacy_error(fresh: Any) -> None:
+    """Async twin: on_mismatch gets the one disagreeing pair (a ClassComparison, from the event
+    loop's comparison task), and a legacy error reaches the caller unchanged and is counted as
+    a legacy error (its Pegasus run fails too, counted apart), never compared."""
     fresh.set_world(_scripted_world(fresh, {0: [_ABSENT]}))
     seen: List[ClassComparison] = []
+    missing = "ffffffffffffffffffffffff"
 
-    async def main() -> None:
+    async def main() -> Tuple[Any, BaseException, BaseException]:
         async with _aclient(fresh, on_mismatch=seen.append) as client:
             await client.classify.videos([_videos(fresh)[0]], OPTIONS, CLASSES)
-            with pytest.raises(APIStatusError):
-                await client.classify.videos(["ffffffffffffffffffffffff"], OPTIONS, CLASSES)
+            with pytest.raises(APIStatusError) as shadow_err:
+                await client.classify.videos([missing], OPTIONS, CLASSES)
             backend = shadow_backend(client)
             await backend.wait()  # type: ignore[misc]
             report = backend.report
-            assert report.compared == 1 and report.sampled == 2
-            assert report.legacy_errors + report.pegasus_errors == 1
+        async with _aclient(fresh, "legacy") as legacy:
+            with pytest.raises(APIStatusError) as legacy_err:
+                await legacy.classify.videos([missing], OPTIONS, CLASSES)
+        return report, shadow_err.value, legacy_err.value
 
-    asyncio.run(main())
-    assert [(m.class_name, m.reasons) for m in seen] == [("DanceTok", ("pass_fail",))]
+    report, shadow_exc, legacy_exc = asyncio.run(main())
+    assert (type(shadow_exc), shadow_exc.status_code, str(shadow_exc)) == (  # type: ignore[attr-defined]
+        type(legacy_exc), legacy_exc.status_code, str(legacy_exc))  # type: ignore[attr-defined]
+    assert (report.calls, report.sampled, report.compared) == (2, 2, 1)
+    assert (report.legacy_errors, report.pegasus_errors, report.callback_errors, report.internal_errors) == (
+        1, 1, 0, 0)
+    assert report.mismatches == len(seen) == 1
+    assert all(isinstance(m, ClassComparison) for m in seen)
+    mismatch = seen[0]
+    assert (mismatch.video_id, mismatch.class_name, mismatch.reasons) == (
+        _videos(fresh)[0], "DanceTok", ("pass_fail",))
+    assert mismatch.legacy_pass != mismatch.pegasus_pass

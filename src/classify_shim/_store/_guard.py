@@ -18,6 +18,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
+from .._bodies import VideoBody
 from .._warnings import CacheWarning
 from ._memory import MemoryStore
 from ._protocol import Store, StoreFault
@@ -215,11 +216,11 @@ class GuardedStore:
     # ------------------------------------------------------------------ results
 
     def put_result(
-        self, result_id: str, header: ResultHeader, pages: Sequence[Sequence[Mapping[str, Any]]]
+        self, result_id: str, header: ResultHeader, pages: Sequence[Sequence[VideoBody]]
     ) -> None:
         self._write(lambda s: s.put_result(result_id, header, pages))
 
-    def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[Dict[str, Any]]]]:
+    def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[VideoBody]]]:
         return self._read(lambda s: s.get_page(result_id, scope, page))
 
     # ------------------------------------------------------------------ claims

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import Executor
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .._bodies import VideoBody
 from ._records import (
     ANSWER_TTL_S,
     JOB_TTL_S,
@@ -116,7 +117,7 @@ class MemoryStore:
     # ------------------------------------------------------------------ results
 
     def put_result(
-        self, result_id: str, header: ResultHeader, pages: Sequence[Sequence[Mapping[str, Any]]]
+        self, result_id: str, header: ResultHeader, pages: Sequence[Sequence[VideoBody]]
     ) -> None:
         copied = [_copy(list(p)) for p in pages]
         self.prune_kind("results")
@@ -124,7 +125,7 @@ class MemoryStore:
             self._data["results"][result_id] = (header.expires_at + RESULT_GRACE_S, header)
             self._pages[result_id] = copied
 
-    def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[Dict[str, Any]]]]:
+    def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[VideoBody]]]:
         header = self._get("results", result_id)
         if not isinstance(header, ResultHeader) or header.scope != scope:
             return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
+from .._bodies import VideoBody
 from ._records import DecisionRecord, JobRecord, KindStats, ResultHeader
 
 __all__ = ["Store", "StoreFault"]
@@ -59,10 +60,10 @@ class Store(Protocol):
 
     # result pages: a header and one row per page, so reading a page decodes only that page
     def put_result(
-        self, result_id: str, header: ResultHeader, pages: Sequence[Sequence[Mapping[str, Any]]]
+        self, result_id: str, header: ResultHeader, pages: Sequence[Sequence[VideoBody]]
     ) -> None: ...
 
-    def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[Dict[str, Any]]]]: ...
+    def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[VideoBody]]]: ...
 
     # claims: who is paying for an answer right now (expire on their own)
     def claim(self, key: str, owner: str, ttl_s: float) -> bool: ...

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, cast
+
+from .._bodies import VideoBody
 
 __all__ = [
     "ANSWER_TTL_S",
@@ -71,15 +73,17 @@ def loads(text: Any) -> Optional[Dict[str, Any]]:
     return value if isinstance(value, dict) else None
 
 
-def loads_list(text: Any) -> List[Dict[str, Any]]:
-    """A JSON array of objects (one result page); anything unreadable is an empty page."""
+def loads_list(text: Any) -> List[VideoBody]:
+    """A JSON array of objects (one result page, as the engine wrote it); anything unreadable is
+    an empty page."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     try:
         value = json.loads(text) if isinstance(text, str) else None
     except ValueError:
         return []
-    return [dict(v) for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+    items = [dict(v) for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+    return cast(List[VideoBody], items)
 
 
 @dataclass(frozen=True)

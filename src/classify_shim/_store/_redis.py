@@ -16,6 +16,7 @@ from concurrent.futures import Executor
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .._bodies import VideoBody
 from .._config import redact_url
 from ._owners import dead_here
 from ._protocol import StoreFault
@@ -208,7 +209,7 @@ class RedisStore:
     # ------------------------------------------------------------------ results
 
     def put_result(
-        self, result_id: str, header: ResultHeader, pages: Sequence[Sequence[Mapping[str, Any]]]
+        self, result_id: str, header: ResultHeader, pages: Sequence[Sequence[VideoBody]]
     ) -> None:
         head = dumps(header.to_json())
         texts = [dumps(list(items)) for items in pages]
@@ -223,7 +224,7 @@ class RedisStore:
 
         self._run(write)
 
-    def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[Dict[str, Any]]]]:
+    def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[VideoBody]]]:
         head, items = self._run(
             lambda: self._r.mget([self._k("r:", result_id), self._k("p:", result_id, str(page))])
         )

@@ -19,6 +19,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
+from .._bodies import VideoBody
 from ._owners import dead_here
 from ._protocol import StoreFault
 from ._records import (
@@ -291,7 +292,7 @@ class SQLiteStore:
     # ------------------------------------------------------------------ results
 
     def put_result(
-        self, result_id: str, header: ResultHeader, pages: Sequence[Sequence[Mapping[str, Any]]]
+        self, result_id: str, header: ResultHeader, pages: Sequence[Sequence[VideoBody]]
     ) -> None:
         head = dumps(header.to_json())
         rows = [(result_id, n, dumps(list(items))) for n, items in enumerate(pages)]
@@ -308,7 +309,7 @@ class SQLiteStore:
 
         self._tx(write)
 
-    def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[Dict[str, Any]]]]:
+    def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[VideoBody]]]:
         def read(db: sqlite3.Connection) -> Optional[Tuple[Any, Any]]:
             head = db.execute(
                 "SELECT value FROM results WHERE result_id = ? AND scope = ? AND expires > ?",

@@ -14,9 +14,10 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, TextIO, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, TextIO, Union
 
 from .._config import BACKEND_CHOICES
+from .._events import ProgressCallback
 
 __all__ = [
     "Collected",
@@ -249,7 +250,7 @@ def wants_progress(args: argparse.Namespace, request: RequestArgs, stream: TextI
 
 
 def make_client(
-    backend: Optional[str], base_url: Optional[str], on_progress: Optional[Callable[[Any], None]] = None
+    backend: Optional[str], base_url: Optional[str], on_progress: Optional[ProgressCallback] = None
 ) -> Any:
     from .. import TwelveLabs
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Dict, Literal, Mapping, Optional, Sequence, Union
 
 from .._backend import BackendPage
-from .._models import ClassifyClassParams, ClassifyPageResult
+from .._models import AsyncClassifyPageResult, ClassifyClassParams, ClassifyPageResult
 from .._request import (
     ClassifyRequest,
     build_index_request,
@@ -69,10 +69,10 @@ class _ClassifyBase:
         return token, opts, raise_if_escalated("by_page_token", self._backend_name(), self._version)
 
     def _result(self, page: BackendPage) -> ClassifyPageResult:
-        result = ClassifyPageResult(self, **page.body)
-        result._errors.extend(page.errors)
-        result._backend = page.backend
-        return result
+        return ClassifyPageResult.from_body(self, page.body, page.errors, page.backend)
+
+    def _async_result(self, page: BackendPage) -> AsyncClassifyPageResult:
+        return AsyncClassifyPageResult.from_body(self, page.body, page.errors, page.backend)
 
     def _warn(self, method: str, page: Optional[BackendPage], pending: Optional[PendingWarning]) -> None:
         if pending is not None:  # None: silenced (``TWELVELABS_CLASSIFY_WARNINGS=off``)
@@ -146,7 +146,8 @@ class Classify(_ClassifyBase):
 
 
 class AsyncClassify(_ClassifyBase):
-    """Async twin of :class:`Classify`; ``async for data in result`` pages through results."""
+    """Async twin of :class:`Classify`: results are :class:`AsyncClassifyPageResult` (``async for
+    data in result``, ``await result.anext()``)."""
 
     def __init__(self, client: AsyncTwelveLabs) -> None:
         self._client = client
@@ -165,7 +166,7 @@ class AsyncClassify(_ClassifyBase):
         threshold: Optional[Union[Mapping[str, Any], int, float]] = None,
         show_detailed_score: Optional[bool] = None,
         **kwargs: Any,
-    ) -> ClassifyPageResult:
+    ) -> AsyncClassifyPageResult:
         request, opts, pending = self._videos_request(
             video_ids, options, classes, conversation_option, page_limit, include_clips, threshold,
             show_detailed_score, kwargs,
@@ -173,7 +174,7 @@ class AsyncClassify(_ClassifyBase):
         page: Optional[BackendPage] = None
         try:
             page = await self._client._open_backend().classify(request, opts)
-            return self._result(page)
+            return self._async_result(page)
         finally:
             self._warn("videos", page, pending)
 
@@ -189,7 +190,7 @@ class AsyncClassify(_ClassifyBase):
         threshold: Optional[Union[Mapping[str, Any], int, float]] = None,
         show_detailed_score: Optional[bool] = None,
         **kwargs: Any,
-    ) -> ClassifyPageResult:
+    ) -> AsyncClassifyPageResult:
         request, opts, pending = self._index_request(
             index_id, options, classes, conversation_option, page_limit, include_clips, threshold,
             show_detailed_score, kwargs,
@@ -197,15 +198,15 @@ class AsyncClassify(_ClassifyBase):
         page: Optional[BackendPage] = None
         try:
             page = await self._client._open_backend().classify(request, opts)
-            return self._result(page)
+            return self._async_result(page)
         finally:
             self._warn("index", page, pending)
 
-    async def by_page_token(self, page_token: str, **kwargs: Any) -> ClassifyPageResult:
+    async def by_page_token(self, page_token: str, **kwargs: Any) -> AsyncClassifyPageResult:
         token, opts, pending = self._page_request(page_token, kwargs)
         page: Optional[BackendPage] = None
         try:
             page = await self._client._open_backend().page(token, opts)
-            return self._result(page)
+            return self._async_result(page)
         finally:
             self._warn("by_page_token", page, pending)
