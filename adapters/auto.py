@@ -36,9 +36,10 @@ from classify_shim._store import (
 )
 from classify_shim._tokens import is_shim_token
 from classify_shim._types import RequestOptions
+from classify_shim._warnings import user_stacklevel
 
 from .legacy import AsyncLegacyBackend, LegacyBackend, is_retirement_error
-from .pegasus import AsyncPegasusBackend, PegasusBackend, user_stacklevel
+from .pegasus import AsyncPegasusBackend, PegasusBackend
 
 __all__ = ["AsyncAutoBackend", "AutoBackend", "auto_decision"]
 

@@ -28,7 +28,6 @@ from ._engine import (
     Progress,
     RunStats,
     template_version,
-    user_stacklevel,
     warn_calibration,
     warn_partial,
 )
@@ -43,7 +42,6 @@ __all__ = [
     "Progress",
     "RunStats",
     "template_version",
-    "user_stacklevel",
 ]
 
 

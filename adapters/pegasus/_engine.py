@@ -26,8 +26,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
-import sys
 import time
 import uuid
 import warnings
@@ -81,7 +79,6 @@ __all__ = [
     "answer_key",
     "choose_strategy",
     "template_version",
-    "user_stacklevel",
     "warn_calibration",
     "warn_partial",
 ]
@@ -236,30 +233,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-_ROOTS: Optional[Tuple[str, ...]] = None
-
-
-def _internal_frame(filename: str) -> bool:
-    global _ROOTS
-    if _ROOTS is None:
-        import classify_shim
-
-        core = os.path.dirname(os.path.abspath(classify_shim.__file__ or "."))
-        adapters = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        _ROOTS = (core + os.sep, adapters + os.sep)
-    return os.path.abspath(filename).startswith(_ROOTS)
-
-
-def user_stacklevel() -> int:
-    """``stacklevel`` that blames the first frame outside this package (the user's call)."""
-    level = 1
-    frame = sys._getframe(1)
-    while frame is not None and _internal_frame(frame.f_code.co_filename):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
-
-
 def template_version(strategy: str) -> str:
     """The prompt template a run's answers come from (what a calibration profile is keyed by)."""
     return SEGMENTS_TEMPLATE_VERSION if strategy == "segments" else PROMPT_TEMPLATE_VERSION
@@ -274,7 +247,7 @@ def warn_calibration(config: ClientConfig, stats: RunStats, request: ClassifyReq
     if problem is None or problem in warned:
         return
     warned.add(problem)
-    from classify_shim._warnings import CalibrationWarning
+    from classify_shim._warnings import CalibrationWarning, user_stacklevel
 
     warnings.warn(
         f"calibration profile {profile.source or '(given)'} does not match this request: {problem}. "
@@ -288,7 +261,7 @@ def warn_partial(failures: Sequence[VideoFailure], total: int) -> None:
     """One ``PartialResultWarning`` per classify call that could not classify every video."""
     if not failures:
         return
-    from classify_shim._warnings import PartialResultWarning
+    from classify_shim._warnings import PartialResultWarning, user_stacklevel
 
     shown = ", ".join(f"{f.video_id} ({f.stage})" for f in failures[:5])
     more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""

@@ -7,11 +7,11 @@ be hallucinated.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, List, Mapping, Optional, Pattern, Sequence
 
 from classify_shim._request import ClassSpec
+from classify_shim._rules import finite_number
 
 from ._parse import Segment
 
@@ -37,10 +37,6 @@ def prompt_pattern(prompt: str) -> Optional[Pattern[str]]:
     return re.compile(head + body + tail, re.IGNORECASE)
 
 
-def _time(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def exact_match_segments(
@@ -60,7 +56,7 @@ def exact_match_segments(
     for entry in transcript:
         if not isinstance(entry, Mapping):
             continue
-        start, end, text = _time(entry.get("start")), _time(entry.get("end")), entry.get("value")
+        start, end, text = finite_number(entry.get("start")), finite_number(entry.get("end")), entry.get("value")
         if start is None or end is None or not isinstance(text, str):
             continue
         start, end = max(0.0, min(start, end)), max(start, end)

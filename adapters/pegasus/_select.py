@@ -221,9 +221,7 @@ def warn_model_switches(messages: List[str]) -> None:
     """One ``BackendSwitchWarning`` per switch, on the caller's line (called in the caller's thread)."""
     if not messages:
         return
-    from classify_shim._warnings import BackendSwitchWarning
-
-    from ._engine import user_stacklevel
+    from classify_shim._warnings import BackendSwitchWarning, user_stacklevel
 
     for message in messages:
         warnings.warn(message, BackendSwitchWarning, stacklevel=user_stacklevel())

@@ -18,8 +18,6 @@ import contextvars
 import dataclasses
 import json
 import logging
-import math
-import random
 import threading
 import time
 from dataclasses import dataclass
@@ -28,7 +26,8 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tupl
 import httpx
 
 from classify_shim._exceptions import RateLimitError, TwelveLabsError
-from classify_shim._http import AsyncHTTP, HTTPResponse, Observer, RetryPolicy, SyncHTTP
+from classify_shim._http import AsyncHTTP, HTTPResponse, Observer, RetryPolicy, SyncHTTP, backoff_delay
+from classify_shim._rules import finite_number
 from classify_shim._types import RequestOptions
 
 from ._limits import model_spec
@@ -110,18 +109,6 @@ class AnalyzeAnswer:
     headers: Mapping[str, str]
 
 
-def _number(value: Any) -> Optional[float]:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
 
 
 def _transcript(raw: Any) -> Tuple[Tuple[float, float, str], ...]:
@@ -131,7 +118,7 @@ def _transcript(raw: Any) -> Tuple[Tuple[float, float, str], ...]:
     for item in raw:
         if not isinstance(item, Mapping):
             continue
-        start, end, text = _number(item.get("start")), _number(item.get("end")), item.get("value")
+        start, end, text = finite_number(item.get("start"), text=True), finite_number(item.get("end"), text=True), item.get("value")
         if start is None or end is None or not isinstance(text, str):
             continue
         out.append((start, end, text))
@@ -144,7 +131,7 @@ def parse_video(index_id: str, body: Any, video_id: Optional[str] = None) -> Vid
         raise TwelveLabsError(f"v1.3 video record for {video_id!r} is not an object: {str(body)[:200]!r}")
     vid = body.get("_id") or body.get("id") or video_id
     meta = body.get("system_metadata") or body.get("metadata") or {}
-    duration = _number(meta.get("duration")) if isinstance(meta, Mapping) else None
+    duration = finite_number(meta.get("duration"), text=True) if isinstance(meta, Mapping) else None
     if not isinstance(vid, str) or duration is None:
         raise TwelveLabsError(
             f"v1.3 video record for {video_id!r} has no id or no system_metadata.duration: {str(body)[:200]!r}"
@@ -270,7 +257,7 @@ class V13Client:
                 raise TwelveLabsError(f"GET v1.3/{path} answered without a data list: {str(body)[:200]!r}")
             items.extend(d for d in data if isinstance(d, Mapping))
             info = body.get("page_info") if isinstance(body.get("page_info"), Mapping) else {}
-            total_page = _number(info.get("total_page")) if info else None
+            total_page = finite_number(info.get("total_page"), text=True) if info else None
             if not data or (total_page is not None and page >= total_page) or (
                 total_page is None and len(data) < LIST_PAGE_LIMIT
             ):
@@ -486,7 +473,7 @@ class RateGate:
     def observe(self, headers: Mapping[str, str]) -> None:
         """Learn from rate-limit headers of any v1.3 answer."""
         lowered = {k.lower(): v for k, v in headers.items()}
-        window = _number(lowered.get("x-ratelimit-limit"))
+        window = finite_number(lowered.get("x-ratelimit-limit"), text=True)
         if window is not None and window >= 1:
             self.cap = max(1, min(self.cap, int(window)))
             self.limit = min(self.limit, self.cap)
@@ -513,7 +500,7 @@ class RateGate:
         if server is not None:
             delay = min(server, self.max_delay)
         else:
-            delay = min(self.base_delay * (2.0**self._storm), self.max_delay) * (0.75 + 0.25 * random.random())
+            delay = backoff_delay(self._storm, self.base_delay, self.max_delay)
         self._storm += 1
         self._resume_at = max(self._resume_at, time.monotonic() + delay)
         return delay

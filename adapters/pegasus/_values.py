@@ -13,6 +13,8 @@ import re
 import unicodedata
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
+from classify_shim._rules import finite_number
+
 __all__ = [
     "SOURCES",
     "WORD_CONFIDENCE",
@@ -82,26 +84,15 @@ def lookup(mapping: Mapping[str, Any], keys: Sequence[str]) -> Tuple[bool, Any]:
     return False, None
 
 
-def _finite(value: float) -> Optional[float]:
-    return value if math.isfinite(value) else None
-
-
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$", re.IGNORECASE)
 
 
 def to_number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        try:
-            return _finite(float(value))
-        except OverflowError:  # an integer beyond float range
-            return None
+    """A JSON number (:func:`finite_number`), or a short numeric string a model wrote ("12,5")."""
     if isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT:
         text = value.strip().replace(",", ".") if value.count(",") == 1 and "." not in value else value.strip()
-        if _NUMBER.match(text):
-            return _finite(float(text))
-    return None
+        return finite_number(text, text=True) if _NUMBER.match(text) else None
+    return finite_number(value)
 
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:[.,]\d+)?)$")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol,
 
 from ._bodies import PageBody
 from ._request import ClassifyRequest
-from ._types import RequestOptions
+from ._types import BACKEND_NAMES, RequestOptions
 
 if TYPE_CHECKING:
     from ._config import ClientConfig
@@ -70,12 +70,11 @@ class AsyncBackend(Protocol):
     async def aclose(self) -> None: ...
 
 
-# name -> (module, sync class, async class); imported on first use.
+# name -> (module, sync class, async class); imported on first use. Every backend follows one
+# layout: module ``classify_shim.adapters.<name>``, classes ``<Name>Backend`` / ``Async<Name>Backend``.
 BACKENDS: Dict[str, tuple[str, str, str]] = {
-    "legacy": ("classify_shim.adapters.legacy", "LegacyBackend", "AsyncLegacyBackend"),
-    "pegasus": ("classify_shim.adapters.pegasus", "PegasusBackend", "AsyncPegasusBackend"),
-    "auto": ("classify_shim.adapters.auto", "AutoBackend", "AsyncAutoBackend"),
-    "shadow": ("classify_shim.adapters.shadow", "ShadowBackend", "AsyncShadowBackend"),
+    name: (f"classify_shim.adapters.{name}", f"{name.capitalize()}Backend", f"Async{name.capitalize()}Backend")
+    for name in BACKEND_NAMES
 }
 
 

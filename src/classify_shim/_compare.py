@@ -21,11 +21,11 @@ absence from a complete legacy result means "no class passed".
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ._request import Thresholds
+from ._rules import finite_number, merge_intervals
 
 __all__ = [
     "DEFAULT_TOLERANCES",
@@ -163,23 +163,12 @@ class MismatchReport:
 # --------------------------------------------------------------------------- intervals
 
 
-def _merge(intervals: Iterable[Tuple[float, float]]) -> List[Tuple[float, float]]:
-    ordered = sorted((s, e) for s, e in intervals if e > s)
-    merged: List[Tuple[float, float]] = []
-    for start, end in ordered:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def clip_iou(a: Iterable[Tuple[float, float]], b: Iterable[Tuple[float, float]]) -> Optional[float]:
     """Temporal IoU of the union of ``a``'s intervals and the union of ``b``'s.
 
     None when both are empty (nothing to compare); 0.0 when only one side has time covered.
     """
-    ma, mb = _merge(a), _merge(b)
+    ma, mb = merge_intervals(a), merge_intervals(b)
     len_a = sum(e - s for s, e in ma)
     len_b = sum(e - s for s, e in mb)
     inter = 0.0
@@ -216,11 +205,6 @@ class _Side:
     complete: bool = True
 
 
-def _number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def _clips(value: Any) -> Optional[List[Tuple[float, float]]]:
@@ -230,7 +214,7 @@ def _clips(value: Any) -> Optional[List[Tuple[float, float]]]:
     if isinstance(value, list):
         for clip in value:
             if isinstance(clip, Mapping):
-                start, end = _number(clip.get("start")), _number(clip.get("end"))
+                start, end = finite_number(clip.get("start")), finite_number(clip.get("end"))
                 if start is not None and end is not None:
                     out.append((start, end))
     return out
@@ -255,7 +239,7 @@ def _read(body: Mapping[str, Any], name: str) -> _Side:
                 continue
             cname = item["name"]
             classes[cname] = _Entry(
-                _number(item.get("score")), _number(item.get("duration_ratio")), _clips(item.get("clips"))
+                finite_number(item.get("score")), finite_number(item.get("duration_ratio")), _clips(item.get("clips"))
             )
             if cname not in side.order:
                 side.order.append(cname)

@@ -18,7 +18,7 @@ from ._calibration import CalibrationProfile, load_profile
 from ._events import MismatchCallback, ProgressCallback
 from ._exceptions import TwelveLabsError
 from ._saved import SavedResults, SavedResultsError, load_saved
-from ._types import NotGiven, Secret
+from ._types import BACKEND_NAMES, NotGiven, Secret
 
 __all__ = [
     "BACKEND_CHOICES",
@@ -56,7 +56,7 @@ DEFAULT_PEGASUS_MODEL = "auto"
 STRATEGY_CHOICES = ("sync", "segments", "batch", "auto")
 DEFAULT_STRATEGY = "auto"
 DEFAULT_PAGE_TTL_S = 300.0
-BACKEND_CHOICES = ("legacy", "pegasus", "auto", "shadow")
+BACKEND_CHOICES = BACKEND_NAMES
 WARNING_MODES = ("default", "off", "error")
 
 ENV_API_KEY = "TWELVELABS_API_KEY"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import math
 import random
 import ssl
 import time
@@ -25,10 +24,13 @@ import httpx
 from pydantic_core import from_json
 
 from ._exceptions import APIConnectionError, APIResponseValidationError, APITimeoutError, make_status_error
+from ._rules import finite_number
 from ._types import NotGiven, RequestOptions
 from ._version import __version__
 
-__all__ = ["MAX_SERVER_DELAY", "AsyncHTTP", "HTTPResponse", "Observer", "RetryPolicy", "SyncHTTP", "pool_limits"]
+__all__ = [
+    "MAX_SERVER_DELAY", "AsyncHTTP", "HTTPResponse", "Observer", "RetryPolicy", "SyncHTTP", "backoff_delay", "pool_limits",
+]
 
 log = logging.getLogger("classify_shim.http")
 
@@ -52,6 +54,12 @@ class HTTPResponse:
     retries: int
 
 
+def backoff_delay(attempt: int, initial: float, maximum: float, jitter: float = 0.25) -> float:
+    """Exponential backoff, capped, minus up to ``jitter`` of itself at random (so clients that
+    failed together do not retry together). The one backoff rule for every wait on a server."""
+    return min(initial * (2.0**attempt), maximum) * (1.0 - jitter * random.random())
+
+
 @dataclass
 class RetryPolicy:
     max_retries: int = 2
@@ -69,40 +77,31 @@ class RetryPolicy:
         server = self.server_delay(headers) if headers is not None else None
         if server is not None:
             return min(server, self.max_server_delay)
-        base = min(self.initial_delay * (2.0**attempt), self.max_delay)
-        return base * (1.0 - self.jitter * random.random())
+        return backoff_delay(attempt, self.initial_delay, self.max_delay, self.jitter)
 
     @staticmethod
     def server_delay(headers: Mapping[str, str]) -> Optional[float]:
         """The wait the server asked for, in seconds, or None when it gave none we can read."""
         lowered = {k.lower(): v for k, v in headers.items()}
-        ms = _finite(lowered.get("retry-after-ms"))
+        ms = finite_number(lowered.get("retry-after-ms"), text=True)
         if ms is not None:
             return max(0.0, ms / 1000.0)
         after = lowered.get("retry-after")
         if after is not None:
-            seconds = _finite(after)
+            seconds = finite_number(after, text=True)
             if seconds is not None:
                 return max(0.0, seconds)
             when = _http_date(after)
             if when is not None:
                 return max(0.0, when - time.time())
         remaining = lowered.get("x-ratelimit-remaining")
-        value = _finite(lowered.get("x-ratelimit-reset"))
+        value = finite_number(lowered.get("x-ratelimit-reset"), text=True)
         if value is not None and (remaining is None or remaining.strip() == "0"):
             # v1.2 documents epoch seconds; tolerate a delta too.
             return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)
         return None
 
 
-def _finite(text: Optional[str]) -> Optional[float]:
-    if text is None:
-        return None
-    try:
-        value = float(text.strip())
-    except (ValueError, AttributeError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _http_date(text: str) -> Optional[float]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -22,6 +21,7 @@ import httpx
 
 from ._exceptions import ClassifyValidationError, missing_key_error
 from ._models import ClassifyClassParams
+from ._rules import finite_number
 from ._types import BODY_OPTION_KEYS, NOT_GIVEN, POST_OPTION_KEYS, REQUEST_OPTION_KEYS, RequestOptions
 
 __all__ = [
@@ -119,7 +119,7 @@ def _type_name(value: object) -> str:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return finite_number(value) is not None
 
 
 def _check_text(field_name: str, value: object, max_len: Optional[int] = None, *, controls: bool = False) -> str:

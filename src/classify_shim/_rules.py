@@ -8,7 +8,7 @@ Every function here is pure and deterministic: same input, same output, byte for
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, List, Mapping, Sequence, Tuple, TypeVar
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 __all__ = [
     "NORMALIZE_TEMPERATURE",
@@ -18,6 +18,7 @@ __all__ = [
     "class_sort_key",
     "clip_sort_key",
     "duration_ratio",
+    "finite_number",
     "merge_intervals",
     "order_classes",
     "order_clips",
@@ -63,6 +64,28 @@ def round_score(value: float) -> float:
 def round_time(value: float) -> float:
     """A clip boundary as emitted on the wire (milliseconds)."""
     return _round(value, TIME_DECIMALS)
+
+
+def finite_number(value: Any, *, text: bool = False) -> Optional[float]:
+    """A JSON value as a finite float, else None: booleans, NaN, infinities and integers beyond
+    float range are not numbers. ``text=True`` also reads a numeric string (``"12.5"``).
+
+    The one rule for "is this JSON value a usable number", for request checks, answers and bodies.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and text:
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def merge_intervals(intervals: Iterable[Tuple[float, float]]) -> List[Tuple[float, float]]:

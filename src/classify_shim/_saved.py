@@ -27,6 +27,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 
 from ._exceptions import ClassifyValidationError
 from ._request import Thresholds, _check_threshold
+from ._rules import finite_number
 
 __all__ = [
     "SavedClass",
@@ -277,11 +278,12 @@ def _values(text: str, name: str) -> Iterator[Tuple[int, Any]]:
 
 
 def _number(where: str, path: str, value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    number = finite_number(value)
+    if number is None:
         raise SavedResultsError(f"{where}: {path} must be a number, got {json.dumps(value)[:40]}")
-    if not low <= value <= high:
+    if not low <= number <= high:
         raise SavedResultsError(f"{where}: {path} must be from {low:g} to {high:g}, got {value}")
-    return float(value)
+    return number
 
 
 def _text(where: str, path: str, value: Any) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Literal, Optional, Tuple, TypeVar, Union
+from typing import Any, Dict, List, Literal, Optional, Tuple, TypeVar, Union, get_args
 
 import httpx
 
-__all__ = ["NOT_GIVEN", "BackendName", "NotGiven", "RequestOptions", "Secret", "TimeoutTypes"]
+__all__ = ["BACKEND_NAMES", "NOT_GIVEN", "BackendName", "NotGiven", "RequestOptions", "Secret", "TimeoutTypes"]
 
 _T = TypeVar("_T")
 
@@ -52,6 +52,8 @@ class Secret(str):
 
 
 BackendName = Literal["legacy", "pegasus", "auto", "shadow"]
+BACKEND_NAMES: Tuple[BackendName, ...] = get_args(BackendName)
+"""The backends, in one place: each is ``classify_shim.adapters.<name>`` (see ``_backend.BACKENDS``)."""
 TimeoutTypes = Union[float, httpx.Timeout, None]
 
 # The per-call options 0.3.2 forwarded to ``httpx.Client.request`` through ``**kwargs`` (every

@@ -165,11 +165,20 @@ def _is_internal(filename: str) -> bool:
     return False
 
 
-def _caller_frame() -> Optional[FrameType]:
-    frame = sys._getframe(1)
+def _user_frame(frame: Optional[FrameType]) -> Tuple[Optional[FrameType], int]:
+    """The first frame from ``frame`` outwards that is not the shim's, and how many were skipped.
+
+    The one rule for "the caller's line": every warning of the shim (core or adapter) uses it.
+    """
+    skipped = 0
     while frame is not None and _is_internal(frame.f_code.co_filename):
-        frame = frame.f_back  # type: ignore[assignment]
-    return frame
+        frame = frame.f_back
+        skipped += 1
+    return frame, skipped
+
+
+def _caller_frame() -> Optional[FrameType]:
+    return _user_frame(sys._getframe(1))[0]
 
 
 def _sunset_passed(today: Optional[_dt.date]) -> bool:
@@ -397,13 +406,10 @@ def warn_legacy_call(
     warnings.warn_explicit(message, site.category, filename, lineno, module=pending.module, registry=registry)
 
 
-def _user_stacklevel() -> int:
-    """``stacklevel`` for ``warnings.warn`` called here that blames the first frame outside the shim."""
-    level, frame = 2, sys._getframe(2)
-    while frame is not None and _is_internal(frame.f_code.co_filename):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
+def user_stacklevel() -> int:
+    """``stacklevel`` for a ``warnings.warn`` in the function calling this that blames the first
+    frame outside the shim (the user's call)."""
+    return 1 + _user_frame(sys._getframe(1))[1]
 
 
 def warn_version_redirect(requested: str, used: str, host: str) -> None:
@@ -416,7 +422,7 @@ def warn_version_redirect(requested: str, used: str, host: str) -> None:
         f"client.classify calls are sent to {host}/{used}/. Other resources are not affected. "
         f"Pass version={used!r} (or leave it out) to say so and silence this.",
         ApiVersionWarning,
-        stacklevel=_user_stacklevel(),
+        stacklevel=user_stacklevel(),
     )
 
 

@@ -7,10 +7,13 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-__all__ = ["BACKENDS", "DEFAULT_SUNSET", "ENV_SETTINGS", "MIGRATION_PATH", "GatewaySettings"]
+from .._types import BACKEND_NAMES
 
-#: The backends a gateway may serve from (shadow needs a live v1.2 endpoint to compare against).
-BACKENDS = ("pegasus", "legacy", "auto")
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "DEFAULT_SUNSET", "ENV_SETTINGS", "MIGRATION_PATH", "GatewaySettings"]
+
+DEFAULT_BACKEND = "pegasus"
+#: The backends a gateway may serve from, its default first (shadow needs a live v1.2 endpoint to compare).
+BACKENDS = (DEFAULT_BACKEND, *(name for name in BACKEND_NAMES if name not in (DEFAULT_BACKEND, "shadow")))
 #: The day TwelveLabs switched Classify off (RFC 8594 ``Sunset`` is an HTTP-date).
 DEFAULT_SUNSET = "Fri, 28 Feb 2025 00:00:00 GMT"
 #: Served by the gateway itself, so the ``Link`` header works offline and behind any proxy.
@@ -41,7 +44,7 @@ class GatewaySettings:
     access_log: bool = False
 
     def resolved_backend(self) -> str:
-        value = self.backend or os.environ.get("TWELVELABS_CLASSIFY_BACKEND") or "pegasus"
+        value = self.backend or os.environ.get("TWELVELABS_CLASSIFY_BACKEND") or DEFAULT_BACKEND
         value = value.strip().lower()
         if value not in BACKENDS:
             raise ValueError(f"gateway backend {value!r} is not one of {', '.join(BACKENDS)}")
