@@ -51,7 +51,7 @@ from classify_shim._types import RequestOptions
 
 from ._batch import BatchRunner, batch_item
 from ._exact import exact_match_segments
-from ._limits import AUTO_MODEL, PEGASUS12, PEGASUS15, model_spec
+from ._limits import AUTO_MODEL, BATCH_MAX_ACTIVE, BATCH_MAX_REQUESTS, PEGASUS12, PEGASUS15, model_spec
 from ._mapping import map_video, order_videos
 from ._parse import AnswerError, ParsedAnswer, Segment, merge_answers, parse_answer
 from ._prompt import (
@@ -814,7 +814,9 @@ class Core:
         queue = iter(order)
         deferred: List[str] = []
         if strategy == "batch":
-            width = len(order)
+            # Enough waiting questions for every batch that may be active at once, not one
+            # worker per video: 100,000 parked workers held ≈ 19 KB each (1.9 GB peak).
+            width = min(len(order), BATCH_MAX_ACTIVE * BATCH_MAX_REQUESTS)
         elif strategy == "segments":
             width = min(len(order), 8 * gate.cap)
         else:
