@@ -292,6 +292,13 @@ def _text(where: str, path: str, value: Any) -> str:
     return value
 
 
+def _prompt(where: str, path: str, value: Any) -> str:
+    """A prompt as the v1.2 API took it: any string, even an empty one (no minLength)."""
+    if not isinstance(value, str):
+        raise SavedResultsError(f"{where}: {path} must be a string, got {json.dumps(value)[:40]}")
+    return value
+
+
 def _list(where: str, path: str, value: Any) -> List[Any]:
     if not isinstance(value, list):
         raise SavedResultsError(f"{where}: {path} must be a list, got {type(value).__name__}")
@@ -339,7 +346,7 @@ def _request(where: str, raw: Any) -> SavedRequest:
         c = _obj(where, f"request.classes[{j}]", rc)
         name = _text(where, f"request.classes[{j}].name", c.get("name"))
         prompts = _list(where, f"request.classes[{j}].prompts", c.get("prompts"))
-        texts = tuple(_text(where, f"request.classes[{j}].prompts[{k}]", p) for k, p in enumerate(prompts))
+        texts = tuple(_prompt(where, f"request.classes[{j}].prompts[{k}]", p) for k, p in enumerate(prompts))
         classes.append(SavedRequestClass(name, texts, {k: v for k, v in c.items() if not str(k).startswith("_")}))
     if not classes:
         raise SavedResultsError(f"{where}: request.classes is empty")

@@ -115,8 +115,8 @@ def test_a_list_of_records_reports_the_line_of_the_broken_one(tmp_path: Path) ->
          "data[0].classes[0].score must be from 0 to 100"),
         ({"data": [{"video_id": "x", "classes": [{"name": "A", "score": 90, "duration_ratio": 1.5}]}]},
          "duration_ratio must be from 0 to 1"),
-        ({"request": {"classes": [{"name": "A", "prompts": ["a"]}], "threshold": {"min_score": 3}},
-          "response": {"data": []}}, "request.threshold.min_score"),
+        ({"request": {"classes": [{"name": "A", "prompts": ["a"]}], "threshold": {"min_video_score": 0}},
+          "response": {"data": []}}, "request.threshold.min_video_score"),
         ({"request": {"classes": []}, "response": {"data": []}}, "request.classes is empty"),
     ],
 )
@@ -146,3 +146,15 @@ def test_legacy_body_merges_saved_passes(tmp_path: Path) -> None:
     body = load_saved([path]).legacy_body(class_names=["A"])
     assert {(v["video_id"], c["name"]) for v in body["data"] for c in v["classes"]} == {(VID[0], "A"), (VID[1], "A")}
     assert body["page_info"]["next_page_token"] == ""
+
+
+def test_requests_the_v1_2_api_served_load(tmp_path: Path) -> None:
+    """Threshold keys the v1.2 schema does not forbid and empty prompts were served: they load."""
+    path = tmp_path / "served.json"
+    record = {"request": {"classes": [{"name": "A", "prompts": ["a", ""]}],
+                          "threshold": {"min_video_score": 80, "min_score": 3}},
+              "response": _body(_item(VID[0], ("A", 90, 0.9)))}
+    path.write_text(json.dumps(record), encoding="utf-8")
+    (rec,) = load_saved([path]).records
+    assert rec.request is not None and rec.request.thresholds.min_video_score == 80
+    assert rec.request.classes[0].prompts == ("a", "")
