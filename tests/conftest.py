@@ -40,10 +40,8 @@ def api_key() -> str:
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Any]:
     """One sandbox for the session (default world, zero latency, no faults)."""
-    try:
-        from classify_shim.sandbox import Sandbox
-    except ImportError as exc:  # pragma: no cover - only while the sandbox is being written
-        pytest.skip(f"classify_shim.sandbox is not available yet: {exc}")
+    from classify_shim.sandbox import Sandbox
+
     with Sandbox() as sb:
         yield sb
 

@@ -41,9 +41,9 @@ def _videos(sb: Any) -> List[str]:
 
 
 def _official() -> Any:
-    twelvelabs = pytest.importorskip("twelvelabs")
-    if metadata.version("twelvelabs") != "0.3.2":
-        pytest.skip("these tests need twelvelabs==0.3.2 in the test environment (the dev extra pins it)")
+    import twelvelabs
+
+    assert metadata.version("twelvelabs") == "0.3.2", "the dev extra pins twelvelabs==0.3.2 for these tests"
     return twelvelabs
 
 

@@ -6,7 +6,7 @@ retries and chained errors. Delete this folder when no v1.2 endpoint is left to 
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, cast
+from typing import Any, Callable, Dict, Mapping, Optional, cast
 
 from classify_shim._backend import BackendPage
 from classify_shim._bodies import PageBody
@@ -73,13 +73,21 @@ def _body(request: ClassifyRequest) -> Dict[str, Any]:
 class LegacyBackend:
     name = "legacy"
 
-    def __init__(self, config: ClientConfig) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        sleep: Optional[Callable[[float], Any]] = None,
+        clock: Optional[Callable[[], float]] = None,
+    ) -> None:
         self._http = SyncHTTP(
             config.legacy_base_url,
             config.api_key,
             timeout=config.timeout,
             max_retries=config.max_retries,
             client=config.http_client,
+            sleep=sleep,
+            clock=clock,
         )
 
     def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
@@ -95,13 +103,21 @@ class LegacyBackend:
 class AsyncLegacyBackend:
     name = "legacy"
 
-    def __init__(self, config: ClientConfig) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        sleep: Optional[Callable[[float], Any]] = None,
+        clock: Optional[Callable[[], float]] = None,
+    ) -> None:
         self._http = AsyncHTTP(
             config.legacy_base_url,
             config.api_key,
             timeout=config.timeout,
             max_retries=config.max_retries,
             client=config.async_http_client,
+            sleep=sleep,
+            clock=clock,
         )
 
     async def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:

@@ -67,6 +67,8 @@ class RetryPolicy:
     max_delay: float = 8.0
     max_server_delay: float = MAX_SERVER_DELAY
     jitter: float = 0.25
+    clock: Callable[[], float] = time.time
+    """Wall-clock seconds, for ``Retry-After`` dates and ``X-Ratelimit-Reset`` epochs (tests inject one)."""
 
     def should_retry(self, status: int) -> bool:
         return status in RETRY_STATUSES or status >= 500
@@ -74,14 +76,16 @@ class RetryPolicy:
     def delay(self, attempt: int, headers: Optional[Mapping[str, str]] = None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based): the server's hint, capped,
         or exponential backoff with jitter when there is no usable hint."""
-        server = self.server_delay(headers) if headers is not None else None
+        server = self.server_delay(headers, self.clock()) if headers is not None else None
         if server is not None:
             return min(server, self.max_server_delay)
         return backoff_delay(attempt, self.initial_delay, self.max_delay, self.jitter)
 
     @staticmethod
-    def server_delay(headers: Mapping[str, str]) -> Optional[float]:
-        """The wait the server asked for, in seconds, or None when it gave none we can read."""
+    def server_delay(headers: Mapping[str, str], now: Optional[float] = None) -> Optional[float]:
+        """The wait the server asked for, in seconds, or None when it gave none we can read
+        (``now``: the wall clock to measure dates and epochs against, the real one by default)."""
+        now = time.time() if now is None else now
         lowered = {k.lower(): v for k, v in headers.items()}
         ms = finite_number(lowered.get("retry-after-ms"), text=True)
         if ms is not None:
@@ -93,12 +97,12 @@ class RetryPolicy:
                 return max(0.0, seconds)
             when = _http_date(after)
             if when is not None:
-                return max(0.0, when - time.time())
+                return max(0.0, when - now)
         remaining = lowered.get("x-ratelimit-remaining")
         value = finite_number(lowered.get("x-ratelimit-reset"), text=True)
         if value is not None and (remaining is None or remaining.strip() == "0"):
             # v1.2 documents epoch seconds; tolerate a delta too.
-            return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)
+            return max(0.0, value - now) if value > 1e9 else max(0.0, value)
         return None
 
 
@@ -161,11 +165,13 @@ class _Base:
         timeout: httpx.Timeout,
         max_retries: int,
         sleep: Optional[Callable[[float], Any]] = None,
+        clock: Optional[Callable[[], float]] = None,
     ) -> None:
+        # sleep / clock: injected by tests (record the waits, fix "now"), never public settings
         self.base_url = base_url
         self._api_key = api_key
         self._timeout = timeout
-        self.policy = RetryPolicy(max_retries=max_retries)
+        self.policy = RetryPolicy(max_retries=max_retries, clock=clock or time.time)
         self._sleep_override = sleep
 
     def _headers(self, method: str, options: Optional[RequestOptions]) -> List[Tuple[str, str]]:
@@ -252,8 +258,9 @@ class SyncHTTP(_Base):
         max_retries: int,
         client: Optional[httpx.Client] = None,
         sleep: Optional[Callable[[float], Any]] = None,
+        clock: Optional[Callable[[], float]] = None,
     ) -> None:
-        super().__init__(base_url, api_key, timeout=timeout, max_retries=max_retries, sleep=sleep)
+        super().__init__(base_url, api_key, timeout=timeout, max_retries=max_retries, sleep=sleep, clock=clock)
         self._owns = client is None
         self._client = client if client is not None else httpx.Client(timeout=timeout)
 
@@ -306,8 +313,9 @@ class AsyncHTTP(_Base):
         client: Optional[httpx.AsyncClient] = None,
         sleep: Optional[Callable[[float], Any]] = None,
         max_connections: Optional[int] = None,
+        clock: Optional[Callable[[], float]] = None,
     ) -> None:
-        super().__init__(base_url, api_key, timeout=timeout, max_retries=max_retries, sleep=sleep)
+        super().__init__(base_url, api_key, timeout=timeout, max_retries=max_retries, sleep=sleep, clock=clock)
         self._owns = client is None
         # One TLS context for the client and its lanes: building one costs ≈ 20 ms.
         self._ssl: Optional[ssl.SSLContext] = httpx.create_ssl_context() if client is None else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from typing import Any, Callable, Dict, List, Optional
 
 import httpx
@@ -20,6 +19,7 @@ from twelvelabs.base_client import APIClient  # type: ignore[import-untyped]
 import classify_shim
 from classify_shim import TwelveLabs
 from classify_shim._exceptions import shim_class
+from classify_shim.adapters.legacy import LegacyBackend
 from legacy_support import API_KEY, valid_page
 
 pytestmark = pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning")
@@ -74,17 +74,23 @@ def raise_(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
     return make
 
 
+_WAITS: List[List[float]] = [[]]
+"""The current test's recorded waits (the ``sleeps`` fixture starts a fresh list)."""
+
+
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> List[float]:
-    """Every delay the HTTP layer asks for, recorded instead of slept."""
-    recorded: List[float] = []
-    monkeypatch.setattr(time, "sleep", recorded.append)
-    return recorded
+def sleeps() -> List[float]:
+    """Every delay the HTTP layer asks for, recorded instead of slept (its injected sleep)."""
+    _WAITS[0] = []
+    return _WAITS[0]
 
 
-def make_client(recorder: Recorder, **kwargs: Any) -> TwelveLabs:
-    return TwelveLabs(API_KEY, classify_backend="legacy", base_url="http://classify.test",
-                      http_client=httpx.Client(transport=httpx.MockTransport(recorder)), **kwargs)
+def make_client(recorder: Recorder, clock: Optional[Callable[[], float]] = None, **kwargs: Any) -> TwelveLabs:
+    client = TwelveLabs(API_KEY, classify_backend="legacy", base_url="http://classify.test",
+                        http_client=httpx.Client(transport=httpx.MockTransport(recorder)), **kwargs)
+    # the backend's HTTP layer with an injected sleep (and clock): nothing process-wide is patched
+    client._backend = LegacyBackend(client.config, sleep=lambda s: _WAITS[0].append(s), clock=clock)
+    return client
 
 
 CALLS: Dict[str, Callable[[TwelveLabs], Any]] = {
@@ -267,12 +273,21 @@ def test_retry_after_ms_is_honoured(sleeps: List[float]) -> None:
 
 
 def test_x_ratelimit_reset_epoch_is_honoured(sleeps: List[float]) -> None:
-    reset = int(time.time()) + 30
-    headers = {"X-Ratelimit-Limit": "20", "X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": str(reset)}
+    now = 1_760_000_000.0  # the HTTP layer's injected clock: the wait is exact, not a time window
+    headers = {"X-Ratelimit-Limit": "20", "X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": str(int(now) + 30)}
     recorder = Recorder([respond(429, headers=headers), respond(200, valid_page())])
-    CALLS["index"](make_client(recorder))
-    assert len(sleeps) == 1
-    assert 27.0 <= sleeps[0] <= 30.0
+    CALLS["index"](make_client(recorder, clock=lambda: now))
+    assert sleeps == [30.0]
+
+
+def test_retry_after_http_date_is_measured_on_the_clock(sleeps: List[float]) -> None:
+    import email.utils
+
+    now = 1_760_000_000.0
+    headers = {"Retry-After": email.utils.formatdate(now + 12, usegmt=True)}
+    recorder = Recorder([respond(503, headers=headers), respond(200, valid_page())])
+    CALLS["videos"](make_client(recorder, clock=lambda: now))
+    assert sleeps == [12.0]
 
 
 def test_overlong_server_delay_is_capped(sleeps: List[float]) -> None:

@@ -140,7 +140,6 @@ def test_typed_legacy_code_type_checks(tmp_path: Any) -> None:
     import sys
     from pathlib import Path
 
-    pytest.importorskip("mypy")
     src = Path(__file__).resolve().parents[2] / "src"
     (tmp_path / "user_code.py").write_text(TYPED_USER_CODE)
     env = {**os.environ, "MYPYPATH": str(src)}

@@ -17,11 +17,10 @@ from typing import Any, Dict, Iterator
 
 import httpx
 import pytest
+import twelvelabs.exceptions as twelvelabs  # the dev extra installs twelvelabs 0.3.2
 
 import classify_shim
 from classify_shim._exceptions import make_status_error, shim_class
-
-twelvelabs = pytest.importorskip("twelvelabs.exceptions", reason="the dev extra installs twelvelabs 0.3.2")
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 429, 500])

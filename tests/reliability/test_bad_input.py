@@ -13,7 +13,7 @@ typos of real parameter names, and the constructor.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -222,10 +222,6 @@ def test_exactly_100_prompts_is_accepted(sb: Any, client_for: Callable[[str], Tw
 
 # ------------------------------------------------------------------------------ the constructor
 
-# Constructor cases that once slipped through; kept empty now, the mechanism stays for new ones.
-# Strict xfail: an id listed here fails loudly once fixed, so it is removed in the same change.
-CONSTRUCTOR_GAPS: Set[str] = set()
-
 # name -> (kwargs, env, fragment naming the field)
 CONSTRUCTOR_CASES: Dict[str, Tuple[Dict[str, Any], Dict[str, str], str]] = {
     # (An empty key is not a constructor error: it fails at the first call, as in 0.3.2.)
@@ -257,16 +253,7 @@ CONSTRUCTOR_CASES: Dict[str, Tuple[Dict[str, Any], Dict[str, str], str]] = {
 }
 
 
-def _constructor_params() -> List[Any]:
-    out = []
-    for name in CONSTRUCTOR_CASES:
-        marks = [pytest.mark.xfail(strict=True, reason="constructor gap reported to the lead")] \
-            if name in CONSTRUCTOR_GAPS else []
-        out.append(pytest.param(name, marks=marks, id=name))
-    return out
-
-
-@pytest.mark.parametrize("name", _constructor_params())
+@pytest.mark.parametrize("name", list(CONSTRUCTOR_CASES))
 def test_bad_constructor_argument_raises_twelvelabs_error(
     name: str, sb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
