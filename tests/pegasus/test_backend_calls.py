@@ -277,3 +277,20 @@ def test_a_video_deleted_after_caching_is_reported_then_unknown(sb: Any, tmp_pat
             client.classify.videos(vids, ["visual", "text_in_video"], CLASSES)
     assert info.value.body["code"] == "resource_not_exist"
     assert _calls(sb) == []
+
+
+def test_every_answer_cached_sync_call_makes_no_request_and_reuses_one_loop(sb: Any, tmp_path: Path) -> None:
+    vids = _videos(sb)
+    with _client(sb, tmp_path) as client:
+        first = client.classify.videos(vids, ["visual", "conversation"], CLASSES)
+        runner = client._backend._runner
+        loop = runner.loop
+        assert loop is not None and loop.is_running()
+        sb.clear_requests()
+        for _ in range(3):
+            again = client.classify.videos(vids, ["visual", "conversation"], CLASSES)
+            assert again.data == first.data
+        assert sb.requests() == []  # placements, records and answers all from the cache
+        assert runner.loop is loop  # one loop thread for the client's life, not one per call
+        thread = runner._state.thread
+    assert loop.is_closed() and thread is not None and not thread.is_alive()  # closed with the client
