@@ -193,9 +193,10 @@ class _Base:
         options: Optional[RequestOptions],
     ) -> httpx.Request:
         url = path if path.startswith(("http://", "https://")) else self.base_url + path.lstrip("/")
-        merged = httpx.QueryParams(params or {})
+        merged: Optional[httpx.QueryParams] = httpx.QueryParams(params) if params else None
         if options is not None and options.params:
-            merged = merged.merge(options.params)  # the caller's pairs, repeated keys kept
+            # the caller's pairs, repeated keys kept
+            merged = merged.merge(options.params) if merged is not None else options.params
         body: Dict[str, Any] = dict(options.body) if options is not None and options.body else {}
         if not body:
             body["json"] = json

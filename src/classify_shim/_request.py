@@ -570,11 +570,16 @@ _OPTION_SHAPES = {
 }
 
 
+_NO_OPTIONS = RequestOptions()
+
+
 def parse_request_options(kwargs: Mapping[str, Any]) -> RequestOptions:
     """``**kwargs`` of a classify method: the ``httpx.Client.request`` keywords 0.3.2 forwarded,
     in every form httpx accepts, plus ``stream=False`` (a keyword of 0.2.5-0.3.2's ``post``).
     Anything else made 0.3.2 fail (``TypeError`` inside httpx, reported as "Failed connection"),
     so it is reported here, before any request."""
+    if not kwargs:  # the common call: no options (shared, nothing downstream changes it)
+        return _NO_OPTIONS
     for key in kwargs:
         if key not in REQUEST_OPTION_KEYS and key not in POST_OPTION_KEYS:
             raise _fail(
