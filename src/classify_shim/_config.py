@@ -5,12 +5,13 @@ Every knob lives here once, with its env var; ``docs/configuration.md`` document
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import httpx
 
@@ -18,7 +19,7 @@ from ._calibration import CalibrationProfile, load_profile
 from ._events import MismatchCallback, ProgressCallback
 from ._exceptions import TwelveLabsError
 from ._saved import SavedResults, SavedResultsError, load_saved
-from ._types import BACKEND_NAMES, NotGiven, Secret
+from ._types import BACKEND_NAMES, NOT_GIVEN, NotGiven, Secret
 
 __all__ = [
     "BACKEND_CHOICES",
@@ -29,9 +30,12 @@ __all__ = [
     "DEFAULT_STRATEGY",
     "DEFAULT_TIMEOUT",
     "PUBLIC_API_HOSTS",
+    "SETTINGS",
+    "SETTINGS_BY_NAME",
     "STRATEGY_CHOICES",
     "WARNING_MODES",
     "ClientConfig",
+    "Setting",
     "classify_version",
     "is_public_host",
     "resolve_backend",
@@ -55,6 +59,7 @@ DEFAULT_PEGASUS_MODEL = "auto"
 """Pegasus 1.5 by asset id when the video has one, 1.2 by ``video_id`` only when it has none."""
 STRATEGY_CHOICES = ("sync", "segments", "batch", "auto")
 DEFAULT_STRATEGY = "auto"
+DEFAULT_BACKEND = "auto"
 DEFAULT_PAGE_TTL_S = 300.0
 BACKEND_CHOICES = BACKEND_NAMES
 WARNING_MODES = ("default", "off", "error")
@@ -74,6 +79,82 @@ ENV_CALIBRATION = "TWELVELABS_CLASSIFY_CALIBRATION"  # a profile file from class
 _VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One setting, declared once: constructor keyword, environment variable, type, default,
+    allowed values and a doc line. ``SETTINGS`` drives the constructors' keywords (a test checks
+    their signatures), ``ClientConfig.build``'s defaults, ``classify-shim doctor``'s settings
+    section and the tables in docs/configuration.md (a test parses them against this)."""
+
+    name: str
+    argument: Optional[str]  # keyword of TwelveLabs / AsyncTwelveLabs / ClientConfig.build; None: env only
+    env: Optional[str]
+    type: str
+    default: Any  # what applies when neither the argument nor the variable is given
+    doc: str
+    choices: Tuple[str, ...] = ()
+    shown_default: Optional[str] = None  # the docs' "default" cell when the default is not a literal
+    env_default: Optional[str] = None  # the docs' environment table "default" cell (None: the bare value)
+
+    @property
+    def argument_default(self) -> Any:
+        """The keyword's default in the constructors: None ("not given") when a variable can
+        supply the value, else the default itself."""
+        return None if self.env is not None else self.default
+
+    @property
+    def default_cell(self) -> str:
+        """How docs/configuration.md shows the default."""
+        if self.shown_default is not None:
+            return self.shown_default
+        text = json.dumps(self.default) if isinstance(self.default, str) else repr(self.default)
+        return f"`{text}`"
+
+    @property
+    def env_default_cell(self) -> str:
+        if self.env_default is not None:
+            return self.env_default
+        return f"`{self.default}`"
+
+
+SETTINGS: Tuple[Setting, ...] = (
+    Setting("api_key", "api_key", ENV_API_KEY, "str", None, "your API key, sent as x-api-key",
+            shown_default="— (required)", env_default="—"),
+    Setting("version", "version", None, "str", DEFAULT_API_VERSION, "API version of the legacy endpoints"),
+    Setting("classify_backend", "classify_backend", ENV_BACKEND, "str", DEFAULT_BACKEND, "who serves client.classify",
+            BACKEND_CHOICES),
+    Setting("base_url", "base_url", ENV_BASE_URL, "str", DEFAULT_BASE_URL, "the API host (0.3.2 semantics)",
+            shown_default=f"`{DEFAULT_BASE_URL}`"),
+    Setting("timeout", "timeout", None, "float | httpx.Timeout | None", NOT_GIVEN, "HTTP timeout",
+            shown_default="600 s overall, 5 s to connect (0.3.2's)"),
+    Setting("max_retries", "max_retries", None, "int", DEFAULT_MAX_RETRIES, "retries of one HTTP request"),
+    Setting("http_client", "http_client", None, "httpx.Client | httpx.AsyncClient", None, "your own HTTP client",
+            shown_default="a client per backend"),
+    Setting("pegasus_model", "pegasus_model", ENV_PEGASUS_MODEL, "str", DEFAULT_PEGASUS_MODEL, "model_name sent to v1.3"),
+    Setting("strategy", "strategy", ENV_STRATEGY, "str", DEFAULT_STRATEGY, "how the Pegasus backend asks the model",
+            STRATEGY_CHOICES),
+    Setting("index_id", "index_id", ENV_INDEX_ID, "str", None, "the index to look videos up in first",
+            env_default="unset"),
+    Setting("cache", "cache", ENV_CACHE, "bool | str | Path", None, "the store: off, a SQLite file or redis://",
+            shown_default="on, at `<user cache dir>/twelvelabs-classify-shim/cache.sqlite3`",
+            env_default="the user cache dir"),
+    Setting("max_concurrency", "max_concurrency", ENV_CONCURRENCY, "int", None, "/analyze calls in flight",
+            shown_default="adaptive: starts at 4, up to 32", env_default="adaptive"),
+    Setting("page_ttl_s", "page_ttl_s", None, "float", DEFAULT_PAGE_TTL_S, "lifetime of Pegasus page tokens"),
+    Setting("on_progress", "on_progress", None, "callable", None, "called after each video of a Pegasus run"),
+    Setting("shadow_sample_rate", "shadow_sample_rate", None, "float", 1.0, "share of calls shadow compares"),
+    Setting("on_mismatch", "on_mismatch", None, "callable", None, "called for each pair shadow finds apart"),
+    Setting("calibration", "calibration", ENV_CALIBRATION, "str | Path | CalibrationProfile | bool", None,
+            "a calibration profile for Pegasus scores", env_default="unset"),
+    Setting("shadow_legacy_results", "shadow_legacy_results", None, "str | Path | list", None,
+            "saved v1.2 results as shadow's legacy side"),
+    Setting("warnings", None, ENV_WARNINGS, "str", "default", "deprecation warnings: shown, off or raised",
+            WARNING_MODES),
+)
+"""Every setting of the shim, in the order of the constructors' keywords."""
+SETTINGS_BY_NAME: Dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
 def resolve_backend(argument: Optional[str]) -> tuple[str, str]:
     """Returns ``(backend, source)``; source is ``argument``, ``env`` or ``default``."""
     if argument is not None:
@@ -81,7 +162,7 @@ def resolve_backend(argument: Optional[str]) -> tuple[str, str]:
     elif os.environ.get(ENV_BACKEND):
         value, source = os.environ[ENV_BACKEND], "env"
     else:
-        return "auto", "default"
+        return DEFAULT_BACKEND, "default"
     if not isinstance(value, str):
         raise TwelveLabsError(
             f"classify_backend must be one of {', '.join(BACKEND_CHOICES)}, got {type(value).__name__} {value!r}"
@@ -163,7 +244,7 @@ class ClientConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     http_client: Optional[httpx.Client] = None
     async_http_client: Optional[httpx.AsyncClient] = None
-    backend: str = "auto"
+    backend: str = DEFAULT_BACKEND
     backend_source: str = "default"
     # Pegasus adapter
     pegasus_model: str = DEFAULT_PEGASUS_MODEL

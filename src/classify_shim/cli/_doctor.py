@@ -264,6 +264,22 @@ def _environment() -> Dict[str, str]:
     return out
 
 
+def _settings() -> List[Dict[str, Any]]:
+    """Every setting a variable can supply (from the one declaration, ``_config.SETTINGS``): the
+    value in effect when no argument is passed, and where it comes from."""
+    out: List[Dict[str, Any]] = []
+    for setting in cfg.SETTINGS:
+        if setting.env is None:
+            continue
+        raw = os.environ.get(setting.env, "").strip()
+        shown = "<set>" if raw and setting.env == cfg.ENV_API_KEY else raw
+        out.append({
+            "name": setting.name, "env": setting.env, "value": shown or setting.env_default_cell.strip("`"),
+            "source": "env" if raw else "default", "allowed": list(setting.choices),
+        })
+    return out
+
+
 def collect(args: argparse.Namespace) -> Dict[str, Any]:
     problems: List[str] = []
     api_key = (os.environ.get(cfg.ENV_API_KEY) or "").strip() or None
@@ -308,6 +324,7 @@ def collect(args: argparse.Namespace) -> Dict[str, Any]:
             "legacy_url": f"{host}/{cfg.DEFAULT_API_VERSION}/",
             "v13_url": f"{host}/v1.3/",
         },
+        "settings": _settings(),
         "environment": _environment(),
         "problems": problems,
     }
@@ -398,6 +415,10 @@ def _print(report: Dict[str, Any], out: TextIO) -> None:
     elif base.get("reachability_skipped"):
         text += f"; not contacted ({base['reachability_skipped']})"
     lines.append(("base URL", text))
+    for setting in report["settings"]:
+        allowed = f"; one of {', '.join(setting['allowed'])}" if setting["allowed"] else ""
+        origin = "from the environment" if setting["source"] == "env" else "default"
+        lines.append(("setting", f"{setting['name']} = {setting['value']} ({setting['env']}, {origin}{allowed})"))
     env = report["environment"]
     lines.append(
         ("environment", ", ".join(f"{k}={v}" for k, v in env.items()) or "no TWELVELABS_* variables")
