@@ -18,7 +18,7 @@ import contextlib
 import contextvars
 import json
 import re
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 __all__ = [
     "MAX_DEPTH",
@@ -30,6 +30,7 @@ __all__ = [
     "find_json",
     "loads",
     "measure",
+    "recover_items",
     "repair",
 ]
 
@@ -275,3 +276,26 @@ def find_json(text: str, depth: int = 0) -> Found:
         if isinstance(inner, str):
             return find_json(inner, depth + 1)  # the JSON came back JSON-encoded as a string
     return Found(unbalanced_at=unbalanced)
+
+
+def recover_items(text: str, start: int) -> List[Dict[str, Any]]:
+    """Complete class objects at the head of a truncated answer that opens at ``start``."""
+    window = text[start:]
+    m = re.search(r"""["']?classes["']?\s*:\s*\[""", window, re.IGNORECASE)
+    if m:
+        pos = m.end()
+    elif window.startswith("["):
+        pos = 1
+    else:
+        return []
+    items: List[Dict[str, Any]] = []
+    while True:
+        while pos < len(window) and window[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(window) or window[pos] != "{":
+            return items
+        ok, value, end = decode_at(window, pos)
+        if not ok or end is None or not isinstance(value, dict):
+            return items
+        items.append(value)
+        pos = end

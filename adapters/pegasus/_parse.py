@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from classify_shim._request import ClassSpec
 
-from ._json import HostileAnswer, decode_at, find_json, loads
+from ._json import HostileAnswer, find_json, loads, recover_items
 from ._prompt import model_sources
 from ._values import (
     SOURCES,
@@ -33,6 +33,7 @@ from ._values import (
     lookup,
     parse_bool,
     parse_confidence_word,
+    parse_coverage,
     parse_timestamp,
     raw_confidence,
     source_of,
@@ -141,29 +142,6 @@ class AnswerError(ValueError):
 
     def __repr__(self) -> str:
         return f"AnswerError(kind={self.kind!r}, message={self.message!r})"
-
-
-def _recover_items(text: str, start: int) -> List[Dict[str, Any]]:
-    """Complete class objects at the head of a truncated answer that opens at ``start``."""
-    window = text[start:]
-    m = re.search(r"""["']?classes["']?\s*:\s*\[""", window, re.IGNORECASE)
-    if m:
-        pos = m.end()
-    elif window.startswith("["):
-        pos = 1
-    else:
-        return []
-    items: List[Dict[str, Any]] = []
-    while True:
-        while pos < len(window) and window[pos] in " \t\r\n,":
-            pos += 1
-        if pos >= len(window) or window[pos] != "{":
-            return items
-        ok, value, end = decode_at(window, pos)
-        if not ok or end is None or not isinstance(value, dict):
-            return items
-        items.append(value)
-        pos = end
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,18 +298,6 @@ class _Draft:
         self.seen = False
 
 
-def _coverage(value: Any) -> Optional[float]:
-    """A coverage estimate as a share 0-1: "40%" and 40 are 0.40 (the schema asks for an integer
-    percentage); a fractional number <= 1 such as 0.4 is already a share."""
-    raw = raw_confidence(value)
-    if raw is None or isinstance(value, bool):
-        return None
-    number, percent = raw
-    if not percent and number <= 1.0 and not isinstance(value, int) and number != int(number):
-        return max(0.0, number)
-    return max(0.0, min(1.0, number / 100.0))
-
-
 def _segment_list(raw: Any) -> List[Any]:
     if raw is None:
         return []
@@ -375,7 +341,7 @@ def _build(
             draft.confidence = conf
         has_cov, cov_raw = lookup(obj, _COVERAGE_KEYS)
         if has_cov and cov_raw is not None:
-            cov = _coverage(cov_raw)
+            cov = parse_coverage(cov_raw)
             if cov is None:
                 notes.append(f"class {name!r}: unreadable coverage {cov_raw!r}")
             elif draft.coverage is None or cov > draft.coverage:
@@ -541,7 +507,7 @@ def _parse(text: str, classes: Sequence[ClassSpec], duration: float, finish_reas
     partial_answer: Optional[ParsedAnswer] = None
     if found.unbalanced_at is not None:
         candidate, start = found.unbalanced_at
-        items = _recover_items(candidate, start)
+        items = recover_items(candidate, start)
         entries = _entries(items, names) if items else None
         if entries:
             parsed = _build(entries, classes, duration, notes)

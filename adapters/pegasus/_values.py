@@ -24,6 +24,7 @@ __all__ = [
     "lookup",
     "parse_bool",
     "parse_confidence_word",
+    "parse_coverage",
     "parse_timestamp",
     "raw_confidence",
     "source_of",
@@ -208,3 +209,13 @@ def source_of(value: Any, allowed: Sequence[str]) -> Optional[str]:
     return None
 
 
+def parse_coverage(value: Any) -> Optional[float]:
+    """A coverage estimate as a share 0-1: "40%" and 40 are 0.40 (the schema asks for an integer
+    percentage); a fractional number <= 1 such as 0.4 is already a share."""
+    raw = raw_confidence(value)
+    if raw is None or isinstance(value, bool):
+        return None
+    number, percent = raw
+    if not percent and number <= 1.0 and not isinstance(value, int) and number != int(number):
+        return max(0.0, number)
+    return max(0.0, min(1.0, number / 100.0))

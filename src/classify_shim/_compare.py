@@ -17,12 +17,17 @@ A pair is a *mismatch* when pass/fail disagrees, or a delta or the clip overlap 
 :class:`Tolerances`. Which videos are compared: those the legacy body lists, plus — when the
 legacy body is complete (no next/previous page token) — those only Pegasus lists, since
 absence from a complete legacy result means "no class passed".
+
+:class:`ShadowReport` keeps shadow mode's running totals of these comparisons (it lives here, with
+the rule it counts, so ``classify_shim.types`` can export it without importing the adapter).
 """
 
 from __future__ import annotations
 
+import collections
+import threading
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ._request import Thresholds
 from ._rules import finite_number, merge_intervals
@@ -32,6 +37,7 @@ __all__ = [
     "ClassComparison",
     "ComparisonSummary",
     "MismatchReport",
+    "ShadowReport",
     "Tolerances",
     "clip_iou",
     "compare_results",
@@ -437,3 +443,110 @@ class ComparisonSummary:
             "skipped_videos": self.skipped_videos,
             "per_class": self.per_class(),
         }
+
+
+# --------------------------------------------------------------------------- shadow's running totals
+
+#: Recent per-call reports kept on the aggregate report.
+RECENT_REPORTS = 20
+
+
+class ShadowReport:
+    """Aggregate of every comparison a shadow backend made; thread-safe, live.
+
+    Counters: ``calls`` (shadowable calls seen), ``sampled``, ``compared``,
+    ``pegasus_errors`` (Pegasus runs that raised), ``legacy_errors`` (sampled calls whose
+    legacy call raised, so nothing to compare), ``dropped`` (sampled while ``MAX_PENDING``
+    comparisons were waiting), ``callback_errors`` (``on_mismatch`` raised),
+    ``internal_errors`` (a comparison itself failed — a bug; logged with traceback).
+    """
+
+    def __init__(self, tolerances: Tolerances = DEFAULT_TOLERANCES) -> None:
+        self.tolerances = tolerances
+        self.calls = 0
+        self.sampled = 0
+        self.compared = 0
+        self.pegasus_errors = 0
+        self.legacy_errors = 0
+        self.dropped = 0
+        self.callback_errors = 0
+        self.internal_errors = 0
+        self.last_error: Optional[str] = None
+        self._summary = ComparisonSummary()
+        self._recent: Deque[MismatchReport] = collections.deque(maxlen=RECENT_REPORTS)
+        self._lock = threading.Lock()
+
+    def _bump(self, counter: str, error: Optional[BaseException] = None) -> None:
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + 1)
+            if error is not None:
+                self.last_error = f"{type(error).__name__}: {error}"[:500]
+
+    def _add(self, report: MismatchReport) -> None:
+        with self._lock:
+            self.compared += 1
+            self._summary.add(report)
+            self._recent.append(report)
+
+    @property
+    def pairs(self) -> int:
+        return self._summary.pairs
+
+    @property
+    def agreements(self) -> int:
+        return self._summary.agreements
+
+    @property
+    def mismatches(self) -> int:
+        return self._summary.mismatches
+
+    @property
+    def agreement_rate(self) -> Optional[float]:
+        """Share of compared (video, class) pairs with the same pass/fail verdict."""
+        return self._summary.agreement_rate
+
+    @property
+    def mean_abs_score_delta(self) -> Optional[float]:
+        return self._summary.mean_abs_score_delta
+
+    @property
+    def recent(self) -> List[MismatchReport]:
+        """The last few per-call reports, oldest first."""
+        with self._lock:
+            return list(self._recent)
+
+    def per_class(self) -> Dict[str, Dict[str, Any]]:
+        with self._lock:
+            return self._summary.per_class()
+
+    def to_dict(self) -> Dict[str, Any]:
+        with self._lock:
+            summary = self._summary.to_dict()
+            return {
+                "calls": self.calls,
+                "sampled": self.sampled,
+                "compared": self.compared,
+                "pegasus_errors": self.pegasus_errors,
+                "legacy_errors": self.legacy_errors,
+                "dropped": self.dropped,
+                "callback_errors": self.callback_errors,
+                "internal_errors": self.internal_errors,
+                "last_error": self.last_error,
+                "pairs": summary["pairs"],
+                "agreements": summary["agreements"],
+                "agreement_rate": summary["agreement_rate"],
+                "mismatches": summary["mismatches"],
+                "mean_abs_score_delta": summary["mean_abs_score_delta"],
+                "mean_abs_duration_ratio_delta": summary["mean_abs_duration_ratio_delta"],
+                "mean_clip_iou": summary["mean_clip_iou"],
+                "skipped_videos": summary["skipped_videos"],
+                "per_class": summary["per_class"],
+                "tolerances": self.tolerances.to_dict(),
+            }
+
+    def __repr__(self) -> str:
+        return (
+            f"ShadowReport(calls={self.calls}, sampled={self.sampled}, compared={self.compared}, "
+            f"pairs={self.pairs}, mismatches={self.mismatches}, agreement_rate={self.agreement_rate!r}, "
+            f"pegasus_errors={self.pegasus_errors})"
+        )

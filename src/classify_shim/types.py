@@ -14,8 +14,6 @@ The result *models* (``ClassifyPageResult``, ``AsyncClassifyPageResult``, ...) s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ._backend import VideoFailure
 from ._bodies import (
     ClassBody,
@@ -26,11 +24,8 @@ from ._bodies import (
     PageInfoBody,
     VideoBody,
 )
-from ._compare import ClassComparison, ComparisonSummary, MismatchReport, Tolerances
+from ._compare import ClassComparison, ComparisonSummary, MismatchReport, ShadowReport, Tolerances
 from ._events import MismatchCallback, Progress, ProgressCallback, ProgressStatus
-
-if TYPE_CHECKING:
-    from .adapters.shadow import ShadowReport
 
 __all__ = [
     "ClassBody",
@@ -52,12 +47,3 @@ __all__ = [
     "VideoFailure",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # ShadowReport lives with the shadow adapter, which (like every backend) is imported only
-    # when used: importing this module must not load it.
-    if name == "ShadowReport":
-        from .adapters.shadow import ShadowReport
-
-        return ShadowReport
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
