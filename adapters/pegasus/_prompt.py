@@ -129,9 +129,7 @@ def _unique(values: Sequence[str]) -> List[str]:
     return list(seen)
 
 
-def build_response_format(
-    classes: Sequence[ClassSpec], level: str = "full", *, timestamp_type: bool = False
-) -> Dict[str, Any]:
+def build_response_format(classes: Sequence[ClassSpec], level: str = "full") -> Dict[str, Any]:
     """``response_format`` for ``/analyze``: the answer schema inside the supported subset.
 
     ``full`` uses only object/array/string/number/integer/boolean, ``enum``, ``required``,
@@ -139,9 +137,9 @@ def build_response_format(
     first property is required, and the reserved ``start_time``/``end_time`` names are avoided.
     ``plain`` is the documented fallback (``_schema``): the same shape with types, ``properties``
     and ``required`` only.
-    ``timestamp_type``: the model supports the ``timestamp`` schema type (Pegasus 1.5+), so
-    segment times are typed as such instead of plain numbers; the caller decides from the
-    model's features.
+    Segment times stay ``number``: Pegasus 1.5's ``timestamp`` pseudo-type needs a ``format`` and
+    is accepted only at the top level or one array deep, and segments sit two arrays deep
+    (``classes[].segments[]``); 1.5's own time segmentation is the ``segments`` strategy.
     """
     sent = _model_classes(classes)
     if not sent:
@@ -157,12 +155,11 @@ def build_response_format(
     def confidence() -> Dict[str, Any]:
         return {"type": "integer"} if plain else {"type": "integer", "minimum": 0, "maximum": 100}
 
-    time_type = "timestamp" if timestamp_type else "number"
     segment = {
         "type": "object",
         "properties": {
-            "start": {"type": time_type},
-            "end": {"type": time_type},
+            "start": {"type": "number"},
+            "end": {"type": "number"},
             "prompt": text(prompts),
             "source": text(sources),
             "confidence": confidence(),
