@@ -191,6 +191,8 @@ class RunStats:
     batch_resubmitted: int = 0
     batch_waited_429: int = 0
     strategy: str = "sync"
+    template: str = PROMPT_TEMPLATE_VERSION
+    """Prompt template version the answers come from (what a calibration profile is keyed by)."""
     models: List[str] = field(default_factory=list)
     model_switches: List[str] = field(default_factory=list)
     cached_chunks: int = 0
@@ -761,6 +763,7 @@ class Core:
         needs_model = bool(plan_chunks(request.classes, PEGASUS12))
         strategy = choose_strategy(self.config.strategy, self.config.pegasus_model, len(order) if needs_model else 0)
         stats.strategy = strategy
+        stats.template = template_version(strategy)
         picker = ModelPicker(self.config.pegasus_model, self.store, self.config.host)
         batches: Optional[BatchRunner] = None
         if strategy == "batch":

@@ -144,26 +144,24 @@ def _estimate(client: Any, jobs: Sequence[_Job]) -> Tuple[int, int, int, List[st
 
 def _rerun(client: Any, jobs: Sequence[_Job]
            ) -> Tuple[Dict[Tuple[str, str, str], Tuple[float, float]], List[Tuple[str, str]], List[str], str]:
-    from ..adapters.pegasus import template_version
-
     observed: Dict[Tuple[str, str, str], Tuple[float, float]] = {}
     failed: List[Tuple[str, str]] = []
     models: List[str] = []
-    strategy = "sync"
+    template = ""
     for job in jobs:
         result = client.classify.videos(job.video_ids, **job.kwargs())
         pages = [result.data, *list(result)]
         stats = client._backend.last_run
         if stats is not None:
             models += [m for m in stats.models if m not in models]
-            strategy = stats.strategy
+            template = stats.template
         question = job.request.shape()
         failed += [(question, e.video_id) for e in result.errors]
         for page in pages:
             for video in page:
                 for cls in video.classes:
                     observed[(question, video.video_id, cls.name)] = (float(cls.score), float(cls.duration_ratio))
-    return observed, failed, models, template_version(strategy)
+    return observed, failed, models, template
 
 
 def _interval(ci: Sequence[Optional[float]]) -> str:
