@@ -30,7 +30,7 @@ import time
 import uuid
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from classify_shim._backend import BackendPage, VideoFailure, optional_callback
 from classify_shim._bodies import PageBody, VideoBody
@@ -174,6 +174,20 @@ class _Run:
     tasks: TaskRunner
     batches: Optional[BatchRunner]
     chunks: Dict[Tuple[str, bool], List[Tuple[ClassSpec, ...]]] = field(default_factory=dict)
+
+
+@dataclass
+class _Work:
+    """One run's shared queue and results: what its workers take videos from and report to."""
+
+    run: _Run
+    request: ClassifyRequest
+    resolver: Resolver
+    resolved: Resolved
+    queue: Iterator[str]  # shared by the workers: each video is taken once
+    deferred: List[str] = field(default_factory=list)  # videos another worker was paying for
+    outcomes: Dict[str, _VideoOutcome] = field(default_factory=dict)
+    done: int = 0
 
 
 @dataclass
@@ -744,8 +758,17 @@ class Core:
     async def run(
         self, request: ClassifyRequest, options: Optional[RequestOptions], http: Union[AsyncHTTP, SyncHTTP]
     ) -> Tuple[BackendPage, RunStats]:
-        """Page 0 of a new result, and the run's counts."""
+        """Page 0 of a new result, and the run's counts: prepare (place the videos, choose the
+        strategy), work through every video, save the result's pages."""
         started = time.monotonic()
+        work = await self._prepare(request, options, http)
+        await self._work_through(work)
+        return await self._save(work, started), work.run.stats
+
+    async def _prepare(
+        self, request: ClassifyRequest, options: Optional[RequestOptions], http: Union[AsyncHTTP, SyncHTTP]
+    ) -> _Work:
+        """Where each video is, which strategy and runners the run uses; nothing analysed yet."""
         stats = RunStats()
         self.last_run = stats
         gate = RateGate(self.config.max_concurrency)
@@ -778,70 +801,81 @@ class Core:
             "classifying %d video(s), %d class(es), model %s, strategy %s, up to %d in flight",
             len(order), len(request.classes), picker.describe(), strategy, gate.limit,
         )
-        outcomes: Dict[str, _VideoOutcome] = {}
-        done = 0
+        return _Work(run=run, request=request, resolver=resolver, resolved=resolved, queue=iter(order))
 
-        def report(outcome: _VideoOutcome) -> None:
-            nonlocal done
-            done += 1
-            outcomes[outcome.video_id] = outcome
-            log.info("video %s: %s (%d/%d)", outcome.video_id, outcome.status, done, len(order))
-            optional_callback(self.config.on_progress, Progress(done, len(order), outcome.video_id, outcome.status))
+    def _report(self, work: _Work, outcome: _VideoOutcome) -> None:
+        """One video finished: keep its outcome, log it, tell ``on_progress``."""
+        work.done += 1
+        work.outcomes[outcome.video_id] = outcome
+        total = len(work.resolved.order)
+        log.info("video %s: %s (%d/%d)", outcome.video_id, outcome.status, work.done, total)
+        optional_callback(self.config.on_progress, Progress(work.done, total, outcome.video_id, outcome.status))
 
-        async def load(vid: str) -> Union[VideoRecord, Exception]:
-            if vid in resolved.pending:
-                return await resolver.record(resolved.pending[vid], vid)
-            return resolved.records.get(vid) or resolved.errors[vid]
+    async def _load(self, work: _Work, vid: str) -> Union[VideoRecord, Exception]:
+        """A video's record: fetched now when placement left it pending, else already known."""
+        resolved = work.resolved
+        if vid in resolved.pending:
+            return await work.resolver.record(resolved.pending[vid], vid)
+        return resolved.records.get(vid) or resolved.errors[vid]
 
-        async def one(vid: str, wait: bool) -> _VideoOutcome:
-            record = await load(vid)
-            if isinstance(record, Exception):
-                return _VideoOutcome(vid, None, VideoFailure(vid, "metadata", _describe(record), 1), "failed")
-            try:
-                return await self._video(run, record, request, wait)
-            except (AuthenticationError, asyncio.CancelledError, _Busy):
-                raise
-            except Exception as exc:  # one bad video never fails the others
-                log.exception("video %s failed unexpectedly", vid)
-                return _VideoOutcome(vid, None, VideoFailure(vid, "analyze", _describe(exc)), "failed")
+    async def _one(self, work: _Work, vid: str, wait: bool) -> _VideoOutcome:
+        """One video from record to outcome; any failure but auth/cancel/busy is that video's only."""
+        record = await self._load(work, vid)
+        if isinstance(record, Exception):
+            return _VideoOutcome(vid, None, VideoFailure(vid, "metadata", _describe(record), 1), "failed")
+        try:
+            return await self._video(work.run, record, work.request, wait)
+        except (AuthenticationError, asyncio.CancelledError, _Busy):
+            raise
+        except Exception as exc:  # one bad video never fails the others
+            log.exception("video %s failed unexpectedly", vid)
+            return _VideoOutcome(vid, None, VideoFailure(vid, "analyze", _describe(exc)), "failed")
 
-        # A fixed pool of workers, each taking the next video and carrying it from record to
-        # answer: a video's analysis starts as soon as its own record is in, record fetches
-        # never queue ahead of every analyze call, and the gate sees a few dozen waiters, not
-        # one per video. Twice the gate's cap keeps it full while some workers fetch records.
-        # Segment tasks wait minutes: a wider pool keeps more of them in flight. Batches need
-        # every question of the run waiting at once, so each video has its own worker.
-        # A video whose answer another worker (process, machine) is paying for right now is
-        # put aside and taken up again, waiting for that answer, once every other video is
-        # under way: N workers on one store pay once per video and none sits idle.
-        queue = iter(order)
-        deferred: List[str] = []
+    async def _worker(self, work: _Work) -> None:
+        """Take the next video until none is left, then the ones put aside (waiting for them)."""
+        batches = work.run.batches
+        try:
+            for vid in work.queue:  # shared iterator: each video is taken by exactly one worker
+                try:
+                    self._report(work, await self._one(work, vid, wait=False))
+                except _Busy:
+                    work.run.stats.deferred += 1
+                    work.deferred.append(vid)
+            while work.deferred:
+                self._report(work, await self._one(work, work.deferred.pop(0), wait=True))
+        finally:
+            if batches is not None:
+                batches.worker_done()
+
+    @staticmethod
+    def _pool_width(strategy: str, videos: int, gate: RateGate) -> int:
+        """How many workers a run starts.
+
+        A fixed pool of workers, each taking the next video and carrying it from record to
+        answer: a video's analysis starts as soon as its own record is in, record fetches
+        never queue ahead of every analyze call, and the gate sees a few dozen waiters, not
+        one per video. Twice the gate's cap keeps it full while some workers fetch records.
+        Segment tasks wait minutes: a wider pool keeps more of them in flight. Batches need
+        every question of the run waiting at once, so each video has its own worker.
+        A video whose answer another worker (process, machine) is paying for right now is
+        put aside and taken up again, waiting for that answer, once every other video is
+        under way: N workers on one store pay once per video and none sits idle.
+        """
         if strategy == "batch":
             # Enough waiting questions for every batch that may be active at once, not one
             # worker per video: 100,000 parked workers held ≈ 19 KB each (1.9 GB peak).
-            width = min(len(order), BATCH_MAX_ACTIVE * BATCH_MAX_REQUESTS)
-        elif strategy == "segments":
-            width = min(len(order), 8 * gate.cap)
-        else:
-            width = min(len(order), 2 * gate.cap)
-        if batches is not None:
-            batches.add_workers(width)
+            return min(videos, BATCH_MAX_ACTIVE * BATCH_MAX_REQUESTS)
+        if strategy == "segments":
+            return min(videos, 8 * gate.cap)
+        return min(videos, 2 * gate.cap)
 
-        async def worker() -> None:
-            try:
-                for vid in queue:  # shared iterator: each video is taken by exactly one worker
-                    try:
-                        report(await one(vid, wait=False))
-                    except _Busy:
-                        stats.deferred += 1
-                        deferred.append(vid)
-                while deferred:
-                    report(await one(deferred.pop(0), wait=True))
-            finally:
-                if batches is not None:
-                    batches.worker_done()
-
-        workers = [asyncio.ensure_future(worker()) for _ in range(width)]
+    async def _work_through(self, work: _Work) -> None:
+        """Every video, by a pool of workers; on any error the others are cancelled."""
+        run = work.run
+        width = self._pool_width(run.strategy, len(work.resolved.order), run.gate)
+        if run.batches is not None:
+            run.batches.add_workers(width)
+        workers = [asyncio.ensure_future(self._worker(work)) for _ in range(width)]
         try:
             await asyncio.gather(*workers)
         except BaseException:
@@ -850,21 +884,31 @@ class Core:
             await asyncio.gather(*workers, return_exceptions=True)
             raise
         finally:
-            stats.metadata_calls = resolver.calls
-            stats.task_creates, stats.task_resumed, stats.task_polls = tasks.created, tasks.resumed, tasks.polls
-            if batches is not None:
-                await batches.close()
-                stats.batch_creates, stats.batch_resumed = batches.created, batches.resumed
-                stats.batch_resubmitted, stats.batch_waited_429 = batches.resubmitted, batches.waited_429
-            stats.model_switches = list(picker.switches)
-        stats.rate_limited = gate.rate_limited
+            await self._count_calls(work)
+        run.stats.rate_limited = run.gate.rate_limited
+
+    async def _count_calls(self, work: _Work) -> None:
+        """What the runners spent, into the run's stats (also when the run failed)."""
+        run, stats = work.run, work.run.stats
+        stats.metadata_calls = work.resolver.calls
+        stats.task_creates, stats.task_resumed, stats.task_polls = run.tasks.created, run.tasks.resumed, run.tasks.polls
+        batches = run.batches
+        if batches is not None:
+            await batches.close()
+            stats.batch_creates, stats.batch_resumed = batches.created, batches.resumed
+            stats.batch_resubmitted, stats.batch_waited_429 = batches.resubmitted, batches.waited_429
+        stats.model_switches = list(run.picker.switches)
+
+    async def _save(self, work: _Work, started: float) -> BackendPage:
+        """The outcomes in v1.2 order, cut into pages and stored; page 0 goes back."""
+        order, outcomes, stats = work.resolved.order, work.outcomes, work.run.stats
         items = [o.item for v in order if (o := outcomes.get(v)) is not None and o.item is not None]
         failures = [o.failure for v in order if (o := outcomes.get(v)) is not None and o.failure is not None]
         stats.failures = len(failures)
         data = order_videos(items)
         result_id = uuid.uuid4().hex
         expires_at = int(time.time() + self.config.page_ttl_s)  # whole seconds, as page_expired_at
-        limit = request.page_limit
+        limit = work.request.page_limit
         pages = [data[start:start + limit] for start in range(0, len(data), limit)] or [[]]
         header = ResultHeader(
             scope=self.scope,
@@ -883,7 +927,7 @@ class Core:
             len(order), len(data), len(failures), stats.analyze_calls, stats.task_creates, stats.batch_creates,
             stats.cached_chunks, stats.rate_limited, time.monotonic() - started,
         )
-        return self._page_from(result_id, header, list(pages[0]), 0), stats
+        return self._page_from(result_id, header, list(pages[0]), 0)
 
     def close(self) -> None:
         self.store.close()
