@@ -856,7 +856,7 @@ class Core:
         never queue ahead of every analyze call, and the gate sees a few dozen waiters, not
         one per video. Twice the gate's cap keeps it full while some workers fetch records.
         Segment tasks wait minutes: a wider pool keeps more of them in flight. Batches need
-        every question of the run waiting at once, so each video has its own worker.
+        their questions waiting together: as many workers as the active batches can hold.
         A video whose answer another worker (process, machine) is paying for right now is
         put aside and taken up again, waiting for that answer, once every other video is
         under way: N workers on one store pay once per video and none sits idle.
