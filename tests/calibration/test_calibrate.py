@@ -194,3 +194,29 @@ def test_profile_setting_env_and_mismatch_warning(
     (tmp_path / "bad.json").write_text('{"format": "classify-shim-calibration", "version": 99}', encoding="utf-8")
     with pytest.raises(TwelveLabsError, match="version 99 is not supported"):
         TwelveLabs(classify_backend="pegasus", calibration=str(tmp_path / "bad.json"))
+
+
+def test_the_gateway_serves_callers_with_the_configured_profile(tmp_path: Path, monkeypatch: Any) -> None:
+    import asyncio
+
+    from classify_shim._calibration import CalibrationProfile, ClassCalibration
+    from classify_shim.gateway._callers import Callers
+    from classify_shim.gateway._settings import GatewaySettings
+
+    path = tmp_path / "profile.json"
+    CalibrationProfile("pegasus1.5", "pegasus-classify-v2", {"A": ClassCalibration(score_offset=3.0)},
+                       ClassCalibration()).save(path)
+    monkeypatch.setenv("TWELVELABS_CLASSIFY_CALIBRATION", str(path))
+    monkeypatch.setenv("TWELVELABS_CLASSIFY_CACHE", "off")
+
+    async def caller_config() -> Any:
+        callers = Callers(GatewaySettings(backend="pegasus", base_url="http://127.0.0.1:9"))
+        try:
+            _, backend = await callers.backend_for("tlk_gateway_caller_0000000000", path="/v1.2/classify",
+                                                   user_agent=None)
+            return backend.config.calibration
+        finally:
+            await callers.aclose()
+
+    profile = asyncio.run(caller_config())
+    assert profile is not None and profile.for_class("A").score_offset == 3.0
