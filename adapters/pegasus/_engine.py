@@ -787,7 +787,6 @@ class Core:
         strategy = choose_strategy(self.config.strategy, self.config.pegasus_model, len(order) if needs_model else 0)
         stats.strategy = strategy
         stats.template = template_version(strategy)
-        stats.template = template_version(strategy)
         picker = ModelPicker(self.config.pegasus_model, self.store, self.config.host)
         batches: Optional[BatchRunner] = None
         if strategy == "batch":
