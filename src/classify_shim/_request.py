@@ -243,8 +243,9 @@ def _check_threshold(value: object) -> Tuple[Thresholds, Optional[Union[Dict[str
             f"must be a dict with keys {', '.join(THRESHOLD_KEYS)} or a number, got {_type_name(value)}",
         )
     # v1.2 spec: an object with three number properties and their ranges. The schema does not
-    # forbid other keys, so the API ignored them: we send them as given (legacy) and say, once per
-    # call, that they have no effect - a typo such as ``min_score`` is never silently dropped.
+    # forbid other keys, so the API ignored them: we send them as given (legacy) and log a warning
+    # that they have no effect (once per distinct request: validation is memoised) - a typo such
+    # as ``min_score`` is never silently dropped.
     effective: Dict[str, float] = {}
     wire: Dict[str, Any] = {}
     unknown: List[str] = []
