@@ -36,8 +36,10 @@ __all__ = [
     "WARNING_MODES",
     "ClientConfig",
     "Setting",
+    "api_version_number",
     "classify_version",
     "is_public_host",
+    "lacks_classify",
     "resolve_backend",
     "resolve_strategy",
     "resolve_warning_mode",
@@ -77,6 +79,9 @@ ENV_STRATEGY = "TWELVELABS_CLASSIFY_STRATEGY"
 ENV_CALIBRATION = "TWELVELABS_CLASSIFY_CALIBRATION"  # a profile file from classify-shim calibrate, or "off"
 
 _VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
+_API_VERSION = re.compile(r"/?v?(\d+(?:\.\d+)*)/?", re.IGNORECASE)
+FIRST_VERSION_WITHOUT_CLASSIFY = (1, 3)
+"""v1.3 never had Classify; neither does any later version."""
 
 
 @dataclass(frozen=True)
@@ -211,12 +216,22 @@ def is_public_host(host: str) -> bool:
     return name.lower().rstrip(".") in PUBLIC_API_HOSTS
 
 
+def api_version_number(version: str) -> Optional[Tuple[int, ...]]:
+    """The one reading of an API version: ``"v1.3"``, ``"1.3"``, ``"/v1.3/"`` -> ``(1, 3)``,
+    ``"v1.3.1"`` -> ``(1, 3, 1)``; None for anything else (``"latest"``, ``"v1.3rc1"``, "")."""
+    match = _API_VERSION.fullmatch(version.strip()) if isinstance(version, str) else None
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
+
+
+def lacks_classify(version: str) -> bool:
+    """True for v1.3 and later (no Classify endpoint); False up to v1.2 and for an unreadable version."""
+    number = api_version_number(version)
+    return number is not None and number >= FIRST_VERSION_WITHOUT_CLASSIFY
+
+
 def classify_version(version: str) -> str:
     """The API version classify calls use: ``version`` itself up to v1.2; v1.2 for any later one."""
-    match = re.fullmatch(r"v(\d+)(?:\.(\d+))?", version)
-    if match and (int(match.group(1)), int(match.group(2) or 0)) >= (1, 3):
-        return CLASSIFY_API_VERSION
-    return version
+    return CLASSIFY_API_VERSION if lacks_classify(version) else version
 
 
 def _host_root(base_url: Optional[str]) -> str:

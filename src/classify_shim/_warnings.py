@@ -22,9 +22,8 @@ from types import FrameType
 from typing import Any, Dict, Optional, Set, Tuple, Type
 
 import deprecation  # type: ignore[import-untyped]
-from packaging.version import InvalidVersion, Version
 
-from ._config import resolve_warning_mode
+from ._config import lacks_classify, resolve_warning_mode
 from ._version import __version__
 
 __all__ = [
@@ -43,7 +42,6 @@ SUNSET = _dt.date(2025, 2, 28)
 SINCE = "0.1.0"
 REMOVED_IN = "1.0.0"
 MIGRATION_DOC = "MIGRATION.md"
-FIRST_UNSUPPORTED_API = Version("1.3")
 
 
 class ClassifyDeprecationWarning(deprecation.DeprecatedWarning):  # type: ignore[misc]
@@ -185,13 +183,6 @@ def _sunset_passed(today: Optional[_dt.date]) -> bool:
     return (today or _dt.date.today()) > SUNSET
 
 
-def _targets_v13(version: str) -> bool:
-    try:
-        return Version(version.lstrip("v")) >= FIRST_UNSUPPORTED_API
-    except InvalidVersion:
-        return False
-
-
 def build_warning(
     method: str, backend: str, version: str, *, today: Optional[_dt.date] = None, sent: bool = True,
     unsupported: Optional[bool] = None,
@@ -201,7 +192,7 @@ def build_warning(
     doc_url = f"{MIGRATION_DOC}#{anchor}"
     replacement = _REPLACEMENTS[method]
     if unsupported is None:
-        unsupported = _sunset_passed(today) or _targets_v13(version)
+        unsupported = _sunset_passed(today) or lacks_classify(version)
     category: Type[ClassifyDeprecationWarning] = UnsupportedWarning if unsupported else ClassifyDeprecationWarning
     served = {
         "legacy": "the v1.2 endpoint (legacy backend)",
@@ -341,7 +332,7 @@ def _unsupported(version: str) -> bool:
     global _PAST_SUNSET
     if not _PAST_SUNSET:
         _PAST_SUNSET = _sunset_passed(None)  # once past, it stays past
-    return _PAST_SUNSET or _targets_v13(version)
+    return _PAST_SUNSET or lacks_classify(version)
 
 
 def raise_if_escalated(method: str, backend: str, version: str) -> Optional[PendingWarning]:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import httpx
 import pytest
 import twelvelabs  # type: ignore[import-untyped]
 
 import classify_shim
-from classify_shim import TwelveLabs
-from classify_shim._config import BACKEND_CHOICES, ClientConfig, resolve_backend
+from classify_shim import TwelveLabs, UnsupportedWarning
+from classify_shim._config import (
+    BACKEND_CHOICES,
+    ClientConfig,
+    api_version_number,
+    classify_version,
+    lacks_classify,
+    resolve_backend,
+)
 from classify_shim._types import NOT_GIVEN
+from classify_shim._warnings import build_warning
 from legacy_support import API_KEY
 
 pytestmark = pytest.mark.filterwarnings("ignore::classify_shim.ClassifyDeprecationWarning")
@@ -108,6 +117,46 @@ def test_bad_version_is_rejected(version: Any) -> None:
     with pytest.raises(classify_shim.TwelveLabsError, match="version"):
         TwelveLabs(API_KEY, version, classify_backend="legacy")
 
+
+
+# One reading of an API version (classify's redirect to v1.2 and the warnings' "unsupported" agree).
+# Expected values are written out, not derived: (text, its number, has no Classify).
+_VERSIONS = [
+    ("v1.2", (1, 2), False),
+    ("1.2", (1, 2), False),
+    ("v1.1", (1, 1), False),
+    ("v1", (1,), False),
+    ("v1.3", (1, 3), True),
+    ("1.3", (1, 3), True),
+    ("v1.3.1", (1, 3, 1), True),
+    ("/v1.3/", (1, 3), True),
+    ("V1.3", (1, 3), True),
+    ("v1.10", (1, 10), True),
+    ("v2", (2,), True),
+    ("latest", None, False),
+    ("v1.3rc1", None, False),
+    ("", None, False),
+    ("v", None, False),
+    ("//v1.3", None, False),
+]
+
+
+@pytest.mark.parametrize(("text", "number", "lacks"), _VERSIONS, ids=[repr(v[0]) for v in _VERSIONS])
+def test_one_reading_of_api_versions(text: str, number: Optional[Tuple[int, ...]], lacks: bool) -> None:
+    assert api_version_number(text) == number
+    assert lacks_classify(text) is lacks
+    assert classify_version(text) == ("v1.2" if lacks else text)
+    # The warning a call on this version raises, before the sunset date: the same rule.
+    message = build_warning("videos", "legacy", text, today=dt.date(2025, 1, 1))
+    assert isinstance(message, UnsupportedWarning) is lacks
+
+
+def test_a_v13_client_is_sent_to_v12_with_the_requested_version_kept() -> None:
+    config = build(version="v1.3")
+    assert (config.version, config.requested_version) == ("v1.2", "v1.3")
+    assert config.legacy_base_url.endswith("/v1.2/")
+    config = build(version="v1.2")
+    assert (config.version, config.requested_version) == ("v1.2", None)
 
 # --------------------------------------------------------------------------- backend selection
 
