@@ -22,6 +22,7 @@ from classify_shim._request import ClassifyRequest, log_merged_classes
 from classify_shim._store import Store
 from classify_shim._types import RequestOptions
 
+from ._cached import serve_cached
 from ._engine import (
     Core,
     CostEstimate,
@@ -106,6 +107,9 @@ class PegasusBackend:
     def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
         log_merged_classes(request)
         core = self._core
+        served = serve_cached(core, request)  # every answer stored: no loop, no pool, no thread hop
+        if served is not None:
+            return self._finish(request, *served)
 
         cancel = threading.Event()  # set on Ctrl-C: the rate gate then starts no new call
 
@@ -118,9 +122,12 @@ class PegasusBackend:
                 if isinstance(http, AsyncHTTP) and http is not self._http:
                     await http.aclose()
 
-        page, stats = self._runner.run(job, on_interrupt=cancel.set)
+        return self._finish(request, *self._runner.run(job, on_interrupt=cancel.set))
+
+    def _finish(self, request: ClassifyRequest, page: BackendPage, stats: RunStats) -> BackendPage:
+        """The run's warnings, in the caller's thread (on the caller's line)."""
         warn_model_switches(stats.model_switches)
-        warn_calibration(self.config, stats, request, core.calibration_warned)
+        warn_calibration(self.config, stats, request, self._core.calibration_warned)
         if self.warn_partial_results:
             warn_partial(page.errors, stats.videos)
         return page

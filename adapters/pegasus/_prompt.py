@@ -204,6 +204,8 @@ def estimate_tokens(text: str) -> int:
     Tokenisers average about four characters per token on English; other scripts (CJK, emoji)
     often take a token or more per character, so they are counted one each.
     """
+    if text.isascii():  # the usual case, without a Python-level pass over every character
+        return math.ceil(len(text) / 4)
     non_ascii = sum(1 for ch in text if ord(ch) > 127)
     return math.ceil((len(text) - non_ascii) / 4) + non_ascii
 
