@@ -50,8 +50,9 @@ def sandbox() -> Iterator[Any]:
 def sb(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The session sandbox with an empty request log; settings and world restored afterwards.
 
-    ``sb.requests()`` lists only requests that started during this test: the server appends a
-    log entry after writing its response, so a previous test's last entry can land late.
+    ``sb.requests()`` lists only requests that started during this test: a request a previous
+    test gave up on (a timeout, a cut connection) is logged when the sandbox finishes it, maybe
+    during this test. ``sb.wait_idle()`` returns the log once no request is being handled.
     """
     saved = {name: getattr(sandbox, name) for name in _SANDBOX_SETTINGS}
     world = sandbox.world

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
@@ -24,28 +23,21 @@ def settled_requests(
     *,
     at_least: int = 0,
     until: Optional[Callable[[Entries], bool]] = None,
-    quiet_s: float = 0.05,
-    limit_s: float = 10.0,
+    limit_s: float = 30.0,
 ) -> Entries:
-    """The sandbox log once it has stopped growing.
+    """The sandbox log once no request is being handled, with ``at_least`` entries and
+    ``until(entries)`` holding.
 
-    The sandbox appends an entry just *after* writing its response (or after its simulated
-    latency, even when the client gave up), so a client can return before its last request is
-    logged. Wait until ``at_least`` entries are there (and ``until(entries)`` holds) and nothing
-    new arrived for ``quiet_s``, bounded by ``limit_s``. A wait, never a timing assertion.
+    A client can return before the sandbox has finished a request it gave up on (a timeout, a
+    cut connection); :meth:`Sandbox.wait_idle` waits for it on the sandbox's own events (each
+    request's start, log entry and end), not for a quiet period. ``limit_s`` only keeps a broken
+    run from hanging; it is never what a test measures.
     """
-    deadline = time.monotonic() + limit_s
-    entries: Entries = sb.requests()
-    stable_since = time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.01)
-        now = sb.requests()
-        if len(now) != len(entries):
-            entries, stable_since = now, time.monotonic()
-            continue
-        ready = len(entries) >= at_least and (until is None or until(entries))
-        if ready and time.monotonic() - stable_since >= quiet_s:
-            break
+
+    def ready(entries: Entries) -> bool:
+        return len(entries) >= at_least and (until is None or until(entries))
+
+    entries: Entries = sb.wait_idle(until=ready, timeout=limit_s)
     return entries
 
 
@@ -230,5 +222,5 @@ def pairs(entries: Entries, endpoint: str) -> List[Tuple[Optional[str], int]]:
 
 def reset_log(sb: Any) -> None:
     """Empty the sandbox log once the last answered request has been logged (see settled_requests)."""
-    settled_requests(sb, quiet_s=0.05, limit_s=2.0)
+    settled_requests(sb)
     sb.clear_requests()

@@ -197,10 +197,17 @@ def test_429_storm_with_retry_after_every_video_analyzed_once(
 ) -> None:
     """Figure: 8 videos at 3 analyze calls per window -> exactly 8 successful analyze calls (no
     duplicate work), >= 1 429 received and retried, 0 failed, and every retry waited at least the
-    1 s the sandbox's Retry-After asked for."""
+    1 s the sandbox's Retry-After asked for.
+
+    Why no video can fail, whatever the machine's speed: Retry-After is a whole number of seconds,
+    at least the 1-s window, so one video's tries fall in disjoint windows; a try is refused only
+    when 3 *other* calls succeeded in its window, and each video succeeds once. A video refused k
+    times therefore saw 3k of the 7 other videos succeed: k <= 2, so 3 tries (max_retries=2)
+    always suffice. (With 2 tries a retry could lose the race for the window to calls the rate
+    gate released at the same moment: that was timing, not behaviour.)"""
     w = world(8)
     sb = make_sandbox(world=w, rate_limit_rpm=3)
-    client = make_client(sb.base_url, "pegasus", max_retries=1, max_concurrency=4)
+    client = make_client(sb.base_url, "pegasus", max_retries=2, max_concurrency=4)
     out = run(client, "videos", video_ids(w), OPTIONS, CLASSES, page_limit=50)
     log = settled_requests(sb, until=lambda e: statuses(e, ANALYZE)[200] >= 8)
     codes = statuses(log, ANALYZE)
@@ -213,8 +220,8 @@ def test_429_storm_with_retry_after_every_video_analyzed_once(
     assert sorted(out.returned) == sorted(video_ids(w))
     assert_accounted(video_ids(w), out)
     assert recorded_waits and min(recorded_waits) >= 1.0, f"a retry did not honour Retry-After: {recorded_waits}"
-    # bounded: the HTTP layer tries 2x per call, the rate gate 7x per video at most
-    assert codes[429] <= 8 * 2 * 7
+    # bounded: at most 2 refusals per video (see above)
+    assert codes[429] <= 8 * 2
 
 
 @pytest.mark.usefixtures("one_second_window")
@@ -320,7 +327,7 @@ def test_5xx_bursts_pegasus_every_video_accounted_and_rerun_only_asks_for_the_fa
         # with this seed that first request succeeds, so any exception here is a per-video fault
         # escaping instead of landing in result.errors.
         pytest.fail(f"a per-video fault escaped as an exception instead of result.errors: {exc!r}")
-    log = settled_requests(sb, quiet_s=0.2)
+    log = settled_requests(sb)
     faults = [e for e in log if e.get("fault")]
     figure("5xx bursts pegasus", videos=len(ids), requests=len(log), injected_faults=len(faults),
            analyze_requests=count(log, ANALYZE), returned=len(out.returned), failed=len(out.failures))
@@ -335,7 +342,7 @@ def test_5xx_bursts_pegasus_every_video_accounted_and_rerun_only_asks_for_the_fa
     sb.fault_rate = 0.0
     reset_log(sb)
     again = run(client, "videos", ids, OPTIONS, CLASSES, page_limit=5)
-    log2 = settled_requests(sb, quiet_s=0.1)
+    log2 = settled_requests(sb)
     analyzed_before = {f.video_id for f in out.failures}
     figure("5xx bursts rerun with cache", analyze_calls=count(log2, ANALYZE), failed_before=len(analyzed_before))
     assert count(log2, ANALYZE) == len(analyzed_before), (
@@ -356,7 +363,7 @@ def test_timeouts_every_video_reported_with_bounded_attempts(
     sb = make_sandbox(world=w, latency_ms=1500)
     client = make_client(sb.base_url, "pegasus", max_retries=1, max_concurrency=3, timeout=0.5)
     out = run(client, "videos", video_ids(w), OPTIONS, CLASSES)
-    log = settled_requests(sb, until=lambda e: count(e, ANALYZE) >= 6, quiet_s=0.3)
+    log = settled_requests(sb, until=lambda e: count(e, ANALYZE) >= 6)
     assert count(log, ANALYZE) == 6, f"{count(log, ANALYZE)} analyze requests for 3 videos x 2 attempts"
     assert sorted(out.failed) == sorted(video_ids(w))
     assert out.returned == []
@@ -501,7 +508,7 @@ def test_retired_legacy_endpoint_raises_once_on_legacy_and_switches_on_auto(
     assert sorted(out.returned) == sorted(ids)
     reset_log(sb)
     run(auto, "videos", ids, OPTIONS, CLASSES)
-    assert count(settled_requests(sb, quiet_s=0.1), CLASSIFY) == 0
+    assert count(settled_requests(sb), CLASSIFY) == 0
 
 
 # ----------------------------------------------------------------------------------- page tokens
@@ -525,7 +532,7 @@ def test_expired_page_tokens(make_sandbox: Callable[..., Sandbox], make_client: 
     with pytest.raises(ClassifyValidationError) as shim_info:
         pegasus.classify.by_page_token(next_token(first))
     assert shim_info.value.body == {"code": "page_token_expired", "message": str(shim_info.value)}
-    assert settled_requests(sb, quiet_s=0.1) == []
+    assert settled_requests(sb) == []
 
 
 def next_token(result: Any) -> str:
@@ -552,7 +559,7 @@ def test_tampered_page_tokens(sandbox: Any, make_client: Callable[..., TwelveLab
     for bad in (_flip(token, payload_at), _flip(token, signature_at), token[:-10], token + "A"):
         with pytest.raises(BadRequestError, match="page_token"):
             pegasus.classify.by_page_token(bad)
-    assert settled_requests(sandbox, quiet_s=0.1) == []
+    assert settled_requests(sandbox) == []
 
     legacy = make_client(sandbox.base_url, "legacy", max_retries=3)
     real = next_token(legacy.classify.index(index_id, OPTIONS, CLASSES, page_limit=1))
@@ -595,7 +602,7 @@ def test_sandbox_restarted_mid_run_pegasus_recovers(
     assert not worker.is_alive(), "the classify call hung after the restart"
     assert "error" not in box, f"the restart escaped as an exception: {box.get('error')!r}"
     out: Outcome = box["out"]
-    log = settled_requests(sb, quiet_s=0.2)
+    log = settled_requests(sb)
     figure("restart mid-run pegasus", requests_before_stop=before, requests_total=len(log),
            analyze_requests=count(log, ANALYZE), returned=len(out.returned), failed=len(out.failures))
     assert before >= 1 and len(log) > before, "no request after the restart"

@@ -294,19 +294,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Silence stderr logging (and never print headers, which carry the API key)."""
 
     def do_GET(self) -> None:
-        self._dispatch("GET")
+        self._handle("GET")
 
     def do_POST(self) -> None:
-        self._dispatch("POST")
+        self._handle("POST")
 
     def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
+        self._handle("DELETE")
 
     def do_PUT(self) -> None:
-        self._dispatch("PUT")
+        self._handle("PUT")
 
     def do_PATCH(self) -> None:
-        self._dispatch("PATCH")
+        self._handle("PATCH")
+
+    def _handle(self, method: str) -> None:
+        sb = self.server.sandbox
+        sb._activity_changed(+1)
+        try:
+            self._dispatch(method)
+        finally:
+            sb._activity_changed(-1)
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -491,6 +499,8 @@ class Sandbox:
         self._fault_lock = threading.Lock()
         self._log_entries: Deque[Dict[str, Any]] = collections.deque(maxlen=_MAX_LOG)
         self._log_lock = threading.Lock()
+        self._activity = threading.Condition()  # notified when a request starts, is logged or ends
+        self._handling = 0  # requests being handled (a log entry may still be on its way)
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
 
@@ -561,11 +571,39 @@ class Sandbox:
         """Forget counted requests (rate-limit windows start afresh)."""
         self._limiter.reset()
 
+    def wait_idle(
+        self, until: Optional[Callable[[List[Dict[str, Any]]], bool]] = None, timeout: float = 30.0
+    ) -> List[Dict[str, Any]]:
+        """The request log once no request is being handled (and ``until(log)`` holds).
+
+        Event-driven: woken by every request's start, log entry and end, never by polling. A
+        client that gave up on a request (a timeout, a cut connection) returns before the sandbox
+        has finished it; this waits for that entry. ``timeout`` only bounds a test that would
+        otherwise hang; the log as it stands is returned then.
+        """
+        deadline = time.monotonic() + timeout
+        with self._activity:
+            while True:
+                entries = self.requests()
+                if self._handling == 0 and (until is None or until(entries)):
+                    return entries
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return entries
+                self._activity.wait(left)
+
+    def _activity_changed(self, delta: int) -> None:
+        with self._activity:
+            self._handling += delta
+            self._activity.notify_all()
+
     def _log(self, entry: Dict[str, Any]) -> None:
         if entry["path"].startswith("/_sandbox/") and entry["endpoint"] != "sandbox.thumbnail":
             return  # introspection is not traffic; thumbnails are (clients fetch them like a CDN)
         with self._log_lock:
             self._log_entries.append(entry)
+        with self._activity:
+            self._activity.notify_all()
 
     # ------------------------------------------------------------------ hooks used by handlers
     def _maybe_fault(self) -> None:
