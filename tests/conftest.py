@@ -18,7 +18,7 @@ import pytest
 
 from legacy_support import API_KEY, CaptureServer, run_python
 
-_SANDBOX_SETTINGS = ("legacy", "latency_ms", "rate_limit_rpm", "fault_rate", "noise", "token_ttl_s")
+_SANDBOX_SETTINGS = ("legacy", "latency_ms", "rate_limit_rpm", "rate_limit_window_s", "fault_rate", "noise", "token_ttl_s")
 
 
 @pytest.fixture(autouse=True)

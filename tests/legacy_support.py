@@ -155,3 +155,28 @@ def run_python(
         [sys.executable, *args], cwd=cwd, env=env if env is not None else child_env(),
         capture_output=True, text=True, timeout=timeout, check=False,
     )
+
+
+def paced_client(pacing: Any, *args: Any, client_class: Any = None, **kwargs: Any) -> Any:
+    """``TwelveLabs(*args, **kwargs)`` (or ``client_class``) whose waits between tries are
+    ``pacing`` (a :class:`classify_shim._http.Pacing`) instead of the shim's defaults.
+
+    The client's own configuration carries them (``ClientConfig.pacing``): nothing is patched for
+    the rest of the process, and every other client keeps the real waits.
+    """
+    import dataclasses
+
+    from classify_shim import AsyncTwelveLabs, TwelveLabs
+    from classify_shim._config import DEFAULT_API_VERSION, DEFAULT_MAX_RETRIES, ClientConfig
+    from classify_shim._types import NOT_GIVEN
+
+    cls = client_class or TwelveLabs
+    api_key = args[0] if args else kwargs.pop("api_key", None)
+    version = args[1] if len(args) > 1 else kwargs.pop("version", DEFAULT_API_VERSION)
+    for name, default in (("classify_backend", None), ("base_url", None), ("timeout", NOT_GIVEN),
+                          ("max_retries", DEFAULT_MAX_RETRIES)):
+        kwargs.setdefault(name, default)
+    if cls is AsyncTwelveLabs and "http_client" in kwargs:
+        kwargs["async_http_client"] = kwargs.pop("http_client")
+    config = dataclasses.replace(ClientConfig.build(api_key, version, **kwargs), pacing=pacing)
+    return cls._from_config(config)

@@ -88,6 +88,7 @@ class LegacyBackend:
             client=config.http_client,
             sleep=sleep,
             clock=clock,
+            pacing=config.pacing,
         )
 
     def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
@@ -118,6 +119,7 @@ class AsyncLegacyBackend:
             client=config.async_http_client,
             sleep=sleep,
             clock=clock,
+            pacing=config.pacing,
         )
 
     async def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:

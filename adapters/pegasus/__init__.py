@@ -59,6 +59,7 @@ def _async_http(config: ClientConfig, *, user_client: bool = True) -> AsyncHTTP:
         max_retries=config.max_retries,
         client=config.async_http_client if user_client else None,
         max_connections=_cap(config),
+        pacing=config.pacing,
     )
 
 
@@ -86,6 +87,7 @@ class PegasusBackend:
                 timeout=config.timeout,
                 max_retries=config.max_retries,
                 client=config.http_client,
+                pacing=config.pacing,
             )
 
     @property

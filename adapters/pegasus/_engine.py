@@ -734,7 +734,7 @@ class Core:
         """What :meth:`run` would pay for this request now: videos are placed and their records
         read (v1.3 metadata calls, which cost no model time), every question's answer key is
         looked up in the store, and no ``/analyze`` call, task or batch is made."""
-        gate = RateGate(self.config.max_concurrency)
+        gate = RateGate.paced(self.config.max_concurrency, self.config.pacing)
         client = V13Client(http, observe=gate.observe_answer)
         resolver = Resolver(client, gate, self.store, self.scope, self.config.index_id, options,
                             needs_transcript=any(needs_exact_match(c) for c in request.classes))
@@ -794,7 +794,7 @@ class Core:
         """Where each video is, which strategy and runners the run uses; nothing analysed yet."""
         stats = RunStats()
         self.last_run = stats
-        gate = RateGate(self.config.max_concurrency)
+        gate = RateGate.paced(self.config.max_concurrency, self.config.pacing)
         client = V13Client(http, observe=gate.observe_answer)
         needs_transcript = any(needs_exact_match(c) for c in request.classes)
         resolver = Resolver(client, gate, self.store, self.scope, self.config.index_id, options,

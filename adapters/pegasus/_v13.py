@@ -26,7 +26,17 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tupl
 import httpx
 
 from classify_shim._exceptions import RateLimitError, TwelveLabsError
-from classify_shim._http import AsyncHTTP, HTTPResponse, Observer, RetryPolicy, SyncHTTP, backoff_delay
+from classify_shim._http import (
+    RATE_LIMIT_BASE_DELAY,
+    RATE_LIMIT_MAX_WAIT,
+    AsyncHTTP,
+    HTTPResponse,
+    Observer,
+    Pacing,
+    RetryPolicy,
+    SyncHTTP,
+    backoff_delay,
+)
 from classify_shim._rules import finite_number
 from classify_shim._types import RequestOptions
 
@@ -393,10 +403,6 @@ MAX_CONCURRENCY = 32
 DEFAULT_CONCURRENCY = MAX_CONCURRENCY
 """Calls in flight at the start of a run, unless ``max_concurrency`` says otherwise: the bound
 itself (see ``RateGate``; a 429 halves it at once)."""
-RATE_LIMIT_BASE_DELAY = 1.0
-"""First pause (seconds) after a 429 without ``Retry-After``; doubles with each 429 in a row."""
-RATE_LIMIT_MAX_WAIT = 60.0
-"""Longest single pause; a longer ``Retry-After`` (a daily quota) is cut to this."""
 
 _T = TypeVar("_T")
 
@@ -441,6 +447,11 @@ class RateGate:
         self._resume_at = 0.0
         self._cond: Optional[asyncio.Condition] = None
         self.rate_limited = 0  # 429 answers seen (for logs and tests)
+
+    @classmethod
+    def paced(cls, max_concurrency: Optional[int], pacing: Pacing) -> RateGate:
+        """The gate of a client: its cap and its :class:`Pacing` (``ClientConfig.pacing``)."""
+        return cls(max_concurrency, base_delay=pacing.rate_limit_base_delay, max_delay=pacing.rate_limit_max_wait)
 
     def _condition(self) -> asyncio.Condition:
         if self._cond is None:  # created lazily, inside the running loop

@@ -106,11 +106,23 @@ class TwelveLabs(_ClientBase):
             shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
             calibration=calibration, shadow_legacy_results=shadow_legacy_results,
         )
+        self._start()
+
+    def _start(self) -> None:
         if self.config.requested_version:
             warn_version_redirect(self.config.requested_version, self.config.version, self.config.host)
         self._backend: SyncBackend = load_backend(self.config.backend, self.config)
         self._closed = False
         self.classify = Classify(self)
+
+    @classmethod
+    def _from_config(cls, config: ClientConfig) -> TwelveLabs:
+        """A client for a configuration already resolved (``ClientConfig.build``), e.g. one given
+        other :class:`~classify_shim._http.Pacing` with ``dataclasses.replace`` (tests, tools)."""
+        client = cls.__new__(cls)
+        client.config = config
+        client._start()
+        return client
 
     def _open_backend(self) -> SyncBackend:
         """The backend for a call; reopened after ``close()`` or a ``with`` block, because 0.3.2's
@@ -171,11 +183,22 @@ class AsyncTwelveLabs(_ClientBase):
             on_progress=on_progress, shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
             calibration=calibration, shadow_legacy_results=shadow_legacy_results,
         )
+        self._start()
+
+    def _start(self) -> None:
         if self.config.requested_version:
             warn_version_redirect(self.config.requested_version, self.config.version, self.config.host)
         self._backend: AsyncBackend = load_async_backend(self.config.backend, self.config)
         self._closed = False
         self.classify = AsyncClassify(self)
+
+    @classmethod
+    def _from_config(cls, config: ClientConfig) -> AsyncTwelveLabs:
+        """The async twin of :meth:`TwelveLabs._from_config`."""
+        client = cls.__new__(cls)
+        client.config = config
+        client._start()
+        return client
 
     def _open_backend(self) -> AsyncBackend:
         """Reopened for a call after ``aclose()`` / ``async with``, like the sync twin."""

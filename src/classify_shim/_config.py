@@ -18,6 +18,7 @@ import httpx
 from ._calibration import CalibrationProfile, load_profile
 from ._events import MismatchCallback, ProgressCallback
 from ._exceptions import TwelveLabsError
+from ._http import DEFAULT_PACING, Pacing
 from ._saved import SavedResults, SavedResultsError, load_saved
 from ._types import BACKEND_NAMES, NOT_GIVEN, NotGiven, Secret
 
@@ -277,6 +278,8 @@ class ClientConfig:
     on_mismatch: Optional[MismatchCallback] = None
     shadow_legacy_results: Optional[SavedResults] = None  # saved v1.2 results instead of a live legacy side
     requested_version: Optional[str] = None  # "v1.3" when it was asked for and classify uses v1.2
+    # Waits between tries (not a setting: tests and tools give a client shorter ones, see Pacing).
+    pacing: Pacing = DEFAULT_PACING
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -29,7 +29,8 @@ from ._types import NotGiven, RequestOptions
 from ._version import __version__
 
 __all__ = [
-    "MAX_SERVER_DELAY", "AsyncHTTP", "HTTPResponse", "Observer", "RetryPolicy", "SyncHTTP", "backoff_delay", "pool_limits",
+    "MAX_SERVER_DELAY", "RATE_LIMIT_BASE_DELAY", "RATE_LIMIT_MAX_WAIT", "AsyncHTTP", "HTTPResponse", "Observer", "Pacing",
+    "RetryPolicy", "SyncHTTP", "backoff_delay", "pool_limits",
 ]
 
 log = logging.getLogger("classify_shim.http")
@@ -38,6 +39,34 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 MAX_SERVER_DELAY = 60.0
 """Longest wait honoured from ``Retry-After``/``retry-after-ms``/``X-Ratelimit-Reset``; a longer
 hint (a daily quota) is cut to this, and the bounded retries then surface the error."""
+
+RATE_LIMIT_BASE_DELAY = 1.0
+"""First pause (seconds) of the Pegasus rate gate after a 429 without ``Retry-After``; doubles with
+each 429 in a row."""
+RATE_LIMIT_MAX_WAIT = 60.0
+"""Longest single pause of the Pegasus rate gate; a longer ``Retry-After`` (a daily quota) is cut to this."""
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How long one client waits between tries: ``ClientConfig.pacing``, read by its HTTP layer
+    (retry backoff and server hints) and the Pegasus rate gate (pauses after a 429).
+
+    The defaults are the shim's. Tests and tools give a client shorter waits, or ``adjust``: it
+    receives every retry wait the policy decided and returns the wait to take (record the asked
+    wait, then shorten it), so no one patches a class or module for the whole process.
+    """
+
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    max_server_delay: float = MAX_SERVER_DELAY
+    jitter: float = 0.25
+    rate_limit_base_delay: float = RATE_LIMIT_BASE_DELAY
+    rate_limit_max_wait: float = RATE_LIMIT_MAX_WAIT
+    adjust: Optional[Callable[[float], float]] = None
+
+
+DEFAULT_PACING = Pacing()
 
 Observer = Callable[[int, Mapping[str, str]], None]
 """Called with (status, headers) for EVERY answer, retried ones included (the rate gate learns)."""
@@ -69,6 +98,15 @@ class RetryPolicy:
     jitter: float = 0.25
     clock: Callable[[], float] = time.time
     """Wall-clock seconds, for ``Retry-After`` dates and ``X-Ratelimit-Reset`` epochs (tests inject one)."""
+    adjust: Optional[Callable[[float], float]] = None
+    """See :attr:`Pacing.adjust`: the decided wait in, the wait to take out."""
+
+    @classmethod
+    def paced(cls, max_retries: int, pacing: Pacing, clock: Callable[[], float] = time.time) -> RetryPolicy:
+        return cls(
+            max_retries=max_retries, initial_delay=pacing.initial_delay, max_delay=pacing.max_delay,
+            max_server_delay=pacing.max_server_delay, jitter=pacing.jitter, clock=clock, adjust=pacing.adjust,
+        )
 
     def should_retry(self, status: int) -> bool:
         return status in RETRY_STATUSES or status >= 500
@@ -78,8 +116,10 @@ class RetryPolicy:
         or exponential backoff with jitter when there is no usable hint."""
         server = self.server_delay(headers, self.clock()) if headers is not None else None
         if server is not None:
-            return min(server, self.max_server_delay)
-        return backoff_delay(attempt, self.initial_delay, self.max_delay, self.jitter)
+            wait = min(server, self.max_server_delay)
+        else:
+            wait = backoff_delay(attempt, self.initial_delay, self.max_delay, self.jitter)
+        return wait if self.adjust is None else self.adjust(wait)
 
     @staticmethod
     def server_delay(headers: Mapping[str, str], now: Optional[float] = None) -> Optional[float]:
@@ -166,12 +206,13 @@ class _Base:
         max_retries: int,
         sleep: Optional[Callable[[float], Any]] = None,
         clock: Optional[Callable[[], float]] = None,
+        pacing: Pacing = DEFAULT_PACING,
     ) -> None:
         # sleep / clock: injected by tests (record the waits, fix "now"), never public settings
         self.base_url = base_url
         self._api_key = api_key
         self._timeout = timeout
-        self.policy = RetryPolicy(max_retries=max_retries, clock=clock or time.time)
+        self.policy = RetryPolicy.paced(max_retries, pacing, clock or time.time)
         self._sleep_override = sleep
 
     def _headers(self, method: str, options: Optional[RequestOptions]) -> List[Tuple[str, str]]:
@@ -260,8 +301,11 @@ class SyncHTTP(_Base):
         client: Optional[httpx.Client] = None,
         sleep: Optional[Callable[[float], Any]] = None,
         clock: Optional[Callable[[], float]] = None,
+        pacing: Pacing = DEFAULT_PACING,
     ) -> None:
-        super().__init__(base_url, api_key, timeout=timeout, max_retries=max_retries, sleep=sleep, clock=clock)
+        super().__init__(
+            base_url, api_key, timeout=timeout, max_retries=max_retries, sleep=sleep, clock=clock, pacing=pacing
+        )
         self._owns = client is None
         self._client = client if client is not None else httpx.Client(timeout=timeout)
 
@@ -315,8 +359,11 @@ class AsyncHTTP(_Base):
         sleep: Optional[Callable[[float], Any]] = None,
         max_connections: Optional[int] = None,
         clock: Optional[Callable[[], float]] = None,
+        pacing: Pacing = DEFAULT_PACING,
     ) -> None:
-        super().__init__(base_url, api_key, timeout=timeout, max_retries=max_retries, sleep=sleep, clock=clock)
+        super().__init__(
+            base_url, api_key, timeout=timeout, max_retries=max_retries, sleep=sleep, clock=clock, pacing=pacing
+        )
         self._owns = client is None
         # One TLS context for the client and its lanes: building one costs ≈ 20 ms.
         self._ssl: Optional[ssl.SSLContext] = httpx.create_ssl_context() if client is None else None

@@ -16,7 +16,7 @@ official 0.3.2 one — talks to the sandbox unchanged. Markers (closest one wins
   is looked up next to the test file first);
 * ``@pytest.mark.classify_sandbox(legacy="retired", noise="realistic", ...)`` — any
   :class:`Sandbox` setting: ``legacy``, ``noise``, ``latency_ms``, ``rate_limit_rpm``,
-  ``fault_rate``, ``seed``, ``token_ttl_s``.
+  ``fault_rate``, ``seed``, ``token_ttl_s``, ``sunset``, ``task_latency_ms``, ``rate_limit_window_s``.
 
 In a test: ``classify_sandbox.requests()`` (the request log), ``.clear_requests()``,
 ``.set_world(...)``, and settings as attributes (``classify_sandbox.legacy = "retired"``).
@@ -39,7 +39,7 @@ SANDBOX_API_KEY = "tlk_sandbox_pytest_0000000000000000"
 #: Keyword arguments the ``classify_sandbox`` marker accepts.
 SANDBOX_OPTIONS = (
     "legacy", "noise", "latency_ms", "rate_limit_rpm", "fault_rate", "seed", "token_ttl_s",
-    "sunset", "task_latency_ms",
+    "sunset", "task_latency_ms", "rate_limit_window_s",
 )
 
 
@@ -52,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "classify_sandbox(**options): classify_sandbox fixture settings, e.g. legacy='retired', "
         "noise='realistic', latency_ms=0, rate_limit_rpm=None, fault_rate=0.0, seed=0, token_ttl_s=300, "
-        "sunset='pegasus1.2', task_latency_ms=0",
+        "sunset='pegasus1.2', task_latency_ms=0, rate_limit_window_s=60",
     )
 
 

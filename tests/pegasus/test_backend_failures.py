@@ -17,8 +17,10 @@ import httpx
 import pytest
 
 from classify_shim import PartialResultWarning, TwelveLabs
+from classify_shim._http import Pacing
 from classify_shim.adapters.pegasus import _v13
 from classify_shim.sandbox import Sandbox, default_world
+from legacy_support import paced_client
 
 KEY = "tlk_pegasus_failures_01"
 CLASSES = [
@@ -60,11 +62,14 @@ def _analyze(sb: Sandbox, video: Optional[str] = None) -> List[Dict[str, Any]]:
     return [r for r in sb.requests() if r["endpoint"] == "v1.3.analyze" and (video is None or r.get("video") == video)]
 
 
-def _client(sb: Sandbox, tmp_path: Path, **kwargs: Any) -> TwelveLabs:
+def _client(sb: Sandbox, tmp_path: Path, pacing: Optional[Pacing] = None, **kwargs: Any) -> TwelveLabs:
     kwargs.setdefault("cache", tmp_path / "c.sqlite3")
     kwargs.setdefault("max_retries", 0)
     # These figures are pegasus1.2's (its 4,096-token maximum, video_id bodies): pinned explicitly.
     kwargs.setdefault("pegasus_model", "pegasus1.2")
+    if pacing is not None:
+        client: TwelveLabs = paced_client(pacing, api_key=KEY, classify_backend="pegasus", base_url=sb.base_url, **kwargs)
+        return client
     return TwelveLabs(api_key=KEY, classify_backend="pegasus", base_url=sb.base_url, **kwargs)
 
 
@@ -217,12 +222,9 @@ def test_errors_follow_the_result_across_pages(sandbox_factory: Any, tmp_path: P
     assert [e.video_id for e in page.errors] == [ids[0]]
 
 
-def test_429_storm_loses_no_video(sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from classify_shim.sandbox import _server
-
-    monkeypatch.setattr(_server.RateLimiter, "WINDOW_S", 1.0)  # a 1-second window keeps the test short
+def test_429_storm_loses_no_video(sandbox_factory: Any, tmp_path: Path) -> None:
     world = copy.deepcopy(default_world())
-    sb = sandbox_factory(world, rate_limit_rpm=3)
+    sb = sandbox_factory(world, rate_limit_rpm=3, rate_limit_window_s=1.0)  # a 1-second window keeps it short
     ids = _ids(sb)[:8]
     with _client(sb, tmp_path, max_retries=2) as client:
         result, partial = _classify(client, ids)
@@ -234,19 +236,13 @@ def test_429_storm_loses_no_video(sandbox_factory: Any, tmp_path: Path, monkeypa
 
 
 @pytest.mark.parametrize("max_retries", [0, 2])
-def test_endless_429_ends_in_video_failures(
-    sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_retries: int
-) -> None:
+def test_endless_429_ends_in_video_failures(sandbox_factory: Any, tmp_path: Path, max_retries: int) -> None:
     """ONE retry layer: each video's /analyze call is sent at most 1 + max_retries times."""
-    from classify_shim import _http
-    from classify_shim.sandbox import _server
-
-    monkeypatch.setattr(_server.RateLimiter, "WINDOW_S", 3600.0)  # the quota never comes back
-    monkeypatch.setattr(_v13, "RATE_LIMIT_MAX_WAIT", 0.01)
-    monkeypatch.setattr(_http.RetryPolicy, "delay", lambda self, attempt, headers=None: 0.01)
-    sb = sandbox_factory(_world(), rate_limit_rpm=1)
+    sb = sandbox_factory(_world(), rate_limit_rpm=1, rate_limit_window_s=3600.0)  # the quota never comes back
     ids = _ids(sb)
-    with _client(sb, tmp_path, max_retries=max_retries) as client:
+    # 10-ms waits: the retries' and the rate gate's (the figure is the number of sends, not the waits)
+    pacing = Pacing(rate_limit_max_wait=0.01, adjust=lambda wait: 0.01)
+    with _client(sb, tmp_path, max_retries=max_retries, pacing=pacing) as client:
         result, partial = _classify(client, ids)
     ok = {r["video"] for r in _analyze(sb) if r["status"] == 200}
     assert len(ok) == 1

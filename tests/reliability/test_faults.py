@@ -6,8 +6,9 @@ for each requested video whether it was classified, or reported in ``result.erro
 silently lost, never an unhandled exception. The classes used cover every topic of the synthetic
 world, so any analyzed video passes: "lost" is exactly "requested - returned - reported".
 
-Waits the figure is not about (5xx backoff) are shortened by patching ``RetryPolicy.delay`` (the
-delay asked for is recorded first); rate-limit tests keep real waits with a 1-second sandbox window.
+Waits the figure is not about (5xx backoff) are shortened through the client's own ``Pacing``
+(the delay asked for is recorded first); rate-limit tests keep real waits with a 1-second sandbox
+window (``Sandbox(rate_limit_window_s=1.0)``). Nothing is patched for the whole process.
 
     pytest -m faults
 """
@@ -40,10 +41,9 @@ from classify_shim import (
     TwelveLabs,
 )
 from classify_shim._backend import VideoFailure
-from classify_shim._http import RetryPolicy
+from classify_shim._http import Pacing
 from classify_shim.sandbox import Sandbox, synthetic_world
-from classify_shim.sandbox._server import RateLimiter
-from legacy_support import API_KEY
+from legacy_support import API_KEY, paced_client
 from reliability._support import (
     CuttingProxy,
     StripRateLimitHints,
@@ -139,12 +139,22 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
 
 
 @pytest.fixture
-def make_client() -> Iterator[Callable[..., TwelveLabs]]:
+def pacing() -> Dict[str, Pacing]:
+    """The waits this test's clients get (``make_client`` reads it; the fixtures below set it)."""
+    return {}
+
+
+@pytest.fixture
+def make_client(pacing: Dict[str, Pacing]) -> Iterator[Callable[..., TwelveLabs]]:
     made: List[TwelveLabs] = []
 
     def make(base_url: str, backend: str, **kwargs: Any) -> TwelveLabs:
         kwargs.setdefault("cache", False)
-        client = TwelveLabs(API_KEY, classify_backend=backend, base_url=base_url, **kwargs)  # type: ignore[arg-type]
+        chosen = pacing.get("pacing")
+        if chosen is None:
+            client = TwelveLabs(API_KEY, classify_backend=backend, base_url=base_url, **kwargs)  # type: ignore[arg-type]
+        else:
+            client = paced_client(chosen, API_KEY, classify_backend=backend, base_url=base_url, **kwargs)
         made.append(client)
         return client
 
@@ -154,44 +164,38 @@ def make_client() -> Iterator[Callable[..., TwelveLabs]]:
 
 
 @pytest.fixture
-def retry_waits(monkeypatch: pytest.MonkeyPatch) -> List[float]:
+def retry_waits(pacing: Dict[str, Pacing]) -> List[float]:
     """Delays the HTTP layer asked for (honouring Retry-After etc.), each then shortened to 5 ms."""
     asked: List[float] = []
-    original = RetryPolicy.delay
 
-    def delay(self: RetryPolicy, attempt: int, headers: Any = None) -> float:
-        asked.append(original(self, attempt, headers))
+    def shorten(wait: float) -> float:
+        asked.append(wait)
         return 0.005
 
-    monkeypatch.setattr(RetryPolicy, "delay", delay)
+    pacing["pacing"] = Pacing(adjust=shorten)
     return asked
 
 
 @pytest.fixture
-def recorded_waits(monkeypatch: pytest.MonkeyPatch) -> List[float]:
+def recorded_waits(pacing: Dict[str, Pacing]) -> List[float]:
     """Delays the HTTP layer asked for, kept as they are (the figure is about waiting)."""
     asked: List[float] = []
-    original = RetryPolicy.delay
 
-    def delay(self: RetryPolicy, attempt: int, headers: Any = None) -> float:
-        value = original(self, attempt, headers)
-        asked.append(value)
-        return value
+    def record(wait: float) -> float:
+        asked.append(wait)
+        return wait
 
-    monkeypatch.setattr(RetryPolicy, "delay", delay)
+    pacing["pacing"] = Pacing(adjust=record)
     return asked
 
 
-@pytest.fixture
-def one_second_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The sandbox's rate-limit window shrinks from 60 s to 1 s (Retry-After: 1, its minimum)."""
-    monkeypatch.setattr(RateLimiter, "WINDOW_S", 1.0)
+ONE_SECOND_WINDOW = 1.0
+"""The sandbox's rate-limit window in these tests (60 s by default): Retry-After: 1, its minimum."""
 
 
 # ----------------------------------------------------------------------------------- 429 storms
 
 
-@pytest.mark.usefixtures("one_second_window")
 def test_429_storm_with_retry_after_every_video_analyzed_once(
     make_sandbox: Callable[..., Sandbox], make_client: Callable[..., TwelveLabs], recorded_waits: List[float]
 ) -> None:
@@ -206,7 +210,7 @@ def test_429_storm_with_retry_after_every_video_analyzed_once(
     always suffice. (With 2 tries a retry could lose the race for the window to calls the rate
     gate released at the same moment: that was timing, not behaviour.)"""
     w = world(8)
-    sb = make_sandbox(world=w, rate_limit_rpm=3)
+    sb = make_sandbox(world=w, rate_limit_rpm=3, rate_limit_window_s=ONE_SECOND_WINDOW)
     client = make_client(sb.base_url, "pegasus", max_retries=2, max_concurrency=4)
     out = run(client, "videos", video_ids(w), OPTIONS, CLASSES, page_limit=50)
     log = settled_requests(sb, until=lambda e: statuses(e, ANALYZE)[200] >= 8)
@@ -224,14 +228,13 @@ def test_429_storm_with_retry_after_every_video_analyzed_once(
     assert codes[429] <= 8 * 2
 
 
-@pytest.mark.usefixtures("one_second_window")
 def test_429_storm_without_any_hint_falls_back_to_bounded_backoff(
     make_sandbox: Callable[..., Sandbox], make_client: Callable[..., TwelveLabs]
 ) -> None:
     """Figure: the sandbox's 429s reach the client with Retry-After and X-Ratelimit-* removed;
     4 videos at 2 calls per window still end as 4 successful analyze calls, 0 failed."""
     w = world(4, seed=12)
-    sb = make_sandbox(world=w, rate_limit_rpm=2)
+    sb = make_sandbox(world=w, rate_limit_rpm=2, rate_limit_window_s=ONE_SECOND_WINDOW)
     strip = StripRateLimitHints()
     client = make_client(sb.base_url, "pegasus", max_retries=2, max_concurrency=4,
                          http_client=httpx.Client(transport=strip))
@@ -246,13 +249,12 @@ def test_429_storm_without_any_hint_falls_back_to_bounded_backoff(
     assert_accounted(video_ids(w), out)
 
 
-@pytest.mark.usefixtures("one_second_window")
 def test_429_on_the_legacy_endpoint_is_retried_until_the_window_resets(
     make_sandbox: Callable[..., Sandbox], make_client: Callable[..., TwelveLabs], recorded_waits: List[float]
 ) -> None:
     """Figure: v1.2 answers 429 with an empty body and X-Ratelimit-Reset (no Retry-After). 4 calls
     at 2 per window: 4 results, requests = 4 + the 429s, each call <= max_retries + 1 attempts."""
-    sb = make_sandbox(rate_limit_rpm=2)
+    sb = make_sandbox(rate_limit_rpm=2, rate_limit_window_s=ONE_SECOND_WINDOW)
     client = make_client(sb.base_url, "legacy", max_retries=3)
     vids = [v["_id"] for v in sb.world["indexes"][0]["videos"]][:4]
     results = [run(client, "videos", [vid], OPTIONS, CLASSES) for vid in vids]
@@ -267,7 +269,6 @@ def test_429_on_the_legacy_endpoint_is_retried_until_the_window_resets(
     assert recorded_waits and all(0 < w <= 2.5 for w in recorded_waits), recorded_waits
 
 
-@pytest.mark.usefixtures("one_second_window")
 def test_429_retries_are_bounded_by_max_retries(
     make_sandbox: Callable[..., Sandbox], make_client: Callable[..., TwelveLabs]
 ) -> None:
@@ -636,10 +637,12 @@ _SCRIPT = textwrap.dedent(
     """
     import json, warnings
     from classify_shim import TwelveLabs
-    from classify_shim._http import RetryPolicy
+    from classify_shim._config import ClientConfig
+    from classify_shim._http import Pacing
+    from classify_shim._types import NOT_GIVEN
     from classify_shim.sandbox import Sandbox, synthetic_world
 
-    RetryPolicy.delay = lambda self, attempt, headers=None: 0.005  # the figure is the exit, not the waits
+    FAST = Pacing(adjust=lambda wait: 0.005)  # the figure is the exit, not the waits
     CLASSES = json.loads(%r)
     OPTIONS = ["visual", "conversation", "text_in_video"]
     w = synthetic_world(10, seed=19)
@@ -648,8 +651,10 @@ _SCRIPT = textwrap.dedent(
     with Sandbox(world=w, fault_rate=0.3, seed=9) as sb:
         sb.world["indexes"][0]["videos"][2]["scripted_answers"] = [{"text": "not json"}, {"text": "still not"}]
         for backend in ("legacy", "pegasus"):
-            with TwelveLabs("sk-subprocess", classify_backend=backend, base_url=sb.base_url,
-                            cache=False, max_retries=3) as client:
+            config = ClientConfig.build("sk-subprocess", "v1.2", classify_backend=backend, base_url=sb.base_url,
+                                        timeout=NOT_GIVEN, cache=False, max_retries=3)
+            config.pacing = FAST
+            with TwelveLabs._from_config(config) as client:
                 returned, failed, raised = [], [], None
                 try:
                     result = client.classify.videos(ids, OPTIONS, CLASSES, page_limit=4)

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import httpx
 import pytest
 
 import classify_shim
 from classify_shim import APIError, AuthenticationError, ClassifyValidationError, TwelveLabs
-from classify_shim._http import MAX_SERVER_DELAY, RetryPolicy
+from classify_shim._http import MAX_SERVER_DELAY, Pacing, RetryPolicy
 from classify_shim._types import Secret
+from legacy_support import paced_client
 
 pytestmark = [pytest.mark.security, pytest.mark.filterwarnings("ignore::Warning")]
 
@@ -23,10 +24,21 @@ PAGE = {"data": [], "page_info": {"limit_per_page": 10, "total_results": 0, "pag
                                   "next_page_token": "", "prev_page_token": ""}}
 
 
-def _client(handler: Callable[[httpx.Request], httpx.Response], key: Any = KEY, **kw: Any) -> TwelveLabs:
+NO_WAITS = Pacing(rate_limit_max_wait=0.0, adjust=lambda wait: 0.0)
+"""Retries and rate-gate pauses of zero seconds, for figures that count sends, not waits."""
+
+
+def _client(
+    handler: Callable[[httpx.Request], httpx.Response], key: Any = KEY, pacing: Optional[Pacing] = None, **kw: Any
+) -> TwelveLabs:
     kw.setdefault("max_retries", 0)
+    transport = httpx.Client(transport=httpx.MockTransport(handler))
+    if pacing is not None:
+        client: TwelveLabs = paced_client(pacing, key, classify_backend="legacy", base_url="http://classify.test",
+                                          cache=False, http_client=transport, **kw)
+        return client
     return TwelveLabs(key, classify_backend="legacy", base_url="http://classify.test", cache=False,
-                      http_client=httpx.Client(transport=httpx.MockTransport(handler)), **kw)
+                      http_client=transport, **kw)
 
 
 class Counter:
@@ -104,21 +116,34 @@ def test_server_hints_are_capped() -> None:
     assert policy.delay(0, {"retry-after-ms": "9000000"}) == MAX_SERVER_DELAY
 
 
+def test_a_clients_pacing_sees_the_decided_wait_and_sets_the_one_taken() -> None:
+    """``Pacing.adjust`` receives what the policy decided (the server's hint, capped) and its
+    answer is the wait; other clients keep the shim's waits."""
+    seen: List[float] = []
+    pacing = Pacing(max_server_delay=30.0, adjust=lambda wait: seen.append(wait) or 0.25)
+    policy = RetryPolicy.paced(2, pacing)
+    assert policy.delay(0, {"retry-after": "7"}) == 0.25
+    assert policy.delay(1, {"retry-after": "3600"}) == 0.25
+    assert seen == [7.0, 30.0]
+    paced = _client(Counter(), pacing=pacing)
+    plain = _client(Counter())
+    assert paced.config.pacing is pacing and plain.config.pacing == Pacing()
+    assert plain._backend._http.policy.delay(0, {"retry-after": "7"}) == 7.0  # type: ignore[attr-defined]
+    assert paced._backend._http.policy.delay(0, {"retry-after": "7"}) == 0.25  # type: ignore[attr-defined]
+    paced.close()
+    plain.close()
+
+
 @pytest.mark.parametrize("max_retries", [0, 1, 2, 5])
-def test_sends_per_call_are_bounded_by_max_retries(max_retries: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, attempt, headers=None: 0.0)
+def test_sends_per_call_are_bounded_by_max_retries(max_retries: int) -> None:
     counter = Counter(httpx.Response(429, headers={"retry-after": "0"}))
     with pytest.raises(classify_shim.RateLimitError):
-        _client(counter, max_retries=max_retries).classify.videos(["v1"], ["visual"], CLASSES)
+        _client(counter, max_retries=max_retries, pacing=NO_WAITS).classify.videos(["v1"], ["visual"], CLASSES)
     assert len(counter.sent) == 1 + max_retries
 
 
-def test_pegasus_analyze_429_is_sent_at_most_1_plus_max_retries(sb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pegasus_analyze_429_is_sent_at_most_1_plus_max_retries(sb: Any) -> None:
     """Through the engine, the rate gate and the HTTP layer: one retry layer (was up to 21 sends)."""
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, attempt, headers=None: 0.0)
-    from classify_shim.adapters.pegasus import _v13
-
-    monkeypatch.setattr(_v13, "RATE_LIMIT_MAX_WAIT", 0.0)
     analyze: Dict[str, int] = {}
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -132,8 +157,8 @@ def test_pegasus_analyze_429_is_sent_at_most_1_plus_max_retries(sb: Any, monkeyp
             return httpx.Response(upstream.status_code, content=upstream.content, headers=upstream.headers)
 
     vid = str(sb.world["indexes"][0]["videos"][0]["_id"])
-    client = TwelveLabs(KEY, classify_backend="pegasus", base_url="http://classify.test", cache=False, max_retries=2,
-                        http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    client = paced_client(NO_WAITS, KEY, classify_backend="pegasus", base_url="http://classify.test", cache=False,
+                          max_retries=2, http_client=httpx.Client(transport=httpx.MockTransport(handler)))
     result = client.classify.videos([vid], ["visual"], CLASSES)
     assert [e.video_id for e in result.errors] == [vid]
     assert analyze["n"] == 3

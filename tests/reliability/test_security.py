@@ -28,8 +28,10 @@ import pytest
 
 from classify_shim import APIError, BadRequestError, TwelveLabs, TwelveLabsError
 from classify_shim._config import ClientConfig
+from classify_shim._http import Pacing
 from classify_shim._types import RequestOptions
 from classify_shim.sandbox import Sandbox, synthetic_world
+from legacy_support import paced_client
 from reliability._support import count, reset_log, settled_requests
 
 pytestmark = [
@@ -72,11 +74,8 @@ def faulty_sandbox(scripted_world: Any) -> Iterator[Sandbox]:
         yield sb
 
 
-@pytest.fixture
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    from classify_shim._http import RetryPolicy
-
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, attempt, headers=None: 0.005)
+FAST_RETRIES = Pacing(adjust=lambda wait: 0.005)
+"""5-ms retry waits: the figure is what is logged, not how long the retries wait."""
 
 
 def _everything(caplog: pytest.LogCaptureFixture) -> str:
@@ -100,7 +99,6 @@ def _exception_text(exc: BaseException) -> str:
 # ------------------------------------------------------------------------------------- logs
 
 
-@pytest.mark.usefixtures("fast_retries")
 def test_key_never_in_debug_logs_legacy_and_pegasus_with_retries_and_errors(
     faulty_sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -114,8 +112,8 @@ def test_key_never_in_debug_logs_legacy_and_pegasus_with_retries_and_errors(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for backend in ("legacy", "pegasus", "auto"):
-            with TwelveLabs(SECRET, classify_backend=backend, base_url=sb.base_url,
-                            cache=tmp_path / f"{backend}.sqlite3", max_retries=3) as client:
+            with paced_client(FAST_RETRIES, SECRET, classify_backend=backend, base_url=sb.base_url,
+                              cache=tmp_path / f"{backend}.sqlite3", max_retries=3) as client:
                 calls: List[Callable[[], Any]] = [
                     lambda: client.classify.videos(ids, OPTIONS, CLASSES, page_limit=2, include_clips=True),
                     lambda: client.classify.videos(ids, OPTIONS, [{"name": "x", "prompts": []}]),

@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task-latency-ms", type=float, default=0.0,
                         help="time an /analyze/tasks task takes to become ready")
     parser.add_argument("--token-ttl-s", type=float, default=300.0, help="lifetime of v1.2 page tokens")
+    parser.add_argument("--rate-limit-window-s", type=float, default=60.0,
+                        help="length of the sliding rate-limit window (shorter windows make rate-limit tests quick)")
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             token_ttl_s=args.token_ttl_s,
             sunset=args.sunset,
             task_latency_ms=args.task_latency_ms,
+            rate_limit_window_s=args.rate_limit_window_s,
         )
     except (WorldError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

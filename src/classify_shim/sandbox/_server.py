@@ -57,9 +57,7 @@ THUMBNAIL_JPEG = _tiny_jpeg()
 
 
 class RateLimiter:
-    """Sliding 60-second windows per (hashed API key, endpoint family)."""
-
-    WINDOW_S = 60.0
+    """Sliding windows (60 s unless the sandbox says otherwise) per (hashed API key, endpoint family)."""
 
     def __init__(self) -> None:
         self._hits: Dict[Tuple[str, str], Deque[float]] = {}
@@ -70,20 +68,23 @@ class RateLimiter:
         with self._lock:
             self._hits.clear()
 
-    def hit(self, key_hash: str, family: str, limit: Optional[int]) -> Tuple[bool, Dict[str, str], int]:
-        """Count one request; returns (allowed, X-Ratelimit-* headers, retry-after seconds)."""
+    def hit(
+        self, key_hash: str, family: str, limit: Optional[int], window_s: float = 60.0
+    ) -> Tuple[bool, Dict[str, str], int]:
+        """Count one request in a ``window_s`` sliding window; returns (allowed, X-Ratelimit-*
+        headers, retry-after seconds)."""
         now = time.time()
         cap = limit if limit is not None else UNLIMITED_RPM
         with self._lock:
             q = self._hits.setdefault((key_hash, family), collections.deque())
-            while q and q[0] <= now - self.WINDOW_S:
+            while q and q[0] <= now - window_s:
                 q.popleft()
             allowed = limit is None or len(q) < limit
             if allowed:
                 q.append(now)
             oldest = q[0] if q else now
             used = len(q)
-        reset_at = oldest + self.WINDOW_S
+        reset_at = oldest + window_s
         headers = {
             "X-Ratelimit-Limit": str(cap),
             "X-Ratelimit-Remaining": str(max(0, cap - used)),
@@ -91,6 +92,10 @@ class RateLimiter:
             "X-Ratelimit-Reset": str(math.ceil(reset_at)),
         }
         return allowed, headers, max(1, math.ceil(reset_at - now))
+
+
+def _per(window_s: float) -> str:
+    return "minute" if window_s == 60.0 else f"{window_s:g} s"
 
 
 Handler = Callable[["Sandbox", "_Call"], Response]
@@ -464,6 +469,7 @@ class Sandbox:
         token_ttl_s: float = 300.0,
         sunset: str = "none",
         task_latency_ms: float = 0.0,
+        rate_limit_window_s: float = 60.0,
     ) -> None:
         if legacy is None:
             # After the 1.2 sunset the v1.2 Classify endpoint (retired 2025-02-28) is long gone too.
@@ -478,6 +484,8 @@ class Sandbox:
             raise ValueError("fault_rate must be between 0 and 1")
         if rate_limit_rpm is not None and rate_limit_rpm < 1:
             raise ValueError("rate_limit_rpm must be >= 1 or None")
+        if not rate_limit_window_s > 0:
+            raise ValueError("rate_limit_window_s must be > 0")
         self.host = host
         self.port = port
         self.legacy = legacy
@@ -489,6 +497,7 @@ class Sandbox:
         self.token_ttl_s = token_ttl_s
         self.sunset = sunset
         self.task_latency_ms = task_latency_ms
+        self.rate_limit_window_s = rate_limit_window_s
         self._task_store = _tasks.TaskStore()
         self._batch_store = _batches.BatchStore(self._task_store)
         self._world = World(load_world(world))
@@ -626,7 +635,7 @@ class Sandbox:
 
     def _limit(self, call: _Call, family: str) -> Dict[str, str]:
         key_hash = hashlib.sha256(call.api_key.encode()).hexdigest()[:16]
-        allowed, headers, retry_after = self._limiter.hit(key_hash, family, self.rate_limit_rpm)
+        allowed, headers, retry_after = self._limiter.hit(key_hash, family, self.rate_limit_rpm, self.rate_limit_window_s)
         if allowed:
             return headers
         if family.startswith("v1.2"):
@@ -634,5 +643,5 @@ class Sandbox:
         headers["Retry-After"] = str(retry_after)
         headers["X-Ratelimit-Dimensions"] = "Request"
         raise ApiError(429, "too_many_requests",
-                       f"You have exceeded the rate limit ({self.rate_limit_rpm} requests per minute). "
+                       f"You have exceeded the rate limit ({self.rate_limit_rpm} requests per {_per(self.rate_limit_window_s)}). "
                        f"Please try again later after {retry_after} seconds.", headers)
