@@ -21,7 +21,19 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 import httpx
 
@@ -60,6 +72,8 @@ log = logging.getLogger("classify_shim.pegasus")
 
 LIST_PAGE_LIMIT = 50
 _MAX_LIST_PAGES = 10_000  # a server that never says "last page" must not loop forever
+LIST_PARALLEL = 8
+"""Listing pages fetched at once once page 1 has said how many there are."""
 
 
 def uses_asset_id(model_name: str) -> bool:
@@ -254,25 +268,55 @@ class V13Client:
             self.on_headers(response.headers)
         return response
 
+    async def _list_page(self, path: str, page: int, options: Optional[RequestOptions]
+                         ) -> Tuple[List[Mapping[str, Any]], Optional[float]]:
+        """One listing page: its items and the ``total_page`` it announces (None if it does not)."""
+        response = await self._request(
+            "GET", path, params={"page": page, "page_limit": LIST_PAGE_LIMIT}, options=options
+        )
+        body = response.body if isinstance(response.body, Mapping) else {}
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise TwelveLabsError(f"GET v1.3/{path} answered without a data list: {str(body)[:200]!r}")
+        info = body.get("page_info") if isinstance(body.get("page_info"), Mapping) else {}
+        total_page = finite_number(info.get("total_page"), text=True) if info else None
+        return [d for d in data if isinstance(d, Mapping)], total_page
+
+    async def _page_lists(self, path: str, options: Optional[RequestOptions]
+                          ) -> AsyncIterator[List[Mapping[str, Any]]]:
+        """Every page's items, in page order, one page at a time (never the whole listing).
+
+        Page 1 says how many pages there are; the others are then fetched up to
+        :data:`LIST_PARALLEL` at a time (a 10,000-video index is 200 pages: one after the other
+        they delayed the first ``/analyze`` call by 200 round trips). Without a ``total_page``
+        the pages are read one by one until a short page. Either way the listing stops at the
+        first empty page, as it always did."""
+        first, total_page = await self._list_page(path, 1, options)
+        yield first
+        if not first or (total_page is None and len(first) < LIST_PAGE_LIMIT):
+            return
+        if total_page is None:
+            page = 2
+            while page <= _MAX_LIST_PAGES:
+                data, total = await self._list_page(path, page, options)
+                yield data
+                if not data or (page >= total if total is not None else len(data) < LIST_PAGE_LIMIT):
+                    return
+                page += 1
+            return
+        last = min(int(total_page), _MAX_LIST_PAGES)
+        for low in range(2, last + 1, LIST_PARALLEL):
+            window = range(low, min(last, low + LIST_PARALLEL - 1) + 1)
+            got = await asyncio.gather(*(self._list_page(path, n, options) for n in window))
+            for data, _total in got:
+                yield data
+                if not data:
+                    return
+
     async def _pages(self, path: str, options: Optional[RequestOptions]) -> List[Mapping[str, Any]]:
         items: List[Mapping[str, Any]] = []
-        page = 1
-        while page <= _MAX_LIST_PAGES:
-            response = await self._request(
-                "GET", path, params={"page": page, "page_limit": LIST_PAGE_LIMIT}, options=options
-            )
-            body = response.body if isinstance(response.body, Mapping) else {}
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise TwelveLabsError(f"GET v1.3/{path} answered without a data list: {str(body)[:200]!r}")
-            items.extend(d for d in data if isinstance(d, Mapping))
-            info = body.get("page_info") if isinstance(body.get("page_info"), Mapping) else {}
-            total_page = finite_number(info.get("total_page"), text=True) if info else None
-            if not data or (total_page is not None and page >= total_page) or (
-                total_page is None and len(data) < LIST_PAGE_LIMIT
-            ):
-                break
-            page += 1
+        async for data in self._page_lists(path, options):
+            items.extend(data)
         return items
 
     async def list_indexes(self, options: Optional[RequestOptions] = None) -> List[str]:
@@ -293,17 +337,18 @@ class V13Client:
         """Every video of the index with the record its list item already carries (id, asset id,
         duration; no transcript), or None when the item lacks them."""
         out: List[Tuple[str, Optional[VideoRecord]]] = []
-        for item in await self._pages(f"indexes/{index_id}/videos", options):
-            vid = item.get("_id") or item.get("id")
-            if not isinstance(vid, str):
-                continue
-            try:
-                record: Optional[VideoRecord] = dataclasses.replace(
-                    parse_video(index_id, item, vid), transcript=(), transcript_loaded=False
-                )
-            except TwelveLabsError:
-                record = None
-            out.append((vid, record))
+        async for page in self._page_lists(f"indexes/{index_id}/videos", options):
+            for item in page:  # parsed page by page: the raw items of the whole index are never held
+                vid = item.get("_id") or item.get("id")
+                if not isinstance(vid, str):
+                    continue
+                try:
+                    record: Optional[VideoRecord] = dataclasses.replace(
+                        parse_video(index_id, item, vid), transcript=(), transcript_loaded=False
+                    )
+                except TwelveLabsError:
+                    record = None
+                out.append((vid, record))
         return out
 
     async def get_video(self, index_id: str, video_id: str, options: Optional[RequestOptions] = None) -> VideoRecord:

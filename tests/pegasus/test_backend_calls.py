@@ -201,6 +201,54 @@ def test_classify_index_lists_and_classifies_every_video(sb: Any, tmp_path: Path
     assert {d.video_id for d in result.data} <= {v["_id"] for v in index["videos"]}
 
 
+def test_index_listing_fetches_each_page_once_and_every_video_is_classified_once(sb: Any, tmp_path: Path) -> None:
+    # 470 videos = 10 listing pages of 50: page 1, then pages 2-9 together, then page 10.
+    from classify_shim.sandbox import synthetic_world
+
+    sb.set_world(synthetic_world(470, seed=5))
+    index = sb.world["indexes"][0]
+    with _client(sb, tmp_path, strategy="sync") as client:  # one /analyze per video, counted below
+        result = client.classify.index(index["_id"], ["visual", "conversation"], CLASSES, page_limit=50)
+        returned = [d.video_id for d in result.data] + [d.video_id for page in result for d in page]
+    pages = sorted(int(r["query"]["page"]) for r in _calls(sb, "v1.3.videos"))
+    assert pages == list(range(1, 11))
+    analyzed = sorted(c["video"] for c in _calls(sb))
+    assert analyzed == sorted(v["_id"] for v in index["videos"])  # each video exactly once
+    assert result.errors == [] and len(returned) == len(set(returned)) == result.page_info.total_results
+
+
+def _lister(pages: List[List[Dict[str, Any]]], total_page: Any) -> Any:
+    from classify_shim.adapters.pegasus._v13 import V13Client
+
+    class Listing(V13Client):
+        asked: List[int] = []
+
+        async def _list_page(self, path: str, page: int, options: Any) -> Any:
+            self.asked.append(page)
+            return (pages[page - 1] if page <= len(pages) else []), total_page
+
+    return Listing(httpx.AsyncClient())  # type: ignore[arg-type]
+
+
+def test_listing_without_total_page_reads_until_a_short_page() -> None:
+    import asyncio
+
+    full = [{"_id": f"v{i}"} for i in range(50)]
+    lister = _lister([full, full, [{"_id": "last"}], full], None)
+    items = asyncio.run(lister._pages("indexes/x/videos", None))
+    assert lister.asked == [1, 2, 3] and len(items) == 101
+
+
+def test_listing_stops_at_the_first_empty_page_even_when_more_were_announced() -> None:
+    import asyncio
+
+    full = [{"_id": f"v{i}"} for i in range(50)]
+    lister = _lister([full, full, [], full], 12)
+    items = asyncio.run(lister._pages("indexes/x/videos", None))
+    assert len(items) == 100  # page 4 was fetched in the same window but is not used
+    assert lister.asked[0] == 1 and sorted(lister.asked[1:]) == list(range(2, 10))
+
+
 def test_unknown_index_is_a_legacy_error(sb: Any, tmp_path: Path) -> None:
     with _client(sb, tmp_path) as client, pytest.raises(BadRequestError) as info:
         client.classify.index("eeeeeeeeeeeeeeeeeeeeeeee", ["visual"], CLASSES)
