@@ -29,7 +29,7 @@ import logging
 import time
 import uuid
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from classify_shim._backend import BackendPage, VideoFailure, optional_callback
@@ -45,7 +45,15 @@ from classify_shim._exceptions import (
 )
 from classify_shim._http import AsyncHTTP, SyncHTTP
 from classify_shim._request import ClassifyRequest, ClassSpec
-from classify_shim._store import CLAIM_TTL_S, ResultHeader, Store, new_owner, offload, open_store
+from classify_shim._store import (
+    CLAIM_TTL_S,
+    FailureRecord,
+    ResultHeader,
+    Store,
+    new_owner,
+    offload,
+    open_store,
+)
 from classify_shim._tokens import key_fingerprint, make_token, read_token, rfc3339
 from classify_shim._types import RequestOptions
 
@@ -946,7 +954,10 @@ class Core:
             total_results=len(data),
             pages=len(pages),
             expires_at=expires_at,
-            errors=[asdict(f) for f in failures],
+            errors=[
+                FailureRecord(video_id=f.video_id, stage=f.stage, message=f.message, attempts=f.attempts)
+                for f in failures
+            ],
             total_videos=len(order),
             model=",".join(stats.models) or self.config.pegasus_model,
         )

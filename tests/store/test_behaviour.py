@@ -17,16 +17,23 @@ from classify_shim._store import (
     KINDS,
     DecisionRecord,
     Evidence,
+    FailureRecord,
     JobRecord,
     ResultHeader,
     Store,
+)
+from classify_shim._store._records import failure_from_json
+
+FAILURES = (
+    FailureRecord(video_id="x", stage="parse", message="m", attempts=2),
+    FailureRecord(video_id="y", stage="analyze", message="RateLimitError: é", attempts=1),
 )
 
 
 def _header(scope: str, pages: int, *, limit: int = 2, expires_at: int = 0) -> ResultHeader:
     return ResultHeader(
         scope=scope, page_limit=limit, total_results=pages * limit, pages=pages,
-        expires_at=expires_at or int(time.time() + 600), errors=[{"video_id": "x", "stage": "parse", "message": "m"}],
+        expires_at=expires_at or int(time.time() + 600), errors=list(FAILURES),
         total_videos=pages * limit + 1, model="pegasus1.2",
     )
 
@@ -84,11 +91,39 @@ def test_result_pages_are_rows_of_their_own(store: Store, make_store: Any) -> No
         assert found is not None
         header, items = found
         assert items == pages[n]
-        assert header.pages == 3 and header.total_results == 6 and header.errors[0]["video_id"] == "x"
+        assert header.pages == 3 and header.total_results == 6
+        assert header.errors == list(FAILURES)  # typed records, the same from every store
+        assert [type(e["attempts"]) for e in header.errors] == [int, int]
     assert other.get_page(rid, "scopeB", 0) is None  # another key's results are invisible
     assert other.get_page("b" * 32, "scopeA", 0) is None
     found = other.get_page(rid, "scopeA", 7)  # a page past the end: the header, no items
     assert found is not None and found[1] == []
+
+
+@pytest.mark.parametrize(
+    ("stored", "problem"),
+    [
+        ({"stage": "parse", "message": "m"}, KeyError),
+        ({"video_id": "x", "message": "m"}, KeyError),
+        ({"video_id": 7, "stage": "parse"}, TypeError),
+        ({"video_id": "x", "stage": "parse", "attempts": "2"}, ValueError),
+        ({"video_id": "x", "stage": "parse", "attempts": 0}, ValueError),
+        ({"video_id": "x", "stage": "parse", "attempts": True}, ValueError),
+        (["x", "parse"], TypeError),
+    ],
+)
+def test_a_damaged_failure_record_is_refused(stored: Any, problem: type) -> None:
+    with pytest.raises(problem):
+        failure_from_json(stored)
+    header = dict(_header("s", 1).to_json(), errors=[stored])
+    with pytest.raises(problem):
+        ResultHeader.from_json(header)  # the stores then answer "no such result" (a miss)
+
+
+def test_a_failure_record_without_attempts_reads_as_one_attempt_like_video_failure() -> None:
+    assert failure_from_json({"video_id": "x", "stage": "parse", "message": "m"}) == FailureRecord(
+        video_id="x", stage="parse", message="m", attempts=1
+    )
 
 
 def test_expired_results_are_gone(store: Store) -> None:

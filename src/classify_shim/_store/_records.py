@@ -11,6 +11,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, cast
 
+from typing_extensions import TypedDict
+
 from .._bodies import VideoBody
 
 __all__ = [
@@ -24,11 +26,13 @@ __all__ = [
     "RESULT_GRACE_S",
     "DecisionRecord",
     "Evidence",
+    "FailureRecord",
     "JobRecord",
     "KindStats",
     "ResultHeader",
     "decision_from_text",
     "dumps",
+    "failure_from_json",
     "job_from_text",
     "loads",
     "loads_list",
@@ -86,6 +90,31 @@ def loads_list(text: Any) -> List[VideoBody]:
     return cast(List[VideoBody], items)
 
 
+class FailureRecord(TypedDict):
+    """One requested video a stored result could not classify (``result.errors`` of every page):
+    the fields of :class:`classify_shim.types.VideoFailure`, as JSON. Written by the engine,
+    kept alike by SQLite, Redis and memory, read back by the page reader."""
+
+    video_id: str
+    stage: str  # "metadata" | "analyze" | "parse" | "exact_match"
+    message: str
+    attempts: int
+
+
+def failure_from_json(value: Any) -> FailureRecord:
+    """A stored failure, typed; ``KeyError``/``TypeError``/``ValueError`` for a damaged one (the
+    result it belongs to is then unreadable: a cache miss, never a half-read error list)."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"a failure record is a JSON object, not {type(value).__name__}")
+    video_id, stage = value["video_id"], value["stage"]
+    if not isinstance(video_id, str) or not isinstance(stage, str):
+        raise TypeError("a failure record names its video and stage as strings")
+    attempts = value.get("attempts", 1)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise ValueError(f"a failure record's attempts is a positive whole number, not {attempts!r}")
+    return FailureRecord(video_id=video_id, stage=stage, message=str(value.get("message") or ""), attempts=attempts)
+
+
 @dataclass(frozen=True)
 class ResultHeader:
     """Everything about a stored result except its pages (each page is a row of its own)."""
@@ -95,7 +124,7 @@ class ResultHeader:
     total_results: int
     pages: int
     expires_at: int
-    errors: List[Dict[str, Any]] = field(default_factory=list)
+    errors: List[FailureRecord] = field(default_factory=list)
     total_videos: int = 0
     model: str = ""
 
@@ -110,7 +139,7 @@ class ResultHeader:
             total_results=int(value["total_results"]),
             pages=int(value["pages"]),
             expires_at=int(value["expires_at"]),
-            errors=[dict(e) for e in value.get("errors") or []],
+            errors=[failure_from_json(e) for e in value.get("errors") or []],
             total_videos=int(value.get("total_videos") or 0),
             model=str(value.get("model") or ""),
         )
