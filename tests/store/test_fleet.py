@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
+import httpx
 import pytest
 
 from classify_shim import TwelveLabs
@@ -66,6 +67,14 @@ def _analyze_calls(sb: Sandbox, since: str = "") -> List[Dict[str, Any]]:
     """/analyze calls in the log that STARTED at ``since`` or later (the log is written when a
     response ends, so a killed worker's last calls may land after a clear)."""
     return [r for r in sb.requests() if r.get("endpoint") == "v1.3.analyze" and r.get("time", "") >= since]
+
+
+def _settle(sb: Sandbox) -> None:
+    """Every request a killed worker had sent is handled and logged, so none of them is taken for
+    a later process's: one request of our own is accepted after every connection queued before it
+    (the listen backlog is first in, first out), then the sandbox is idle with no connection open."""
+    httpx.get(sb.base_url + "/_sandbox/world", timeout=30).raise_for_status()
+    sb.wait_idle(connections=True)
 
 
 def _now() -> str:
@@ -174,6 +183,7 @@ def test_killed_process_rerun_pays_only_for_what_is_missing(
             threading.Event().wait(0.05)
         victim.send_signal(signal.SIGKILL)
         victim.communicate(timeout=30)
+        _settle(sb60)
     finally:
         sb60.latency_ms = 40
     config = ClientConfig.build(KEY, "v1.2", classify_backend="pegasus", base_url=sb60.base_url,

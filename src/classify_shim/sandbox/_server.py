@@ -271,6 +271,11 @@ class _Server(ThreadingHTTPServer):
         with self.sock_lock:
             self.open_sockets.discard(request)
         super().shutdown_request(request)
+        self.sandbox._activity_changed(0)  # wait_idle(connections=True) may be waiting for this
+
+    def connections(self) -> int:
+        with self.sock_lock:
+            return len(self.open_sockets)
 
     def cut_connections(self) -> None:
         with self.sock_lock:
@@ -585,20 +590,25 @@ class Sandbox:
         self._limiter.reset()
 
     def wait_idle(
-        self, until: Optional[Callable[[List[Dict[str, Any]]], bool]] = None, timeout: float = 30.0
+        self, until: Optional[Callable[[List[Dict[str, Any]]], bool]] = None, timeout: float = 30.0,
+        *, connections: bool = False,
     ) -> List[Dict[str, Any]]:
         """The request log once no request is being handled (and ``until(log)`` holds).
 
         Event-driven: woken by every request's start, log entry and end, never by polling. A
         client that gave up on a request (a timeout, a cut connection) returns before the sandbox
-        has finished it; this waits for that entry. ``timeout`` only bounds a test that would
-        otherwise hang; the log as it stands is returned then.
+        has finished it; this waits for that entry. ``connections=True`` also waits until every
+        connection is closed (a killed client's requests already sent are then all handled).
+        ``timeout`` only bounds a test that would otherwise hang; the log as it stands is
+        returned then.
         """
         deadline = time.monotonic() + timeout
         with self._activity:
             while True:
                 entries = self.requests()
-                if self._handling == 0 and (until is None or until(entries)):
+                server = self._server
+                open_now = server.connections() if connections and server is not None else 0
+                if self._handling == 0 and open_now == 0 and (until is None or until(entries)):
                     return entries
                 left = deadline - time.monotonic()
                 if left <= 0:
