@@ -311,6 +311,7 @@ class Core:
         self.last_run: Optional[RunStats] = None
         self._plans: Dict[Tuple[Any, ...], _Plan] = {}
         self._parsed: Dict[Tuple[str, str, Tuple[ClassSpec, ...], float], ParsedAnswer] = {}
+        self._failure_lists: Dict[str, Tuple[List[FailureRecord], List[VideoFailure]]] = {}
         self.calibration_warned: Set[str] = set()
 
     def _plan(self, kind: str, level: str, model: str, chunk: Tuple[ClassSpec, ...]) -> _Plan:
@@ -354,8 +355,23 @@ class Core:
                 "prev_page_token": make_token(key, result_id, page - 1, expires_at) if page > 0 else "",
             },
         }
-        errors = [VideoFailure(**e) for e in header.errors]
-        return BackendPage(body=body, backend=BACKEND_NAME, errors=errors)
+        return BackendPage(body=body, backend=BACKEND_NAME, errors=self._failures(result_id, header))
+
+    def _failures(self, result_id: str, header: ResultHeader) -> List[VideoFailure]:
+        """The result's error list as ``VideoFailure``s, built once per stored header: the store
+        hands out the same decoded header for every page of a result (``HeaderMemo``), so a page
+        costs O(page), not O(failed videos). The list is shared by the pages: never changed
+        (``ClassifyPageResult`` copies it, and skips merging the same list again)."""
+        if not header.errors:
+            return []
+        memo = self._failure_lists.get(result_id)
+        if memo is not None and memo[0] is header.errors:
+            return memo[1]
+        failures = [VideoFailure(**e) for e in header.errors]
+        if len(self._failure_lists) >= 8:
+            self._failure_lists.clear()
+        self._failure_lists[result_id] = (header.errors, failures)
+        return failures
 
     def page(self, token: str) -> BackendPage:
         """A stored page: signature and expiry checked, no network call of any kind."""

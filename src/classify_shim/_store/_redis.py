@@ -28,6 +28,7 @@ from ._records import (
     PLACEMENT_TTL_S,
     RESULT_GRACE_S,
     DecisionRecord,
+    HeaderMemo,
     JobRecord,
     KindStats,
     ResultHeader,
@@ -92,6 +93,11 @@ def _glob_escape(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
+def _size(value: Any) -> int:
+    """What ``STRLEN`` answers for a stored value: its length in bytes."""
+    return len(value) if isinstance(value, bytes) else len(str(value).encode("utf-8"))
+
+
 class RedisStore:
     kind = "redis"
     persistent = True
@@ -104,6 +110,7 @@ class RedisStore:
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._take_over = client.register_script(_TAKE_OVER)
+        self._headers = HeaderMemo()
 
     @classmethod
     def from_url(cls, url: str, *, timeout_s: float = 5.0) -> RedisStore:
@@ -223,11 +230,25 @@ class RedisStore:
             pipe.execute()
 
         self._run(write)
+        self._headers.put(result_id, _size(head), header)
 
     def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[VideoBody]]]:
-        head, items = self._run(
-            lambda: self._r.mget([self._k("r:", result_id), self._k("p:", result_id, str(page))])
-        )
+        head_key, page_key = self._k("r:", result_id), self._k("p:", result_id, str(page))
+        memo = self._headers.get(result_id, scope)
+        if memo is not None:  # the decoded header is at hand: is the same write still stored?
+
+            def check() -> List[Any]:
+                pipe = self._r.pipeline(transaction=False)
+                pipe.strlen(head_key)
+                pipe.get(page_key)
+                return list(pipe.execute())
+
+            size, items = self._run(check)
+            if not size:
+                return None
+            if size == memo[0]:
+                return memo[1], loads_list(items) if items is not None else []
+        head, items = self._run(lambda: self._r.mget([head_key, page_key]))
         value = loads(head)
         if value is None or value.get("scope") != scope:
             return None
@@ -235,6 +256,7 @@ class RedisStore:
             header = ResultHeader.from_json(value)
         except (KeyError, TypeError, ValueError):
             return None
+        self._headers.put(result_id, _size(head), header)
         return header, loads_list(items) if items is not None else []
 
     # ------------------------------------------------------------------ claims
@@ -339,6 +361,8 @@ class RedisStore:
                     if family != "p:":
                         removed += deleted
             out[kind] = removed
+        if "results" in (kinds or KINDS):
+            self._headers.forget()
         return out
 
     def close(self) -> None:

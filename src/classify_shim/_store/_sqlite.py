@@ -30,6 +30,7 @@ from ._records import (
     PLACEMENT_TTL_S,
     RESULT_GRACE_S,
     DecisionRecord,
+    HeaderMemo,
     JobRecord,
     KindStats,
     ResultHeader,
@@ -113,6 +114,7 @@ class SQLiteStore:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._db: Optional[sqlite3.Connection] = None
+        self._headers = HeaderMemo()
         try:
             if read_only:
                 self._db = sqlite3.connect(
@@ -297,40 +299,70 @@ class SQLiteStore:
         head = dumps(header.to_json())
         rows = [(result_id, n, dumps(list(items))) for n, items in enumerate(pages)]
         now = time.time()
+        expires = header.expires_at + RESULT_GRACE_S
 
-        def write(db: sqlite3.Connection) -> None:
+        def write(db: sqlite3.Connection) -> int:
             self._purge_results(db, now)
             db.execute(
                 "INSERT OR REPLACE INTO results (result_id, scope, value, expires) VALUES (?, ?, ?, ?)",
-                (result_id, header.scope, head, header.expires_at + RESULT_GRACE_S),
+                (result_id, header.scope, head, expires),
             )
             db.execute("DELETE FROM pages WHERE result_id = ?", (result_id,))
             db.executemany("INSERT INTO pages (result_id, page, value) VALUES (?, ?, ?)", rows)
+            return self._data_version(db)  # inside the write: no other connection commits meanwhile
 
-        self._tx(write)
+        version = self._tx(write)
+        self._headers.put(result_id, (version, head, expires), header)
+
+    @staticmethod
+    def _data_version(db: sqlite3.Connection) -> int:
+        """Changes whenever another connection (process) commits to the file; our own commits
+        leave it as it is."""
+        return int(db.execute("PRAGMA data_version").fetchone()[0])
 
     def get_page(self, result_id: str, scope: str, page: int) -> Optional[Tuple[ResultHeader, List[VideoBody]]]:
-        def read(db: sqlite3.Connection) -> Optional[Tuple[Any, Any]]:
-            head = db.execute(
-                "SELECT value FROM results WHERE result_id = ? AND scope = ? AND expires > ?",
-                (result_id, scope, time.time()),
-            ).fetchone()
-            if head is None:
-                return None
+        """The result's header and one page. The decoded header of a result read or written
+        before is reused (``HeaderMemo``): as it is while no other connection has committed
+        since it was checked (then only its expiry is looked at), else when the stored header
+        is still the same text (compared, not decoded)."""
+        memo = self._headers.get(result_id, scope)
+
+        def read(db: sqlite3.Connection) -> Optional[Tuple[Optional[str], Any, Any, Any]]:
+            now = time.time()
+            version = self._data_version(db)
+            head: Any = None
+            if memo is not None and memo[0][0] == version:  # nothing committed by others since
+                if memo[0][2] <= now:
+                    return None  # expired
+                head = (None, memo[0][2])
+            else:
+                head = db.execute(
+                    "SELECT value, expires FROM results WHERE result_id = ? AND scope = ? AND expires > ?",
+                    (result_id, scope, now),
+                ).fetchone()
+                if head is None:
+                    return None
+                if memo is not None and head[0] == memo[0][1]:  # the same write: keep its header
+                    head = (None, head[1])
             row = db.execute("SELECT value FROM pages WHERE result_id = ? AND page = ?", (result_id, page)).fetchone()
-            return head[0], row[0] if row else "[]"
+            return head[0], head[1], version, row[0] if row else "[]"
 
         found = self._run(read)
         if found is None:
             return None
-        value = loads(found[0])
+        text, expires, version, items = found
+        if text is None and memo is not None:
+            self._headers.put(result_id, (version, memo[0][1], expires), memo[1])
+            return memo[1], loads_list(items)
+        value = loads(text)
         if value is None:
             return None
         try:
             header = ResultHeader.from_json(value)
         except (KeyError, TypeError, ValueError):
             return None
-        return header, loads_list(found[1])
+        self._headers.put(result_id, (version, text, expires), header)
+        return header, loads_list(items)
 
     @staticmethod
     def _purge_results(db: sqlite3.Connection, now: float) -> int:
@@ -469,6 +501,8 @@ class SQLiteStore:
             return out
 
         out = self._tx(wipe)
+        if "results" in chosen:
+            self._headers.forget()
         if kinds is None:
             self._run(lambda db: db.execute("VACUUM"))
         return out
