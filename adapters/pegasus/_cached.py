@@ -16,7 +16,8 @@ asked at all) makes it return ``None`` before anything is written, reported or c
 call runs through the engine as before, which then pays for what is missing. Only the ``sync``
 strategy is served here (``batch`` and ``segments`` runs keep their own bookkeeping), only
 ``classify.videos`` (``classify.index`` always lists the index), and only requests without a
-repeated video id.
+repeated video id. With ``samples=k`` every one of the k answers must be stored; they are
+voted as a run votes them (``map_video_samples``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from classify_shim._request import ClassifyRequest, ClassSpec
 from ._engine import Core, RunStats, _VideoOutcome, choose_strategy, template_version
 from ._exact import exact_match_segments
 from ._limits import PEGASUS12
-from ._mapping import map_video
+from ._mapping import map_video_samples
 from ._parse import ParsedAnswer, Segment, merge_answers
 from ._prompt import needs_exact_match, plan_chunks
 from ._schema import SchemaBook
@@ -80,19 +81,21 @@ def _outcome(
     chunks = plans.get(model)
     if chunks is None:
         chunks = plans[model] = plan_chunks(request.classes, model)
-    parts: List[ParsedAnswer] = []
+    k = core.config.samples
+    parts: List[List[ParsedAnswer]] = [[] for _ in range(k)]  # per sample (``samples=k``)
     for chunk in chunks:
-        try:
-            key = core._question(schemas, record, chunk, model, "sync", 1)[1]
-        except Exception:  # e.g. no asset id for a 1.5 model: the engine reports it
-            return None
-        parsed = core.read_cached(core.store.get_answer(key), "sync", record, chunk)
-        if parsed is None:
-            return None
-        parts.append(parsed)
-    stats.cached_chunks += len(chunks)
-    answer = merge_answers(parts) if parts else None
-    item = map_video(record.video_id, record.duration, answer, exact, request, core.config.calibration)
+        for sample in range(k):
+            try:
+                key = core._question(schemas, record, chunk, model, "sync", 1, sample)[1]
+            except Exception:  # e.g. no asset id for a 1.5 model: the engine reports it
+                return None
+            parsed = core.read_cached(core.store.get_answer(key), "sync", record, chunk)
+            if parsed is None:
+                return None
+            parts[sample].append(parsed)
+    stats.cached_chunks += len(chunks) * k
+    answers = [merge_answers(p) if p else None for p in parts]
+    item = map_video_samples(record.video_id, record.duration, answers, exact, request, core.config.calibration)
     return _VideoOutcome(record.video_id, item, None, "cached" if chunks else "exact_match", 0)
 
 
@@ -114,7 +117,8 @@ def serve_cached(core: Core, request: ClassifyRequest) -> Optional[Tuple[Backend
     if records is None:
         return None
     store = core.store
-    stats = RunStats(videos=len(order), strategy=strategy, template=template_version(strategy))
+    stats = RunStats(videos=len(order), strategy=strategy, samples=config.samples,
+                     template=template_version(strategy))
     picker = ModelPicker(config.pegasus_model, store, config.host)
     schemas = SchemaBook(store, config.host)
     outcomes: Dict[str, _VideoOutcome] = {}
@@ -128,8 +132,9 @@ def serve_cached(core: Core, request: ClassifyRequest) -> Optional[Tuple[Backend
     core.last_run = stats
     if log.isEnabledFor(logging.INFO):
         log.info(
-            "classifying %d video(s), %d class(es), model %s, strategy %s, up to %d in flight",
-            len(order), len(request.classes), picker.describe(), strategy, RateGate(config.max_concurrency).limit,
+            "classifying %d video(s), %d class(es), model %s, strategy %s, %d answer(s) per video, up to %d in flight",
+            len(order), len(request.classes), picker.describe(), strategy, config.samples,
+            RateGate(config.max_concurrency).limit,
         )
     total = len(order)
     for done, vid in enumerate(order, start=1):

@@ -60,7 +60,7 @@ from classify_shim._types import RequestOptions
 from ._batch import BatchRunner, batch_item
 from ._exact import exact_match_segments
 from ._limits import AUTO_MODEL, BATCH_MAX_ACTIVE, BATCH_MAX_REQUESTS, PEGASUS12, PEGASUS15, model_spec
-from ._mapping import map_video, order_videos
+from ._mapping import map_video_samples, order_videos
 from ._parse import AnswerError, ParsedAnswer, Segment, merge_answers, parse_answer
 from ._prompt import (
     PROMPT_TEMPLATE_VERSION,
@@ -86,6 +86,7 @@ __all__ = [
     "RunStats",
     "answer_key",
     "choose_strategy",
+    "sample_temperature",
     "template_version",
     "warn_calibration",
     "warn_partial",
@@ -101,6 +102,9 @@ PARSED_MEMO_SIZE = 256
 CLAIM_POLL_FIRST_S = 0.05
 CLAIM_POLL_MAX_S = 1.0
 """While another worker pays for an answer, the store is polled from 50 ms up to every second."""
+
+SAMPLE_TEMPERATURE = 0.7
+"""``temperature`` (v1.3 range 0-1, default 0.2) of the 2nd to k-th answer of ``samples=k``."""
 
 AUTO_BATCH_MIN_VIDEOS = 200
 """``strategy="auto"`` uses batches from this many videos needing the model (when the model takes
@@ -121,11 +125,17 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _key_prefix(host: str, model: str, schema: Mapping[str, Any], temperature: float, prompt: str) -> str:
-    """The answer-key material up to the video: the same for every video of a chunk."""
+def _key_prefix(
+    host: str, model: str, schema: Mapping[str, Any], temperature: float, prompt: str, sample: int = 0
+) -> str:
+    """The answer-key material up to the video: the same for every video of a chunk. Sample 0
+    (the only one with ``samples=1``) has no ``sample`` field, so its keys are the ones every
+    earlier version wrote; sample ``i`` > 0 of ``samples=k`` is a key of its own."""
     # The keys in sorted order, as json.dumps(sort_keys=True) writes them; "video" sorts last.
-    head = {"host": host, "model": model, "prompt": prompt, "schema": schema, "temperature": temperature,
-            "template": PROMPT_TEMPLATE_VERSION}
+    head: Dict[str, Any] = {"host": host, "model": model, "prompt": prompt, "schema": schema,
+                            "temperature": temperature, "template": PROMPT_TEMPLATE_VERSION}
+    if sample:
+        head["sample"] = sample
     return _dumps(head)[:-1] + ',"video":'
 
 
@@ -134,11 +144,20 @@ def _keyed(prefix: str, video_ref: Mapping[str, Any]) -> str:
 
 
 def answer_key(
-    host: str, model: str, schema: Mapping[str, Any], video_ref: Mapping[str, Any], temperature: float, prompt: str
+    host: str, model: str, schema: Mapping[str, Any], video_ref: Mapping[str, Any], temperature: float, prompt: str,
+    sample: int = 0,
 ) -> str:
     """Answer-cache key: sha256 over everything that shapes the answer (not ``max_tokens``:
-    only complete answers are cached, and a complete answer does not depend on the budget)."""
-    return _keyed(_key_prefix(host, model, schema, temperature, prompt), video_ref)
+    only complete answers are cached, and a complete answer does not depend on the budget)
+    and, for the 2nd to k-th answer of ``samples=k``, the sample's number."""
+    return _keyed(_key_prefix(host, model, schema, temperature, prompt, sample), video_ref)
+
+
+def sample_temperature(configured: float, sample: int) -> float:
+    """Temperature of answer ``sample`` (0-based) of ``samples=k``: the first is asked exactly
+    as ``samples=1`` asks (so it is the same cached answer), the others at least at
+    :data:`SAMPLE_TEMPERATURE`, so that they can differ (v1.3 ``/analyze`` has no seed)."""
+    return configured if sample == 0 else max(configured, SAMPLE_TEMPERATURE)
 
 
 @dataclass(frozen=True)
@@ -215,6 +234,8 @@ class RunStats:
     batch_resubmitted: int = 0
     batch_waited_429: int = 0
     strategy: str = "sync"
+    samples: int = 1
+    """Answers asked per video and question (``samples=k``); every one is a model call."""
     template: str = PROMPT_TEMPLATE_VERSION
     """Prompt template version the answers come from (what a calibration profile is keyed by)."""
     models: List[str] = field(default_factory=list)
@@ -235,8 +256,10 @@ class CostEstimate:
 
     videos: int = 0
     questions: int = 0
+    """Model calls the run needs before retries: chunks x videos x ``samples``."""
     cached: int = 0
     strategy: str = "sync"
+    samples: int = 1
     models: List[str] = field(default_factory=list)
     unreadable: List[str] = field(default_factory=list)
     """Videos whose record could not be read (the run would report them as failures)."""
@@ -314,11 +337,11 @@ class Core:
         self._failure_lists: Dict[str, Tuple[List[FailureRecord], List[VideoFailure]]] = {}
         self.calibration_warned: Set[str] = set()
 
-    def _plan(self, kind: str, level: str, model: str, chunk: Tuple[ClassSpec, ...]) -> _Plan:
-        """Memoised per (kind, level, model, temperature, chunk): building the prompt, the schema
-        and the key material per video cost ≈ 1 ms of CPU at 50 classes."""
-        temperature = self.config.temperature
-        memo = (kind, level, model, temperature, chunk)
+    def _plan(self, kind: str, level: str, model: str, chunk: Tuple[ClassSpec, ...], sample: int = 0) -> _Plan:
+        """Memoised per (kind, level, model, temperature, chunk, sample): building the prompt, the
+        schema and the key material per video cost ≈ 1 ms of CPU at 50 classes."""
+        temperature = sample_temperature(self.config.temperature, sample)
+        memo = (kind, level, model, temperature, chunk, sample)
         plan = self._plans.get(memo)
         if plan is None:
             if kind == "segments":
@@ -328,7 +351,7 @@ class Core:
                 prompt = build_prompt(chunk)
                 response_format = build_response_format(chunk, level)
             plan = _Plan(prompt, response_format,
-                         _key_prefix(self.config.host, model, response_format, temperature, prompt))
+                         _key_prefix(self.config.host, model, response_format, temperature, prompt, sample))
             if len(self._plans) >= 64:
                 self._plans.clear()
             self._plans[memo] = plan
@@ -409,13 +432,13 @@ class Core:
 
     def _question(
         self, schemas: SchemaBook, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, mode: str,
-        max_tokens: int,
+        max_tokens: int, sample: int = 0,
     ) -> Tuple[Dict[str, Any], str]:
         """The request body and its answer-cache key (identical questions share answers)."""
         kind = "segments" if mode == "segments" else "general"
         level = schemas.level(model, kind)
-        temperature = self.config.temperature
-        plan = self._plan(kind, level, model, chunk)
+        temperature = sample_temperature(self.config.temperature, sample)
+        plan = self._plan(kind, level, model, chunk, sample)
         if kind == "segments":
             body: Dict[str, Any] = {"model_name": model, **video_reference(model, record),
                                     "analysis_mode": "time_based_metadata",
@@ -458,14 +481,15 @@ class Core:
         return TaskAnswer(answer.data, answer.finish_reason, answer.output_tokens, answer.generation_id)
 
     async def _call(
-        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, max_tokens: int
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, max_tokens: int,
+        sample: int = 0,
     ) -> Union[ParsedAnswer, AnswerError]:
         """One question (through the gate / a task / a batch); a complete answer is cached.
         A rejected schema feature is asked again once with the fallback schema (``_schema``)."""
         mode = self._mode(run, model, record)
         kind = "segments" if mode == "segments" else "general"
         for attempt in range(2):
-            body, key = self._question(run.schemas, record, chunk, model, mode, max_tokens)
+            body, key = self._question(run.schemas, record, chunk, model, mode, max_tokens, sample)
             try:
                 answer = await self._send(run, mode, body, key, record, max_tokens)
             except APIStatusError as exc:
@@ -504,8 +528,8 @@ class Core:
         await offload(self.store, lambda: self.store.put_answer(key, value))
         return parsed
 
-    def _key(self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str) -> str:
-        return self._question(run.schemas, record, chunk, model, self._mode(run, model, record), 1)[1]
+    def _key(self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, sample: int = 0) -> str:
+        return self._question(run.schemas, record, chunk, model, self._mode(run, model, record), 1, sample)[1]
 
     async def _cached(
         self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, key: str
@@ -541,7 +565,8 @@ class Core:
         return parsed
 
     async def _chunk(
-        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, wait: bool = True
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, wait: bool = True,
+        sample: int = 0,
     ) -> _Chunk:
         """Answer for one chunk: from the store, or paid for once under a claim.
 
@@ -549,7 +574,7 @@ class Core:
         machine on the same store) waits for the answer to appear — or, with ``wait=False``,
         raises :class:`_Busy` so the run can do other videos first."""
         try:
-            key = self._key(run, record, chunk, model)
+            key = self._key(run, record, chunk, model, sample)
         except TwelveLabsError as exc:  # no asset id for a 1.5+ model
             return _Chunk(problem=str(exc), stage="metadata")
         hit = await self._cached(run, record, chunk, model, key)
@@ -560,7 +585,7 @@ class Core:
             return _Chunk(parsed=hit, cached=True)
         renewer = asyncio.ensure_future(self._keep_claim(key))
         try:
-            return await self._ask(run, record, chunk, model)
+            return await self._ask(run, record, chunk, model, sample)
         finally:
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
@@ -598,30 +623,33 @@ class Core:
             await self._sleep(CLAIM_TTL_S / 3)
             await offload(self.store, lambda: self.store.renew_claim(key, self.owner, CLAIM_TTL_S))
 
-    async def _ask(self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str) -> _Chunk:
+    async def _ask(
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, sample: int = 0
+    ) -> _Chunk:
         """One question, at most one retry (bigger budget or halves)."""
         mode = self._mode(run, model, record)
         budget = self._budget(chunk, model, mode, record.duration)
-        first = await self._call(run, record, chunk, model, budget)
+        first = await self._call(run, record, chunk, model, budget, sample)
         if isinstance(first, ParsedAnswer):
             return _Chunk(parsed=first, calls=1)
         if first.kind == "truncated":
             bigger = self._bigger(budget, model, mode)
             if bigger > budget:
-                second = await self._call(run, record, chunk, model, bigger)
+                second = await self._call(run, record, chunk, model, bigger, sample)
                 if isinstance(second, ParsedAnswer):
                     return _Chunk(parsed=second, calls=2)
                 return self._gave_up(first, second, chunk, 2, f"max_tokens {budget}, then {bigger}")
             if len(chunk) > 1:
-                return await self._halves(run, record, chunk, model, first)
+                return await self._halves(run, record, chunk, model, first, sample)
             return self._gave_up(first, None, chunk, 1, f"max_tokens {budget} is the model's maximum")
-        second = await self._call(run, record, chunk, model, budget)
+        second = await self._call(run, record, chunk, model, budget, sample)
         if isinstance(second, ParsedAnswer):
             return _Chunk(parsed=second, calls=2)
         return self._gave_up(first, second, chunk, 2, "asked twice")
 
     async def _halves(
-        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, first: AnswerError
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, first: AnswerError,
+        sample: int = 0,
     ) -> _Chunk:
         """The retry of a chunk truncated at the maximum budget: its classes in two calls."""
         mode = self._mode(run, model, record)
@@ -629,7 +657,7 @@ class Core:
         parts: List[ParsedAnswer] = []
         problems: List[str] = []
         for half in (chunk[:middle], chunk[middle:]):
-            got = await self._call(run, record, half, model, self._budget(half, model, mode, record.duration))
+            got = await self._call(run, record, half, model, self._budget(half, model, mode, record.duration), sample)
             if isinstance(got, ParsedAnswer):
                 parts.append(got)
             else:
@@ -679,6 +707,45 @@ class Core:
                 run.chunks[memo] = plan_chunks(request.classes, model)
         return run.chunks[memo]
 
+    async def _samples(
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, wait: bool
+    ) -> List[Union[_Chunk, BaseException]]:
+        """The ``samples`` answers to one chunk, asked together (each under its own key and
+        claim); an exception that only fails this video is returned in its sample's place."""
+        k = self.config.samples
+        got: List[Union[_Chunk, BaseException]]
+        if k == 1:
+            try:
+                got = [await self._chunk(run, record, chunk, model, wait)]
+            except (AuthenticationError, asyncio.CancelledError, _Busy):
+                raise
+            except Exception as exc:
+                got = [exc]
+        else:
+            # A batch sends its questions once every live asker waits: while the k samples are
+            # out, they are this worker's askers (k of them, one fewer as each one ends).
+            batches = run.batches
+
+            async def one(sample: int) -> _Chunk:
+                try:
+                    return await self._chunk(run, record, chunk, model, wait, sample)
+                finally:
+                    if batches is not None:
+                        batches.worker_done()
+
+            if batches is not None:
+                batches.add_workers(k - 1)
+            try:
+                got = list(await asyncio.gather(*(one(s) for s in range(k)), return_exceptions=True))
+            finally:
+                if batches is not None:
+                    batches.add_workers(1)
+        for fatal in (AuthenticationError, asyncio.CancelledError, _Busy):
+            for g in got:
+                if isinstance(g, fatal):
+                    raise g
+        return got
+
     async def _video(
         self, run: _Run, record: VideoRecord, request: ClassifyRequest, wait: bool = True
     ) -> _VideoOutcome:
@@ -688,44 +755,48 @@ class Core:
             if needs_exact_match(spec):
                 exact[spec.name] = exact_match_segments(transcript, spec)
         model = run.picker.model_for(record)
+        k = self.config.samples
         switched = False
         while True:
             chunks = self._chunks(run, request, model, record)
-            parts: List[ParsedAnswer] = []
+            parts: List[List[ParsedAnswer]] = [[] for _ in range(k)]  # per sample
             problems: List[Tuple[str, str]] = []
             calls = 0
             all_cached = True
             switch_to: Optional[str] = None
             for chunk in chunks:
-                try:
-                    got = await self._chunk(run, record, chunk, model, wait)
-                except AuthenticationError:
-                    raise
-                except (APIError, JobFailed) as exc:
-                    calls += 1
-                    alt = None if switched else run.picker.after_error(model, record, exc)
-                    if alt is not None and alt != model:
-                        switch_to = alt
-                        break
-                    if isinstance(exc, APIError) and is_not_found(exc):
-                        # deleted since we cached it: resolve it afresh next time
-                        await offload(self.store, lambda: self.store.forget_video(self.scope, record.video_id))
-                    problems.append(("analyze", _describe(exc)))
-                    all_cached = False
-                    continue
-                calls += got.calls
-                all_cached = all_cached and got.cached
-                if got.parsed is not None:
-                    parts.append(got.parsed)
-                if got.problem is not None:
-                    problems.append((got.stage, got.problem))
+                for sample, got in enumerate(await self._samples(run, record, chunk, model, wait)):
+                    where = f"answer {sample + 1} of {k}: " if k > 1 else ""
+                    if isinstance(got, (APIError, JobFailed)):
+                        calls += 1
+                        alt = None if switched else run.picker.after_error(model, record, got)
+                        if alt is not None and alt != model:
+                            switch_to = alt
+                            break
+                        if isinstance(got, APIError) and is_not_found(got):
+                            # deleted since we cached it: resolve it afresh next time
+                            await offload(self.store, lambda: self.store.forget_video(self.scope, record.video_id))
+                        problems.append(("analyze", where + _describe(got)))
+                        all_cached = False
+                        continue
+                    if isinstance(got, BaseException):
+                        raise got
+                    calls += got.calls
+                    all_cached = all_cached and got.cached
+                    if got.parsed is not None:
+                        parts[sample].append(got.parsed)
+                    if got.problem is not None:
+                        problems.append((got.stage, where + got.problem))
+                if switch_to is not None:
+                    break
             if switch_to is None:
                 break
             log.info("video %s: %s refused; asking %s", record.video_id, model, switch_to)
             model, switched = switch_to, True
         failure: Optional[VideoFailure] = None
+        answers = [merge_answers(p) if p else None for p in parts]
         if problems:
-            if parts:
+            if any(a is not None for a in answers):
                 kept = " (the classes that were answered are used)"
             elif exact:
                 kept = " (only the exact_match classes were judged)"
@@ -737,10 +808,10 @@ class Core:
                 message="; ".join(p for _, p in problems) + kept,
                 attempts=max(1, calls),
             )
-        answer = merge_answers(parts) if parts else None
         item: Optional[VideoBody] = None
-        if answer is not None or not chunks or exact:
-            item = map_video(record.video_id, record.duration, answer, exact, request, self.config.calibration)
+        if any(a is not None for a in answers) or not chunks or exact:
+            item = map_video_samples(record.video_id, record.duration, answers, exact, request,
+                                     self.config.calibration)
         status: ProgressStatus
         if failure is not None:
             status = "failed"
@@ -773,7 +844,7 @@ class Core:
                    picker=ModelPicker(self.config.pegasus_model, self.store, self.config.host),
                    schemas=SchemaBook(self.store, self.config.host), strategy=strategy,
                    tasks=TaskRunner(client, gate, self.store, self.scope, options), batches=None)
-        out = CostEstimate(videos=len(resolved.order), strategy=strategy)
+        out = CostEstimate(videos=len(resolved.order), strategy=strategy, samples=self.config.samples)
         for vid in resolved.order:
             record: Union[VideoRecord, Exception]
             if vid in resolved.pending:
@@ -790,14 +861,16 @@ class Core:
             if model not in out.models:
                 out.models.append(model)
             for chunk in self._chunks(run, request, model, record):
-                out.questions += 1
-                try:
-                    key = self._key(run, record, chunk, model)
-                except TwelveLabsError:
-                    out.unreadable.append(vid)
-                    continue
-                if await self._cached(run, record, chunk, model, key) is not None:
-                    out.cached += 1
+                for sample in range(self.config.samples):
+                    out.questions += 1
+                    try:
+                        key = self._key(run, record, chunk, model, sample)
+                    except TwelveLabsError:  # the same for every sample: listed once per chunk
+                        if sample == 0:
+                            out.unreadable.append(vid)
+                        continue
+                    if await self._cached(run, record, chunk, model, key) is not None:
+                        out.cached += 1
         return out
 
     # ------------------------------------------------------------------ the run
@@ -833,6 +906,7 @@ class Core:
         needs_model = bool(plan_chunks(request.classes, PEGASUS12))
         strategy = choose_strategy(self.config.strategy, self.config.pegasus_model, len(order) if needs_model else 0)
         stats.strategy = strategy
+        stats.samples = self.config.samples
         stats.template = template_version(strategy)
         picker = ModelPicker(self.config.pegasus_model, self.store, self.config.host)
         batches: Optional[BatchRunner] = None
@@ -845,8 +919,8 @@ class Core:
         run = _Run(client=client, gate=gate, stats=stats, options=options, picker=picker,
                    schemas=SchemaBook(self.store, self.config.host), strategy=strategy, tasks=tasks, batches=batches)
         log.info(
-            "classifying %d video(s), %d class(es), model %s, strategy %s, up to %d in flight",
-            len(order), len(request.classes), picker.describe(), strategy, gate.limit,
+            "classifying %d video(s), %d class(es), model %s, strategy %s, %d answer(s) per video, up to %d in flight",
+            len(order), len(request.classes), picker.describe(), strategy, self.config.samples, gate.limit,
         )
         return _Work(run=run, request=request, resolver=resolver, resolved=resolved, queue=iter(order))
 

@@ -21,6 +21,7 @@ from classify_shim._rules import (
     clamp,
     class_sort_key,
     duration_ratio,
+    merge_intervals,
     order_clips,
     round_score,
     round_time,
@@ -49,9 +50,12 @@ __all__ = [
     "clip_evidence",
     "clip_score",
     "coverage_estimate",
+    "majority_intervals",
     "map_video",
+    "map_video_samples",
     "mapping_options",
     "order_videos",
+    "vote",
 ]
 
 MAPPING_VERSION = 2
@@ -239,23 +243,108 @@ class _Scored:
     avg_score: float
 
 
-def _class_result(
-    spec: ClassSpec,
-    parsed: Optional[ParsedClass],
-    exact_segments: Sequence[Segment],
-    duration: float,
-    request: ClassifyRequest,
-    calibration: Optional[CalibrationProfile] = None,
-) -> Optional[_Scored]:
+@dataclass(frozen=True)
+class _Numbers:
+    """One answer's v1.2 numbers for one class, before any calibration or threshold: rounded
+    class ``score`` and ``duration_ratio``, and the clips with their rounded scores."""
+
+    score: float
+    ratio: float
+    clips: Tuple[Tuple[_ClipKey, float], ...]
+
+
+def _numbers(parsed: Optional[ParsedClass], exact_segments: Sequence[Segment], duration: float) -> _Numbers:
     presence = class_presence(parsed, bool(exact_segments))
     model_segments = list(parsed.segments) if parsed is not None else []
     clips = _clips([*model_segments, *exact_segments], duration)
     present = (parsed is not None and parsed.present) or bool(exact_segments)
     model_cov = parsed.coverage if parsed is not None and parsed.present else None
     raw_ratio = coverage_estimate([(k[0], k[1]) for k in clips], duration, model_cov, present)
-    ratio = round_score(raw_ratio)
     quality = _quality(clips) if present else None
-    score = round_score(class_score(presence, quality, raw_ratio))
+    known = math.isfinite(duration) and duration > 0
+    scored = tuple(
+        (k, round_score(clip_score(v, presence, (k[1] - k[0]) / duration if known else 0.0)))
+        for k, v in clips.items()
+    )
+    return _Numbers(round_score(class_score(presence, quality, raw_ratio)), round_score(raw_ratio), scored)
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
+
+
+def majority_intervals(samples: Sequence[Sequence[Tuple[float, float]]]) -> List[Tuple[float, float]]:
+    """The stretches of time covered by the spans of more than half of the samples (each
+    sample's spans merged first, so one sample counts once), as maximal intervals."""
+    need = len(samples) // 2 + 1
+    events: List[Tuple[float, int]] = []
+    for spans in samples:
+        for start, end in merge_intervals(spans):
+            if end > start:
+                events += [(start, 1), (end, -1)]
+    out: List[Tuple[float, float]] = []
+    depth = 0
+    opened: Optional[float] = None
+    for t, step in sorted(events, key=lambda e: (e[0], e[1])):  # ends before starts at one instant
+        depth += step
+        if opened is None and depth >= need:
+            opened = t
+        elif opened is not None and depth < need:
+            if t > opened:
+                if out and out[-1][1] >= opened:
+                    out[-1] = (out[-1][0], t)
+                else:
+                    out.append((opened, t))
+            opened = None
+    return out
+
+
+def _voted_clips(samples: Sequence[_Numbers]) -> Tuple[Tuple[_ClipKey, float], ...]:
+    """Clips of the vote: the majority intervals of the samples' clips; each takes, from every
+    sample with a clip overlapping it, the clip that overlaps it most, and is scored with the
+    median of those clips' scores; its option and prompt are the ones most of those clips name."""
+    spans = [[(k[0], k[1]) for k, _ in s.clips] for s in samples]
+    out: List[Tuple[_ClipKey, float]] = []
+    for start, end in majority_intervals(spans):
+        start, end = round_time(start), round_time(end)
+        if not end > start:
+            continue
+        chosen: List[Tuple[_ClipKey, float]] = []
+        for s in samples:
+            best: Optional[Tuple[float, float, _ClipKey]] = None
+            for k, v in s.clips:
+                overlap = min(end, k[1]) - max(start, k[0])
+                if overlap > 0 and (best is None or (overlap, v) > (best[0], best[1])):
+                    best = (overlap, v, k)
+            if best is not None:
+                chosen.append((best[2], best[1]))
+        if not chosen:
+            continue
+        names: Dict[Tuple[str, str], int] = {}
+        for k, _ in chosen:
+            names[(k[2], k[3])] = names.get((k[2], k[3]), 0) + 1
+        option, prompt = min(names, key=lambda n: (-names[n], n))
+        out.append(((start, end, option, prompt), round_score(_median([v for _, v in chosen]))))
+    return tuple(out)
+
+
+def vote(samples: Sequence[_Numbers]) -> _Numbers:
+    """One class's numbers from k separately mapped answers: the median class score, the median
+    ``duration_ratio`` and the majority clips (:func:`_voted_clips`). One answer is its own vote."""
+    if len(samples) == 1:
+        return samples[0]
+    return _Numbers(round_score(_median([s.score for s in samples])),
+                    round_score(_median([s.ratio for s in samples])), _voted_clips(samples))
+
+
+def _finish(
+    spec: ClassSpec, numbers: _Numbers, request: ClassifyRequest, calibration: Optional[CalibrationProfile]
+) -> Optional[_Scored]:
+    """Calibration, the request's thresholds and the class's v1.2 body from its numbers."""
+    score, ratio = numbers.score, numbers.ratio
     thresholds = request.threshold
     if calibration is not None:  # the user's profile, fitted to their saved v1.2 decisions
         fitted = calibration.for_class(spec.name)
@@ -264,11 +353,7 @@ def _class_result(
     if not thresholds.passes_class(score, ratio):
         return None
     body: ClassBody = {"name": spec.name, "score": score, "duration_ratio": ratio}
-    known = math.isfinite(duration) and duration > 0
-    scored = [
-        (k, round_score(clip_score(v, presence, (k[1] - k[0]) / duration if known else 0.0)))
-        for k, v in clips.items()
-    ]
+    scored = numbers.clips
     if request.include_clips:
         clip_bodies: List[ClipBody] = [
             {"start": k[0], "end": k[1], "score": v, "option": k[2], "prompt": k[3], "thumbnail_url": None}
@@ -282,6 +367,17 @@ def _class_result(
     if scores and scores[0] < scores[-1] and mean >= top:
         mean = round_score(top - 0.01)  # rounding must not hide that the clips differ
     return _Scored(body, top, mean)
+
+
+def _class_result(
+    spec: ClassSpec,
+    parsed: Optional[ParsedClass],
+    exact_segments: Sequence[Segment],
+    duration: float,
+    request: ClassifyRequest,
+    calibration: Optional[CalibrationProfile] = None,
+) -> Optional[_Scored]:
+    return _finish(spec, _numbers(parsed, exact_segments, duration), request, calibration)
 
 
 def map_video(
@@ -307,6 +403,11 @@ def map_video(
                           calibration)
         if r is not None:
             results.append(r)
+    return _video_body(video_id, results, request)
+
+
+def _video_body(video_id: str, results: List[_Scored], request: ClassifyRequest) -> Optional[VideoBody]:
+    """The ``data[]`` item from a video's passing classes (None when none passes)."""
     if not results:
         return None
     ordered = sorted(results, key=lambda r: class_sort_key(r.body))
@@ -318,6 +419,35 @@ def map_video(
             body["detailed_scores"] = {"max_score": r.max_score, "avg_score": r.avg_score, "normalized_score": norm}
         classes.append(body)
     return {"video_id": video_id, "classes": classes}
+
+
+def map_video_samples(
+    video_id: str,
+    duration: float,
+    answers: Sequence[Optional[ParsedAnswer]],
+    exact: Mapping[str, Sequence[Segment]],
+    request: ClassifyRequest,
+    calibration: Optional[CalibrationProfile] = None,
+) -> Optional[VideoBody]:
+    """:func:`map_video` over k answers to the same question (``samples=k``): each answer is
+    mapped on its own, then every class is voted (:func:`vote`) before calibration and the
+    thresholds. A class counts only the answers that judged it (an answer that failed, or
+    left the class out, has no vote); one answer, or none, is :func:`map_video` itself."""
+    usable = [a for a in answers if a is not None]
+    if len(usable) <= 1:
+        return map_video(video_id, duration, usable[0] if usable else None, exact, request, calibration)
+    results: List[_Scored] = []
+    for spec in request.classes:
+        judged = [c for a in usable if (c := a.classes.get(spec.name)) is not None and c.answered]
+        segments = exact.get(spec.name, ())
+        if judged:
+            numbers = vote([_numbers(c, segments, duration) for c in judged])
+        else:
+            numbers = _numbers(usable[0].classes.get(spec.name), segments, duration)
+        r = _finish(spec, numbers, request, calibration)
+        if r is not None:
+            results.append(r)
+    return _video_body(video_id, results, request)
 
 
 def order_videos(videos: List[VideoBody]) -> List[VideoBody]:

@@ -88,6 +88,7 @@ class TwelveLabs(_ClientBase):
         http_client: Optional[httpx.Client] = None,
         pegasus_model: Optional[str] = None,
         strategy: Optional[str] = None,
+        samples: Optional[int] = None,
         index_id: Optional[str] = None,
         cache: Union[bool, str, Path, None] = None,
         max_concurrency: Optional[int] = None,
@@ -101,7 +102,8 @@ class TwelveLabs(_ClientBase):
         api_key = _masked(api_key)  # frames printed with their locals never show the key
         self.config = ClientConfig.build(
             api_key, version, classify_backend=classify_backend, base_url=base_url, timeout=timeout,
-            max_retries=max_retries, http_client=http_client, pegasus_model=pegasus_model, strategy=strategy, index_id=index_id,
+            max_retries=max_retries, http_client=http_client, pegasus_model=pegasus_model, strategy=strategy, samples=samples,
+            index_id=index_id,
             cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s, on_progress=on_progress,
             shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
             calibration=calibration, shadow_legacy_results=shadow_legacy_results,
@@ -165,6 +167,7 @@ class AsyncTwelveLabs(_ClientBase):
         http_client: Optional[httpx.AsyncClient] = None,
         pegasus_model: Optional[str] = None,
         strategy: Optional[str] = None,
+        samples: Optional[int] = None,
         index_id: Optional[str] = None,
         cache: Union[bool, str, Path, None] = None,
         max_concurrency: Optional[int] = None,
@@ -178,7 +181,7 @@ class AsyncTwelveLabs(_ClientBase):
         api_key = _masked(api_key)  # frames printed with their locals never show the key
         self.config = ClientConfig.build(
             api_key, version, classify_backend=classify_backend, base_url=base_url, timeout=timeout,
-            max_retries=max_retries, async_http_client=http_client, pegasus_model=pegasus_model, strategy=strategy,
+            max_retries=max_retries, async_http_client=http_client, pegasus_model=pegasus_model, strategy=strategy, samples=samples,
             index_id=index_id, cache=cache, max_concurrency=max_concurrency, page_ttl_s=page_ttl_s,
             on_progress=on_progress, shadow_sample_rate=shadow_sample_rate, on_mismatch=on_mismatch,
             calibration=calibration, shadow_legacy_results=shadow_legacy_results,

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_PEGASUS_MODEL",
     "DEFAULT_STRATEGY",
     "DEFAULT_TIMEOUT",
+    "MAX_SAMPLES",
     "PUBLIC_API_HOSTS",
     "SETTINGS",
     "SETTINGS_BY_NAME",
@@ -42,6 +43,7 @@ __all__ = [
     "is_public_host",
     "lacks_classify",
     "resolve_backend",
+    "resolve_samples",
     "resolve_strategy",
     "resolve_warning_mode",
 ]
@@ -77,6 +79,9 @@ ENV_CACHE = "TWELVELABS_CLASSIFY_CACHE"  # "off", a file path, or redis://host:p
 CACHE_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 ENV_CONCURRENCY = "TWELVELABS_CLASSIFY_CONCURRENCY"
 ENV_STRATEGY = "TWELVELABS_CLASSIFY_STRATEGY"
+ENV_SAMPLES = "TWELVELABS_CLASSIFY_SAMPLES"
+MAX_SAMPLES = 9
+"""Most answers ``samples=k`` votes over (each one is a paid model call per video)."""
 ENV_CALIBRATION = "TWELVELABS_CLASSIFY_CALIBRATION"  # a profile file from classify-shim calibrate, or "off"
 
 _VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
@@ -139,6 +144,8 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("pegasus_model", "pegasus_model", ENV_PEGASUS_MODEL, "str", DEFAULT_PEGASUS_MODEL, "model_name sent to v1.3"),
     Setting("strategy", "strategy", ENV_STRATEGY, "str", DEFAULT_STRATEGY, "how the Pegasus backend asks the model",
             STRATEGY_CHOICES),
+    Setting("samples", "samples", ENV_SAMPLES, "int", 1,
+            f"answers per video the Pegasus backend votes over (1-{MAX_SAMPLES}; k x the model calls)"),
     Setting("index_id", "index_id", ENV_INDEX_ID, "str", None, "the index to look videos up in first",
             env_default="unset"),
     Setting("cache", "cache", ENV_CACHE, "bool | str | Path", None, "the store: off, a SQLite file or redis://",
@@ -196,6 +203,23 @@ def resolve_strategy(argument: Optional[str]) -> str:
             f"{where}={value!r} is not a classify strategy; allowed values are {', '.join(STRATEGY_CHOICES)}"
         )
     return value.strip().lower()
+
+
+def resolve_samples(argument: Optional[int]) -> int:
+    """How many answers per video the Pegasus backend asks for and votes over (default 1)."""
+    if argument is not None:
+        value: object = argument
+        where = "samples"
+    elif os.environ.get(ENV_SAMPLES, "").strip():
+        raw = os.environ[ENV_SAMPLES].strip()
+        if not raw.isdigit():
+            raise TwelveLabsError(f"{ENV_SAMPLES}={raw!r} is not a whole number of answers per video")
+        value, where = int(raw), ENV_SAMPLES
+    else:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SAMPLES:
+        raise TwelveLabsError(f"{where} must be a whole number from 1 to {MAX_SAMPLES}, got {value!r}")
+    return value
 
 
 def resolve_warning_mode() -> str:
@@ -265,6 +289,7 @@ class ClientConfig:
     # Pegasus adapter
     pegasus_model: str = DEFAULT_PEGASUS_MODEL
     strategy: str = DEFAULT_STRATEGY
+    samples: int = 1
     temperature: float = 0.0
     index_id: Optional[str] = None
     cache_path: Optional[Path] = None  # the SQLite file; None with cache_url also None = cache off
@@ -294,7 +319,7 @@ class ClientConfig:
         return (
             f"ClientConfig(version={self.version!r}, host={self.host!r}, backend={self.backend!r}, "
             f"backend_source={self.backend_source!r}, pegasus_model={self.pegasus_model!r}, "
-            f"strategy={self.strategy!r}, "
+            f"strategy={self.strategy!r}, samples={self.samples!r}, "
             f"cache_path={str(self.cache_path) if self.cache_path else None!r}, "
             f"cache_url={redact_url(self.cache_url) if self.cache_url else None!r})"
         )
@@ -313,6 +338,7 @@ class ClientConfig:
         async_http_client: Optional[httpx.AsyncClient] = None,
         pegasus_model: Optional[str] = None,
         strategy: Optional[str] = None,
+        samples: Optional[int] = None,
         index_id: Optional[str] = None,
         cache: Union[bool, str, Path, None] = None,
         max_concurrency: Optional[int] = None,
@@ -392,6 +418,7 @@ class ClientConfig:
             backend_source=source,
             pegasus_model=(pegasus_model or os.environ.get(ENV_PEGASUS_MODEL) or DEFAULT_PEGASUS_MODEL).strip(),
             strategy=resolve_strategy(strategy),
+            samples=resolve_samples(samples),
             index_id=index_id or os.environ.get(ENV_INDEX_ID) or None,
             cache_path=_resolve_cache(cache),
             cache_url=_resolve_cache_url(cache),
