@@ -263,3 +263,37 @@ def test_segments_ask_k_tasks_per_video(make_sandbox: Any, tmp_path: Path) -> No
     with _client(sb, tmp_path, samples=2, strategy="segments") as client:
         client.classify.videos(_ids(sb), SOURCES, CLASSES)
         assert client._backend.last_run.task_creates == 0  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
+# The fidelity lab's k answers (what bench/fidelity.py's samples table runs on)
+
+
+def test_lab_writes_k_answers_the_first_being_samples_1s() -> None:
+    from classify_shim.lab import SimConfig, make_world, simulate_answers
+
+    world = make_world(3, 6)
+    one = simulate_answers(world, SimConfig(), 0)
+    three = simulate_answers(world, SimConfig(), 0, samples=3)
+    for vid, answers in three.items():
+        assert len(answers) == 3 and answers[0] == one[vid][0]
+    assert any(len({a["text"] for a in answers}) == 3 for answers in three.values())  # independent draws
+    same = simulate_answers(world, SimConfig().with_(sample_correlation=1.0), 0, samples=3)
+    assert all(len({a["text"] for a in answers}) == 1 for answers in same.values())  # all draws shared
+    half = simulate_answers(world, SimConfig().with_(sample_correlation=0.5), 0, samples=3)
+    assert all(len(a) == 3 for a in half.values())
+    assert repr(SimConfig().with_(sample_correlation=0.5)) == repr(SimConfig())  # seeds of other configs kept
+
+
+def test_lab_vote_of_identical_answers_decides_as_one_answer() -> None:
+    """Three copies of one answer through the whole client path: the same score and ratio as
+    the single answer (the median of three equal numbers), k calls per video."""
+    from classify_shim.lab import SimConfig, make_world, run_backend, simulate_answers
+
+    world = make_world(4, 8)
+    cfg = SimConfig().with_(sample_correlation=1.0)
+    single = run_backend(world, {v: a[:1] for v, a in simulate_answers(world, cfg, 0, 3).items()}, "pegasus")
+    voted = run_backend(world, simulate_answers(world, cfg, 0, 3), "pegasus", samples=3)
+    assert single and set(voted) == set(single)
+    for pair, obs in single.items():
+        assert (voted[pair].score, voted[pair].ratio) == (obs.score, obs.ratio), pair

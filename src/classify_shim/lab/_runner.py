@@ -58,8 +58,10 @@ class Observation:
 RunResult = Dict[Pair, Observation]
 
 
-def run_backend(world: LabWorld, scripted: Mapping[str, List[Dict[str, Any]]], backend: str) -> RunResult:
-    """Serve ``world`` (with these scripted answers) from a fresh sandbox and classify its index."""
+def run_backend(world: LabWorld, scripted: Mapping[str, List[Dict[str, Any]]], backend: str,
+                samples: int = 1) -> RunResult:
+    """Serve ``world`` (with these scripted answers) from a fresh sandbox and classify its index
+    (``samples`` answers per video voted, see ``TwelveLabs(samples=...)``)."""
     from classify_shim import TwelveLabs
     from classify_shim.sandbox import Sandbox
 
@@ -67,7 +69,8 @@ def run_backend(world: LabWorld, scripted: Mapping[str, List[Dict[str, Any]]], b
     # Deprecation warnings are the product's, not the lab's output; the caller filters them
     # (``warnings.catch_warnings`` is not thread-safe and these runs overlap).
     with Sandbox(world.to_sandbox_world(dict(scripted))) as sb, \
-            TwelveLabs(api_key=KEY, base_url=sb.base_url, classify_backend=backend, cache=False) as client:
+            TwelveLabs(api_key=KEY, base_url=sb.base_url, classify_backend=backend, cache=False,
+                       samples=samples) as client:
         result = client.classify.index(
             world.index_id, ["visual", "conversation", "text_in_video"], world.classes,
             threshold=PERMISSIVE, include_clips=True, show_detailed_score=True, page_limit=50,
@@ -75,6 +78,10 @@ def run_backend(world: LabWorld, scripted: Mapping[str, List[Dict[str, Any]]], b
         if result.errors:
             raise RuntimeError(f"lab run failed for {len(result.errors)} video(s): {result.errors[:2]}")
         pages = [result.data, *list(result)]
+        asked = sum(1 for r in sb.requests() if r["endpoint"] == "v1.3.analyze")
+        served = sum(len(a) for a in scripted.values())
+        if backend == "pegasus" and asked > served:  # the sandbox would have answered the rest itself
+            raise RuntimeError(f"lab run asked {asked} questions for {served} scripted answers")
     for page in pages:
         for video in page:
             for cls in video.classes:
@@ -122,11 +129,14 @@ class ConfigRun:
 
 
 def run_config(config: SimConfig, seeds: Sequence[int], n_videos: int, emulation_cache: Dict[int, RunResult],
-               n_runs: int = 2) -> ConfigRun:
+               n_runs: int = 2, samples: int = 1) -> ConfigRun:
+    """``n_runs`` runs (independent answers) of ``config`` on each world, ``samples`` answers
+    per video voted by the client (``TwelveLabs(samples=...)``)."""
     worlds = [make_world(s, n_videos) for s in seeds]
     # The runs wait on loopback HTTP far more than they compute: overlap them.
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [[pool.submit(run_backend, w, simulate_answers(w, config, r), "pegasus") for w in worlds]
+        futures = [[pool.submit(run_backend, w, simulate_answers(w, config, r, samples), "pegasus", samples)
+                    for w in worlds]
                    for r in range(n_runs)]
         missing = {w.seed: pool.submit(run_backend, w, {}, "legacy") for w in worlds if w.seed not in emulation_cache}
         runs = [[f.result() for f in row] for row in futures]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Sequence, Tuple
 
 from ._worlds import TOPICS, LabVideo, LabWorld
@@ -50,6 +50,12 @@ class SimConfig:
     """Probability of an extra class that was not requested, or a re-cased name."""
     format_noise: float = 0.1
     """Probability of fences, prose, string numbers or clock-style times."""
+    sample_correlation: float = field(default=0.0, repr=False)
+    """For ``samples=k``: probability that one random draw (a recall decision, a boundary
+    error, a confidence's noise, ...) of one answer is also the draw of another answer to the
+    same question: 0 is independent answers, 1 identical ones. Per (video, class) there is one
+    shared stream of draws, the error component the answers have in common. (Kept out of the
+    ``repr``, which seeds the draws, so configs without it keep their answers.)"""
 
     @staticmethod
     def ideal() -> SimConfig:
@@ -59,6 +65,28 @@ class SimConfig:
 
     def with_(self, **changes: Any) -> SimConfig:
         return replace(self, **changes)
+
+
+class _Correlated(random.Random):
+    """Draws of one answer: each is, with probability ``sqrt(correlation)``, the draw of the
+    class's shared stream, else the answer's own; two answers then share a draw with
+    probability ``correlation``. Every other method of ``random.Random`` goes through
+    :meth:`random`, so all of the simulator's draws mix."""
+
+    def __init__(self, seed: str, correlation: float) -> None:
+        super().__init__(seed)
+        self._pick = random.Random(seed + ":pick")
+        self._share = math.sqrt(max(0.0, min(1.0, correlation)))
+        self._shared: random.Random = random.Random(seed + ":shared")
+
+    def begin(self, shared_seed: str) -> None:
+        """Start the shared stream of one class (the same seed in every answer)."""
+        self._shared = random.Random(shared_seed)
+
+    def random(self) -> float:
+        own = super().random()
+        shared = self._shared.random()
+        return shared if self._pick.random() < self._share else own
 
 
 def _iou(a: Tuple[float, float], b: Tuple[float, float]) -> float:
@@ -224,17 +252,33 @@ def _render(rng: random.Random, cfg: SimConfig, answer: Dict[str, Any], requeste
     return text
 
 
-def simulate_answers(world: LabWorld, cfg: SimConfig, run: int = 0) -> Dict[str, List[Dict[str, Any]]]:
-    """One scripted answer per video (``{"text": ..., "finish_reason": "stop"}``) for the world's
-    request, deterministic for (world seed, config, run)."""
+def simulate_answers(world: LabWorld, cfg: SimConfig, run: int = 0, samples: int = 1
+                     ) -> Dict[str, List[Dict[str, Any]]]:
+    """``samples`` scripted answers per video (``{"text": ..., "finish_reason": "stop"}``) for
+    the world's request, deterministic for (world seed, config, run, sample). The answers to
+    one video are independent draws unless ``cfg.sample_correlation`` > 0; the first is the
+    answer of ``samples=1``."""
     out: Dict[str, List[Dict[str, Any]]] = {}
     spans = [(lab.start, lab.end, v.duration) for v in world.videos for lab in v.labels]
     k = boundary_sigma(cfg.target_miou, spans, cfg.wild)
+    names = [c["name"] for c in world.classes]
     for video in world.videos:
-        rng = random.Random(f"sim:{world.seed}:{cfg!r}:{run}:{video.video_id}")
-        names = [c["name"] for c in world.classes]
-        classes = [_class_answer(rng, cfg, k, video, c["name"], c["prompts"], c["options"])
-                   for c in world.classes]
-        text = _render(rng, cfg, {"classes": classes}, names)
-        out[video.video_id] = [{"text": text, "finish_reason": "stop"}]
+        answers = []
+        for sample in range(samples):
+            seed = f"sim:{world.seed}:{cfg!r}:{run}:{video.video_id}" + (f":sample{sample}" if sample else "")
+            rng: random.Random
+            if cfg.sample_correlation > 0:
+                seed += f":corr{cfg.sample_correlation}"
+                rng = _Correlated(seed, cfg.sample_correlation)
+            else:
+                rng = random.Random(seed)
+            classes = []
+            for c in world.classes:
+                if isinstance(rng, _Correlated):
+                    rng.begin(f"sim-shared:{world.seed}:{cfg!r}:{cfg.sample_correlation}:{run}:{video.video_id}:"
+                              f"{c['name']}")
+                classes.append(_class_answer(rng, cfg, k, video, c["name"], c["prompts"], c["options"]))
+            text = _render(rng, cfg, {"classes": classes}, names)
+            answers.append({"text": text, "finish_reason": "stop"})
+        out[video.video_id] = answers
     return out
