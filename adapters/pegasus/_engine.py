@@ -292,7 +292,8 @@ def warn_calibration(config: ClientConfig, stats: RunStats, request: ClassifyReq
     profile = config.calibration
     if profile is None:
         return
-    problem = profile.mismatch(stats.models, template_version(stats.strategy), [c.name for c in request.classes])
+    problem = profile.mismatch(stats.models, template_version(stats.strategy), [c.name for c in request.classes],
+                               request.threshold, stats.samples)
     if problem is None or problem in warned:
         return
     warned.add(problem)

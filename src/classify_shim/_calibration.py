@@ -131,7 +131,28 @@ class CalibrationProfile:
     def for_class(self, name: str) -> ClassCalibration:
         return self.classes.get(name, self.pooled)
 
-    def mismatch(self, models: Sequence[str], template: str, class_names: Sequence[str]) -> Optional[str]:
+    @property
+    def saved_thresholds(self) -> Optional[Tuple[float, float]]:
+        """The loosest ``(min_video_score, min_duration_ratio)`` the saved results were made
+        with (None in profiles that did not record them)."""
+        value = self.fitted.get("saved_thresholds")
+        if not isinstance(value, Mapping):
+            return None
+        got = []
+        for v in (value.get("min_video_score"), value.get("min_duration_ratio")):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                return None
+            got.append(float(v))
+        return got[0], got[1]
+
+    @property
+    def samples(self) -> int:
+        """``samples`` of the re-run the profile was fitted on (1 in profiles without it)."""
+        value = self.fitted.get("samples", 1)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
+
+    def mismatch(self, models: Sequence[str], template: str, class_names: Sequence[str],
+                 thresholds: Optional[Thresholds] = None, samples: int = 1) -> Optional[str]:
         """Why this profile does not fit a request, or None when it does."""
         problems = []
         used = [m for m in models if m]
@@ -143,6 +164,15 @@ class CalibrationProfile:
         if unknown:
             shown = ", ".join(repr(n) for n in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
             problems.append(f"it has no map of its own for {shown} (the pooled map is used)")
+        saved = self.saved_thresholds
+        if thresholds is not None and saved is not None and (
+                thresholds.min_video_score < saved[0] or thresholds.min_duration_ratio < saved[1]):
+            problems.append(
+                f"the request's thresholds (min_video_score {thresholds.min_video_score:g}, min_duration_ratio "
+                f"{thresholds.min_duration_ratio:g}) are looser than the saved results' ({saved[0]:g}, {saved[1]:g}): "
+                "saved results list only what passed, so the profile cannot know what passed below them")
+        if samples != self.samples:
+            problems.append(f"it was fitted on samples={self.samples}, the request uses samples={samples}")
         return "; ".join(problems) or None
 
     def to_dict(self) -> Dict[str, Any]:

@@ -185,7 +185,18 @@ def test_profile_setting_env_and_mismatch_warning(
         with warnings.catch_warnings():
             warnings.simplefilter("error", CalibrationWarning)
             warnings.filterwarnings("ignore", category=DeprecationWarning)
-            client.classify.videos(ids[:3], SOURCES, world.classes)  # fitted on these: no warning
+            # fitted on these classes, at these thresholds: no warning
+            client.classify.videos(ids[:3], SOURCES, world.classes, threshold=STRICT)
+        # The saves were made at 95 / 0.5: at v1.2's defaults (75 / 0.5) the profile guesses.
+        with pytest.warns(CalibrationWarning, match=r"min_video_score 75, min_duration_ratio 0.5\) are looser "
+                          r"than the saved results' \(95, 0.5\)"):
+            client.classify.videos(ids[:3], SOURCES, world.classes)
+    profile = json.loads(out.read_text(encoding="utf-8"))
+    assert profile["fitted"]["saved_thresholds"] == {"min_video_score": 95, "min_duration_ratio": 0.5}
+    assert profile["fitted"]["samples"] == 1
+    with TwelveLabs(classify_backend="pegasus", samples=2) as client, \
+            pytest.warns(CalibrationWarning, match="fitted on samples=1, the request uses samples=2"):
+        client.classify.videos(ids[:2], SOURCES, world.classes, threshold=STRICT)
     with TwelveLabs(classify_backend="pegasus", calibration=False) as client:
         assert client.config.calibration is None  # the argument wins over the variable
     monkeypatch.setenv("TWELVELABS_CLASSIFY_CALIBRATION", str(tmp_path / "missing.json"))

@@ -180,3 +180,35 @@ def test_cli_lists_the_toolkit_commands(tmp_path: Path) -> None:
     assert proc.returncode == 0
     for command in ("scan", "doctor", "classify", "compare"):
         assert command in proc.stdout
+
+
+def test_calibration_profile_key(tmp_path: Path) -> None:
+    """The profile TWELVELABS_CLASSIFY_CALIBRATION names: its key, samples and saved thresholds."""
+    profile = {
+        "format": "classify-shim-calibration", "version": 1,
+        "key": {"model": "pegasus1.5", "prompt_template": "pegasus-classify-v0", "classes": ["Dance", "Cooking"]},
+        "classes": {"Dance": {"score": [[0, 0], [100, 90]], "pooled": False},
+                    "Cooking": {"score": [], "pooled": True}},
+        "pooled": {"score": []},
+        "fitted": {"samples": 3, "saved_thresholds": {"min_video_score": 90, "min_duration_ratio": 0.5}},
+    }
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(profile), encoding="utf-8")
+    env = cli_env(None, tmp_path, TWELVELABS_CLASSIFY_CALIBRATION=str(path))
+    code, report = doctor(env, "--no-network")
+    cal = report["calibration"]
+    assert cal["key"] == {"model": "pegasus1.5", "prompt_template": "pegasus-classify-v0",
+                          "classes": ["Dance", "Cooking"]}
+    assert cal["samples"] == 3 and cal["classes_own_map"] == 1
+    assert cal["saved_thresholds"] == {"min_video_score": 90, "min_duration_ratio": 0.5}
+    assert cal["current_template"] != "pegasus-classify-v0"
+    proc = run_cli(["doctor", "--no-network"], env, timeout=60)
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("calibration"))
+    assert "model pegasus1.5, template pegasus-classify-v0 (this version asks with" in line
+    assert "2 class(es) (Dance, Cooking), samples=3, saved at 90 / 0.5" in line
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    code, report = doctor(cli_env(None, tmp_path, TWELVELABS_CLASSIFY_CALIBRATION=str(tmp_path / "bad.json")),
+                          "--no-network")
+    assert code == 1 and any("not a calibration profile" in p for p in report["problems"])
+    _, report = doctor(cli_env(None, tmp_path), "--no-network")
+    assert report["calibration"] == {"enabled": False, "source": "default"}

@@ -164,6 +164,15 @@ def _rerun(client: Any, jobs: Sequence[_Job]
     return observed, failed, models, template
 
 
+def _loosest(saved: SavedResults) -> Dict[str, float]:
+    """The loosest thresholds among the saved requests: below them the saves know nothing."""
+    ts = [r.request.thresholds for r in saved.records if r.request is not None]
+    if not ts:
+        return {}
+    return {"min_video_score": min(t.min_video_score for t in ts),
+            "min_duration_ratio": min(t.min_duration_ratio for t in ts)}
+
+
 def _interval(ci: Sequence[Optional[float]]) -> str:
     return "[" + ", ".join("n/a" if v is None else f"{v:.3f}" for v in ci) + "]"
 
@@ -205,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
                     out.write(f"nothing spent; run again with --yes to make the {to_pay} call(s) and fit\n")
                     return EXIT_OK
                 observed, failed, used, template = _rerun(client, jobs)
+                samples = client.config.samples
             finally:
                 client.close()
         data = examples_from(pairs, observed, failed)
@@ -215,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
         model = ",".join(sorted(set(used or models))) or "unknown"
         fitted = {"videos": cv.videos, "pairs": len(data), "passes": sum(e.passed for e in data),
                   "files": sorted({Path(p).name for p in args.saved}),
+                  "saved_thresholds": _loosest(saved), "samples": samples,
                   "cross_validation": cv.to_dict()}
         profile = fit_profile(data, model, template, fitted)
     except Exception as exc:

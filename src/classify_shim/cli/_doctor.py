@@ -225,6 +225,33 @@ def _pegasus(problems: List[str]) -> Dict[str, Any]:
     }
 
 
+def _calibration(problems: List[str]) -> Dict[str, Any]:
+    """The profile ``TWELVELABS_CLASSIFY_CALIBRATION`` names: what it is keyed by (model,
+    prompt template version, classes) and what it was fitted on, so a mismatch shows here."""
+    raw = os.environ.get(cfg.ENV_CALIBRATION, "").strip()
+    if not raw or cfg._is_off(raw):
+        return {"enabled": False, "source": "env" if raw else "default"}
+    from .._calibration import load_profile
+    from .._exceptions import TwelveLabsError
+    from ..adapters.pegasus._engine import template_version
+
+    try:
+        profile = load_profile(raw)
+    except TwelveLabsError as exc:
+        problems.append(str(exc))
+        return {"enabled": True, "source": "env", "path": raw, "error": str(exc)}
+    saved = profile.saved_thresholds
+    return {
+        "enabled": True, "source": "env", "path": raw,
+        "key": {"model": profile.model, "prompt_template": profile.prompt_template,
+                "classes": list(profile.class_names)},
+        "current_template": template_version(os.environ.get(cfg.ENV_STRATEGY, "").strip().lower()),
+        "samples": profile.samples,
+        "saved_thresholds": None if saved is None else {"min_video_score": saved[0], "min_duration_ratio": saved[1]},
+        "classes_own_map": sum(1 for c in profile.classes.values() if not c.pooled),
+    }
+
+
 def _reach(host: str, api_key: Optional[str], timeout: float) -> Dict[str, Any]:
     """One GET: the v1.3 index list with the key (which also checks the key), else the host root."""
     import httpx
@@ -314,6 +341,7 @@ def collect(args: argparse.Namespace) -> Dict[str, Any]:
         "warnings": _warnings(problems),
         "cache": cache,
         "pegasus": _pegasus(problems),
+        "calibration": _calibration(problems),
         "base_url": {
             "host": host,
             "source": "argument"
@@ -403,6 +431,20 @@ def _print(report: Dict[str, Any], out: TextIO) -> None:
             f"concurrency {'adaptive (starts at 4)' if conc == 'adaptive' else conc}",
         )
     )
+    cal = report["calibration"]
+    if not cal["enabled"]:
+        lines.append(("calibration", f"none ({cfg.ENV_CALIBRATION} {'off' if cal['source'] == 'env' else 'not set'})"))
+    elif "error" in cal:
+        lines.append(("calibration", f"{cal['path']}: unreadable (see problems)"))
+    else:
+        key = cal["key"]
+        names = ", ".join(key["classes"][:8]) + (" ..." if len(key["classes"]) > 8 else "")
+        stale = "" if key["prompt_template"] == cal["current_template"] else (
+            f" (this version asks with {cal['current_template']}: the profile warns and is applied anyway)")
+        saved = cal["saved_thresholds"]
+        at = f", saved at {saved['min_video_score']:g} / {saved['min_duration_ratio']:g}" if saved else ""
+        lines.append(("calibration", f"{cal['path']}: model {key['model']}, template {key['prompt_template']}{stale}, "
+                                     f"{len(key['classes'])} class(es) ({names}), samples={cal['samples']}{at}"))
     base = report["base_url"]
     text = f"{base['host']} ({base['source']}); legacy {base['legacy_url']}, v1.3 {base['v13_url']}"
     reach = base.get("reachability")
