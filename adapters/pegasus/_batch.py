@@ -149,6 +149,10 @@ class BatchRunner:
             return await asyncio.shield(item.future)
         finally:
             self.waiting -= 1
+            if item.future.done() and self._items.get(key) is item:
+                # Answered (and cached by the caller): the question, its request body and the
+                # answer text are not kept for the rest of the run (≈ 1 KB per video).
+                del self._items[key]
 
     # ------------------------------------------------------------------ submitting
 

@@ -30,7 +30,7 @@ import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union, overload
 
 from classify_shim._backend import BackendPage, VideoFailure, optional_callback
 from classify_shim._bodies import PageBody, VideoBody
@@ -45,6 +45,7 @@ from classify_shim._exceptions import (
 )
 from classify_shim._http import AsyncHTTP, SyncHTTP
 from classify_shim._request import ClassifyRequest, ClassSpec
+from classify_shim._rules import video_sort_key
 from classify_shim._store import (
     CLAIM_TTL_S,
     FailureRecord,
@@ -215,8 +216,63 @@ class _Work:
     resolved: Resolved
     queue: Iterator[str]  # shared by the workers: each video is taken once
     deferred: List[str] = field(default_factory=list)  # videos another worker was paying for
-    outcomes: Dict[str, _VideoOutcome] = field(default_factory=dict)
+    kept: _Kept = field(default_factory=lambda: _Kept())
     done: int = 0
+
+
+class _Kept:
+    """What a run keeps of each finished video until its result is stored: the v1.2 item as
+    compact JSON with its sort key, and the failure if any — not the outcome's objects. A
+    mapped item as dicts is several times its JSON; 100,000 of them were most of a run's
+    growth with N."""
+
+    __slots__ = ("failures", "items")
+
+    def __init__(self) -> None:
+        self.items: Dict[str, Tuple[Tuple[Any, ...], str]] = {}
+        self.failures: Dict[str, VideoFailure] = {}
+
+    def add(self, outcome: _VideoOutcome) -> None:
+        vid = outcome.video_id
+        if outcome.item is not None:
+            self.items[vid] = (video_sort_key(outcome.item), _item_json(outcome.item))
+        else:
+            self.items.pop(vid, None)
+        if outcome.failure is not None:
+            self.failures[vid] = outcome.failure
+        else:
+            self.failures.pop(vid, None)
+
+
+def _item_json(item: VideoBody) -> str:
+    return json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+
+
+class _LazyPages(Sequence[List[VideoBody]]):
+    """A result's pages over the ordered item texts, each page decoded when it is read: the
+    store writes them one at a time, so the whole result never exists as objects at once."""
+
+    def __init__(self, texts: List[str], limit: int) -> None:
+        self._texts = texts
+        self._limit = limit
+
+    def __len__(self) -> int:
+        return max(1, -(-len(self._texts) // self._limit))
+
+    @overload
+    def __getitem__(self, index: int) -> List[VideoBody]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[List[VideoBody]]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[List[VideoBody], Sequence[List[VideoBody]]]:
+        if isinstance(index, slice):
+            return [self[n] for n in range(*index.indices(len(self)))]
+        n = index + len(self) if index < 0 else index
+        if not 0 <= n < len(self):
+            raise IndexError(index)
+        start = n * self._limit
+        return [json.loads(t) for t in self._texts[start:start + self._limit]]
 
 
 @dataclass
@@ -928,7 +984,7 @@ class Core:
     def _report(self, work: _Work, outcome: _VideoOutcome) -> None:
         """One video finished: keep its outcome, log it, tell ``on_progress``."""
         work.done += 1
-        work.outcomes[outcome.video_id] = outcome
+        work.kept.add(outcome)
         total = len(work.resolved.order)
         log.info("video %s: %s (%d/%d)", outcome.video_id, outcome.status, work.done, total)
         optional_callback(self.config.on_progress, Progress(work.done, total, outcome.video_id, outcome.status))
@@ -1023,10 +1079,17 @@ class Core:
 
     async def _save(self, work: _Work, started: float) -> BackendPage:
         """The outcomes in v1.2 order, cut into pages and stored; page 0 goes back."""
-        result_id, header, pages = self.result_of(work.resolved.order, work.outcomes, work.run.stats,
-                                                  work.request.page_limit)
+        order, kept, stats = work.resolved.order, work.kept, work.run.stats
+        failures = [f for v in order if (f := kept.failures.get(v)) is not None]
+        keyed = [k for v in order if (k := kept.items.get(v)) is not None]
+        kept.items.clear()
+        keyed.sort(key=lambda pair: pair[0])  # the order order_videos gives (same key, stable)
+        texts = [text for _, text in keyed]
+        del keyed
+        pages = _LazyPages(texts, work.request.page_limit)
+        result_id, header = self._header(order, len(texts), len(pages), failures, stats, work.request.page_limit)
         await offload(self.store, lambda: self.store.put_result(result_id, header, pages))
-        return self.saved(result_id, header, pages, work.run.stats, started)
+        return self.saved(result_id, header, pages, stats, started)
 
     def result_of(
         self, order: Sequence[str], outcomes: Mapping[str, _VideoOutcome], stats: RunStats, limit: int
@@ -1034,16 +1097,23 @@ class Core:
         """A new result id, its header and its pages: the outcomes in v1.2 order, cut into pages."""
         items = [o.item for v in order if (o := outcomes.get(v)) is not None and o.item is not None]
         failures = [o.failure for v in order if (o := outcomes.get(v)) is not None and o.failure is not None]
-        stats.failures = len(failures)
         data = order_videos(items)
-        result_id = uuid.uuid4().hex
-        expires_at = int(time.time() + self.config.page_ttl_s)  # whole seconds, as page_expired_at
         pages = [data[start:start + limit] for start in range(0, len(data), limit)] or [[]]
+        result_id, header = self._header(order, len(data), len(pages), failures, stats, limit)
+        return result_id, header, pages
+
+    def _header(
+        self, order: Sequence[str], results: int, pages: int, failures: Sequence[VideoFailure], stats: RunStats,
+        limit: int,
+    ) -> Tuple[str, ResultHeader]:
+        """A new result id and its header."""
+        stats.failures = len(failures)
+        expires_at = int(time.time() + self.config.page_ttl_s)  # whole seconds, as page_expired_at
         header = ResultHeader(
             scope=self.scope,
             page_limit=limit,
-            total_results=len(data),
-            pages=len(pages),
+            total_results=results,
+            pages=pages,
             expires_at=expires_at,
             errors=[
                 FailureRecord(video_id=f.video_id, stage=f.stage, message=f.message, attempts=f.attempts)
@@ -1052,10 +1122,10 @@ class Core:
             total_videos=len(order),
             model=",".join(stats.models) or self.config.pegasus_model,
         )
-        return result_id, header, pages
+        return uuid.uuid4().hex, header
 
     def saved(
-        self, result_id: str, header: ResultHeader, pages: List[List[VideoBody]], stats: RunStats, started: float
+        self, result_id: str, header: ResultHeader, pages: Sequence[List[VideoBody]], stats: RunStats, started: float
     ) -> BackendPage:
         """Page 0 of a result just stored (and the run's closing log line)."""
         log.info(

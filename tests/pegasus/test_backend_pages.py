@@ -156,3 +156,46 @@ def test_another_process_serves_the_page_without_any_request(sb: Any, tmp_path: 
     n, total, has_prev = out.stdout.split()
     assert int(n) == 2 and int(total) >= 7 and has_prev == "True"
     assert sb.requests() == []
+
+
+def _walk(result: Any) -> List[Any]:
+    return [v.model_dump() for v in result.data] + [v.model_dump() for page in result for v in page]
+
+
+def test_a_run_stores_the_pages_an_all_cached_repeat_and_a_memory_store_give(sb: Any, tmp_path: Path) -> None:
+    # The run keeps each finished video as compact JSON and decodes one page at a time when it
+    # stores the result; the all-cached repeat orders the mapped objects themselves; a client
+    # with the cache off stores them in memory. All three must give the same pages.
+    from classify_shim.sandbox import synthetic_world
+
+    sb.set_world(synthetic_world(60, seed=7))
+    ids = _videos(sb)
+    options = ["visual", "conversation", "text_in_video"]
+    with _client(sb, tmp_path, strategy="sync") as client:
+        first = client.classify.videos(ids, options, CLASSES, page_limit=7, include_clips=True)
+        walked = _walk(first)
+        again = _walk(client.classify.videos(ids, options, CLASSES, page_limit=7, include_clips=True))
+    with _client(sb, tmp_path, strategy="sync", cache=False) as memory:
+        in_memory = _walk(memory.classify.videos(ids, options, CLASSES, page_limit=7, include_clips=True))
+    assert walked == again == in_memory
+    vids = [v["video_id"] for v in walked]
+    assert len(vids) == len(set(vids)) == first.page_info.total_results > 7  # each video once, several pages
+    tops = [max(c["score"] for c in v["classes"]) for v in walked]
+    assert tops == sorted(tops, reverse=True)
+
+
+def test_lazy_result_pages_cut_like_a_list() -> None:
+    import json
+
+    from classify_shim.adapters.pegasus._engine import _LazyPages
+
+    items = [{"video_id": f"v{i}", "classes": [{"name": "A", "score": 90 - i}]} for i in range(23)]
+    pages = _LazyPages([json.dumps(i) for i in items], 5)
+    expected = [items[s:s + 5] for s in range(0, 23, 5)]
+    assert len(pages) == 5 and list(pages) == expected and pages[-1] == expected[-1]
+    assert pages[1:3] == expected[1:3]
+    assert pages[0] is not pages[0]  # decoded afresh on every read: nothing is held as objects
+    with pytest.raises(IndexError):
+        pages[5]
+    empty = _LazyPages([], 5)
+    assert len(empty) == 1 and list(empty) == [[]]  # no video: one empty page, as before

@@ -262,3 +262,28 @@ def test_reading_one_page_decodes_that_page_only(
         found = store.get_page("f" * 32, "s", p)
         assert found is not None and found[1] == pages[p]
     assert decoded == [limit, limit, limit]
+
+
+def test_a_result_given_as_a_lazy_sequence_is_written_page_by_page(store: Store, make_store: Any) -> None:
+    """The engine hands its pages as a sequence that decodes each page when read; a store takes
+    any re-iterable sequence (more pages than one Redis round trip carries) and keeps them all."""
+    from collections.abc import Sequence as SequenceABC
+
+    made: List[int] = []
+
+    class Lazy(SequenceABC):  # type: ignore[type-arg]
+        def __len__(self) -> int:
+            return 250
+
+        def __getitem__(self, n: Any) -> Any:
+            if isinstance(n, slice) or not 0 <= n < 250:
+                raise IndexError(n)
+            made.append(n)
+            return [{"video_id": f"v{n}-{i}"} for i in range(2)]
+
+    store.put_result("9" * 32, _header("s", 250), Lazy())
+    assert sorted(set(made)) == list(range(250))
+    other = make_store()
+    for n in (0, 99, 100, 101, 249):
+        found = other.get_page("9" * 32, "s", n)
+        assert found is not None and found[1] == [{"video_id": f"v{n}-{i}"} for i in range(2)]

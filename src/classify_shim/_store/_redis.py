@@ -42,6 +42,8 @@ from ._records import (
 __all__ = ["DEFAULT_PREFIX", "RedisStore", "split_url"]
 
 DEFAULT_PREFIX = "tlcs:"
+PAGES_PER_PIPELINE = 100
+"""Result pages sent per round trip when a result is written."""
 _T = TypeVar("_T")
 
 # kind -> key families (results: header "r:" and pages "p:")
@@ -219,13 +221,16 @@ class RedisStore:
         self, result_id: str, header: ResultHeader, pages: Sequence[Sequence[VideoBody]]
     ) -> None:
         head = dumps(header.to_json())
-        texts = [dumps(list(items)) for items in pages]
         until = int((header.expires_at + RESULT_GRACE_S) * 1000)
 
         def write() -> None:
-            pipe = self._r.pipeline(transaction=True)
-            for n, text in enumerate(texts):  # pages first: a visible header always has its pages
-                pipe.set(self._k("p:", result_id, str(n)), text, pxat=until)
+            # Pages first, PAGES_PER_PIPELINE at a time (the JSON of the whole result is never
+            # held at once), then the header: a visible header always has its pages.
+            pipe = self._r.pipeline(transaction=False)
+            for n, items in enumerate(pages):
+                pipe.set(self._k("p:", result_id, str(n)), dumps(list(items)), pxat=until)
+                if len(pipe) >= PAGES_PER_PIPELINE:
+                    pipe.execute()
             pipe.set(self._k("r:", result_id), head, pxat=until)
             pipe.execute()
 
