@@ -297,3 +297,78 @@ def test_lab_vote_of_identical_answers_decides_as_one_answer() -> None:
     assert single and set(voted) == set(single)
     for pair, obs in single.items():
         assert (voted[pair].score, voted[pair].ratio) == (obs.score, obs.ratio), pair
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties of the vote (hypothesis)
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from classify_shim.adapters.pegasus._mapping import map_video, map_video_samples  # noqa: E402
+from classify_shim.adapters.pegasus._parse import ParsedAnswer, ParsedClass, Segment  # noqa: E402
+
+from .test_properties import SETTINGS, check_item, scenario  # noqa: E402
+
+FEWER = settings(SETTINGS, max_examples=60)
+
+spans = st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)).map(lambda t: (float(min(t)), float(max(t)))),
+                 max_size=4)
+
+
+@SETTINGS
+@given(st.lists(spans, min_size=1, max_size=5))
+def test_majority_intervals_match_counting_on_a_grid(samples: List[List[Tuple[float, float]]]) -> None:
+    """At every half-second midpoint, inside the result exactly when more than half of the
+    samples have a span covering it (counted directly here)."""
+    got = majority_intervals(samples)
+    for i in range(80):
+        t = i / 2 + 0.25
+        covering = sum(1 for s in samples if any(a < t < b for a, b in s))
+        inside = any(a < t < b for a, b in got)
+        assert inside == (2 * covering > len(samples)), (t, samples, got)
+    assert all(a < b for a, b in got) and all(b1 < a2 for (_, b1), (a2, _) in zip(got, got[1:]))
+
+
+@st.composite
+def three_answers(draw: Any) -> Tuple[Any, float, List[ParsedAnswer], Dict[str, List[Segment]]]:
+    req, duration, first, exact, _ = draw(scenario())
+    answers = [first]
+    for _ in range(2):
+        classes = {}
+        for name, c in first.classes.items():
+            shift = draw(st.floats(-0.1, 0.1)) * duration
+            segs = []
+            for s in c.segments:
+                start = max(0.0, s.start + shift)
+                end = start + (s.end - s.start)
+                if end > start:
+                    segs.append(Segment(start=start, end=end, prompt=s.prompt, source=s.source,
+                                        confidence=draw(st.floats(0, 100))))
+            classes[name] = ParsedClass(name=name, present=draw(st.booleans()), confidence=draw(st.floats(0, 100)),
+                                        segments=segs, coverage=draw(st.none() | st.floats(0, 1)))
+        answers.append(ParsedAnswer(classes=classes))
+    return req, duration, answers, exact
+
+
+@FEWER
+@given(three_answers(), st.permutations([0, 1, 2]))
+def test_vote_is_a_valid_item_whatever_the_order_of_the_answers(case: Any, order: List[int]) -> None:
+    req, duration, answers, exact = case
+    out = map_video_samples("v", duration, answers, exact, req)
+    assert map_video_samples("v", duration, [answers[i] for i in order], exact, req) == out
+    if out is not None:
+        check_item(out, req, duration)
+
+
+@FEWER
+@given(scenario())
+def test_vote_of_copies_keeps_the_answers_score_and_ratio(case: Any) -> None:
+    req, duration, answer, exact, _ = case
+    one = map_video("v", duration, answer, exact, req)
+    three = map_video_samples("v", duration, [answer] * 3, exact, req)
+    def numbers(item: Any) -> Any:
+        return None if item is None else [(c["name"], c["score"], c["duration_ratio"]) for c in item["classes"]]
+
+    assert numbers(three) == numbers(one)
+    assert map_video_samples("v", duration, [answer], exact, req) == one  # one answer: map_video itself
