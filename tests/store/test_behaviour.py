@@ -287,3 +287,37 @@ def test_a_result_given_as_a_lazy_sequence_is_written_page_by_page(store: Store,
     for n in (0, 99, 100, 101, 249):
         found = other.get_page("9" * 32, "s", n)
         assert found is not None and found[1] == [{"video_id": f"v{n}-{i}"} for i in range(2)]
+
+
+def test_a_redis_page_read_is_a_fixed_few_key_lookups(redis_prefix_url: str) -> None:
+    """Counted by the server itself (``INFO commandstats``): reading a page of a 2,000-page result
+    sends as many commands as a page of a 10-page one — single-key reads (GET/MGET/STRLEN), never
+    a scan of the keyspace or of the result."""
+    import redis
+
+    from classify_shim._store import RedisStore
+
+    store = RedisStore.from_url(redis_prefix_url)
+    server = redis.Redis.from_url(redis_prefix_url.split("?")[0])
+
+    def calls() -> Dict[str, int]:
+        return {k: int(v["calls"]) for k, v in server.info("commandstats").items()}
+
+    try:
+        for rid, n in (("s" * 32, 10), ("l" * 32, 2000)):
+            pages = [[{"video_id": f"{rid[0]}{p}"}] for p in range(n)]
+            store.put_result(rid, _header("s", n, limit=1), pages)
+        used: Dict[str, List[int]] = {}
+        for rid, page in (("s" * 32, 7), ("l" * 32, 1999), ("l" * 32, 3), ("s" * 32, 2)):
+            store.get_page(rid, "s", 0)  # the header is then known to the store, as on a walk
+            before = calls()
+            found = store.get_page(rid, "s", page)
+            after = calls()
+            assert found is not None and found[1] == [{"video_id": f"{rid[0]}{page}"}]
+            delta = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+            delta.pop("cmdstat_info", None)
+            used.setdefault(rid[0], []).append(sum(delta.values()))
+            assert set(delta) <= {"cmdstat_get", "cmdstat_mget", "cmdstat_strlen"}, delta
+        assert max(used["l"]) <= 2 and used["l"] == used["s"]
+    finally:
+        store.close()

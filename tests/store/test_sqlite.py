@@ -201,3 +201,37 @@ def test_classify_through_the_client_writes_a_private_json_cache(sb: Any, tmp_pa
     assert videos == 2 and results == 1
     for part in path.parent.iterdir():  # the file and its WAL: only a fingerprint of the key is stored
         assert secret.encode() not in part.read_bytes(), part.name
+
+
+def test_a_page_read_searches_by_key_and_never_scans(tmp_path: Path) -> None:
+    """Every statement a page read runs uses an index (``SEARCH``), none reads a table through
+    (``SCAN``): a page costs the same in a 100-page and a 2,000-page result, whatever else the
+    file holds. Checked on the statements the store really sends (SQLite's trace), for a page of
+    a result it wrote and for one another connection (process) wrote."""
+    import time as _time
+
+    def header(pages: int) -> ResultHeader:
+        return ResultHeader(scope="s", page_limit=2, total_results=2 * pages, pages=pages,
+                            expires_at=int(_time.time() + 600), errors=[], total_videos=2 * pages, model="m")
+
+    store, other = SQLiteStore(tmp_path / "c.sqlite3"), SQLiteStore(tmp_path / "c.sqlite3")
+    try:
+        for n, rid in enumerate(("a" * 32, "b" * 32, "c" * 32)):
+            pages = [[{"video_id": f"{rid[0]}{p}-{i}"} for i in range(2)] for p in range(100 * (n + 1))]
+            (other if rid == "c" * 32 else store).put_result(rid, header(len(pages)), pages)
+        sent: list = []
+        db = store._conn()
+        db.set_trace_callback(sent.append)
+        for rid, page in (("a" * 32, 57), ("b" * 32, 199), ("c" * 32, 3)):
+            found = store.get_page(rid, "s", page)
+            assert found is not None and found[1][0]["video_id"] == f"{rid[0]}{page}-0"
+        db.set_trace_callback(None)
+        selects = [q for q in sent if q.lstrip().upper().startswith("SELECT") and " FROM " in q.upper()]
+        assert any("pages" in q for q in selects) and any("results" in q for q in selects)
+        for query in selects:
+            plan = [row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + query)]
+            assert plan and not any(step.startswith("SCAN") for step in plan), (query, plan)
+            assert all(step.startswith("SEARCH") for step in plan if " pages" in step or " results" in step)
+    finally:
+        store.close()
+        other.close()
