@@ -27,7 +27,7 @@ from classify_shim.lab import THRESHOLD_SETS, ConfigRun, SimConfig, metrics, run
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fidelity.json"
 SAMPLE_COUNTS = (1, 3, 5)
-SAMPLE_CORRELATION = 0.5
+SAMPLE_CORRELATIONS = (0.25, 0.5, 0.75)
 
 
 def _f(v: Any) -> str:
@@ -167,27 +167,28 @@ def main(argv: Sequence[str] = ()) -> int:
     # whole client path; independent answers, and answers that share half their random draws.
     n_samples = args.samples_worlds or (2 if args.quick else 20)
     sample_seeds = list(range(1, n_samples + 1))
-    correlated = SimConfig().with_(sample_correlation=SAMPLE_CORRELATION)
+    configs = [("ideal", SimConfig.ideal()), ("realistic", SimConfig())]
+    configs += [(f"correlated {c}", SimConfig().with_(sample_correlation=c)) for c in SAMPLE_CORRELATIONS]
     rows = []
     out["samples"] = {}
     for k in SAMPLE_COUNTS:
-        got = {}
-        for label, cfg in (("ideal", SimConfig.ideal()), ("realistic", SimConfig()), ("correlated", correlated)):
-            got[label] = metrics(run_config(cfg, sample_seeds, n_videos, emulation, n_runs=1, samples=k))
+        got = {label: metrics(run_config(cfg, sample_seeds, n_videos, emulation, n_runs=1, samples=k))
+               for label, cfg in configs}
         out["samples"][str(k)] = got
         real = got["realistic"]
         rows.append([k, f"{k} x", got["ideal"]["thresholds"]["default 75/0.5"]["kappa"],
                      real["thresholds"]["default 75/0.5"]["kappa"], real["thresholds"]["strict 90/0.7"]["kappa"],
-                     real["thresholds"]["loose 60/0.25"]["kappa"], got["correlated"]["thresholds"]["default 75/0.5"]["kappa"],
+                     real["thresholds"]["loose 60/0.25"]["kappa"],
+                     *[got[f"correlated {c}"]["thresholds"]["default 75/0.5"]["kappa"] for c in SAMPLE_CORRELATIONS],
                      real["shape"]["ratio_mae"], real["shape"]["clip_iou"], real["shape"]["top_score_ties"],
                      real["shape"]["clip_score_median"]])
     text.append(table(
-        f"samples=k: κ vs truth, pooled over {n_samples} worlds (realistic = mIoU 0.5; correlated = "
-        f"realistic answers sharing {SAMPLE_CORRELATION:.0%} of their random draws)",
+        f"samples=k: κ vs truth, pooled over {n_samples} worlds (realistic = mIoU 0.5; correlated c = "
+        "realistic answers, two of which share each random draw with probability c)",
         ["k", "model calls", "κ ideal", "κ realistic", "κ realistic strict", "κ realistic loose",
-         "κ correlated", "ratio MAE (realistic)", "clip IoU (realistic)", "top-score ties (realistic)",
-         "clip score median (realistic)"], rows))
-    note = ("The lab's answers to one question are independent draws (in the correlated column they share "
+         *[f"κ correlated {c}" for c in SAMPLE_CORRELATIONS], "ratio MAE (realistic)", "clip IoU (realistic)",
+         "top-score ties (realistic)", "clip score median (realistic)"], rows))
+    note = ("The lab's answers to one question are independent draws (in the correlated columns they share "
             "a fixed part of them); real Pegasus answers at one temperature share more of their error, so "
             "these gains are upper bounds.")
     out["samples_note"] = note
