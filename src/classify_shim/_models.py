@@ -186,11 +186,22 @@ class ClassifyPageResult(BaseModel):
     def from_body(
         cls: type[_Page], resource: Any, body: PageBody, errors: Iterable[VideoFailure] = (), backend: str = ""
     ) -> _Page:
-        """The page a backend served, wrapped for the caller (``resource`` fetches the next ones)."""
-        result = cls(resource, **body)
-        result._errors.extend(errors)
-        result._error_source = errors if result._errors else None
-        result._backend = backend
+        """The page a backend served, wrapped for the caller (``resource`` fetches the next ones).
+
+        The body is checked by the model's own validator, as ``cls(resource, **body)`` does; the
+        private state is then written in place instead of attribute by attribute through
+        pydantic's ``__setattr__`` (half the cost of wrapping a small page)."""
+        result = cls.__new__(cls)
+        cls.__pydantic_validator__.validate_python(body, self_instance=result)
+        private = result.__pydantic_private__
+        if private is None:  # pragma: no cover - pydantic always sets the private defaults
+            private = {}
+            object.__setattr__(result, "__pydantic_private__", private)
+        private["_resource"] = resource
+        kept: List[VideoFailure] = list(errors)
+        private["_errors"] = kept
+        private["_error_source"] = errors if kept else None
+        private["_backend"] = backend
         return result
 
     @property

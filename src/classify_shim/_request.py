@@ -11,11 +11,12 @@ Both backends and both clients (sync, async) go through this module.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import httpx
 
@@ -434,12 +435,15 @@ def _build(
 # Validation results, memoised on a structural key of the arguments: their JSON text, which
 # only plain data (dict, list, tuple, str, int, float, bool, None) has and which tells apart
 # what validation tells apart (True from 1, 1 from 1.0, a list from a string). Arguments of any
-# other type (a ClassifyClassParams, a custom Mapping) are validated every time. A hit reuses
-# only the checked, immutable parts; the wire body is rebuilt from the arguments of this call,
-# so objects the caller mutated since are sent as they are now.
+# other type (a ClassifyClassParams, a custom Mapping) are validated every time. The memo keeps
+# the checked request with a deep copy of its wire body, sharing no object with any caller: a
+# hit means the arguments of this call have the same JSON text as that body was built from, so
+# the snapshot is what this call's arguments say now (objects the caller mutated since give
+# another key). A miss returns the request built from the caller's own objects.
 _memo: Dict[str, ClassifyRequest] = {}
 _MEMO_MAX = 256
-_memo_key = json.JSONEncoder(ensure_ascii=False, check_circular=True, allow_nan=True).encode
+# No circular check: a circular argument raises RecursionError instead (no key, validated as is).
+_memo_key = json.JSONEncoder(ensure_ascii=False, check_circular=False, allow_nan=True).encode
 
 
 def _memoised_build(
@@ -464,33 +468,15 @@ def _memoised_build(
         except (TypeError, ValueError, RecursionError):  # not plain data: no structural key
             key = None
     hit = _memo.get(key) if key is not None else None
-    if hit is None:
-        request = _build(kind, check_target(), options, classes, conversation_option, page_limit, include_clips,
-                         threshold, show_detailed_score)
-        if key is not None:
-            if len(_memo) >= _MEMO_MAX:
-                _memo.clear()
-            _memo[key] = request
-        return request
-    checked: Sequence[Any] = classes  # type: ignore[assignment]  # a hit: the same shape passed before
-    wire_classes = [_class_as_dict(i, item) for i, item in enumerate(checked)]
-    ids: Sequence[Any] = target_value  # type: ignore[assignment]
-    target = {"video_ids": list(ids)} if kind == "videos" else {"index_id": target_value}
-    return ClassifyRequest(
-        kind=hit.kind,
-        video_ids=hit.video_ids,
-        index_id=hit.index_id,
-        options=hit.options,
-        classes=hit.classes,
-        conversation_option=hit.conversation_option,
-        page_limit=hit.page_limit,
-        include_clips=hit.include_clips,
-        show_detailed_score=hit.show_detailed_score,
-        threshold=hit.threshold,
-        wire_body=_wire_body(target, options, wire_classes, conversation_option, page_limit, include_clips,
-                             _wire_threshold(threshold), show_detailed_score),
-        merged=hit.merged,
-    )
+    if hit is not None:
+        return hit
+    request = _build(kind, check_target(), options, classes, conversation_option, page_limit, include_clips,
+                     threshold, show_detailed_score)
+    if key is not None:
+        if len(_memo) >= _MEMO_MAX:
+            _memo.clear()
+        _memo[key] = replace(request, wire_body=copy.deepcopy(request.wire_body))
+    return request
 
 
 def build_videos_request(

@@ -19,7 +19,7 @@ import sys
 import threading
 import warnings
 from types import FrameType
-from typing import Any, Dict, Optional, Set, Tuple, Type
+from typing import Any, Callable, Dict, Optional, Set, Tuple, Type
 
 import deprecation  # type: ignore[import-untyped]
 
@@ -70,6 +70,21 @@ class ClassifyDeprecationWarning(deprecation.DeprecatedWarning):  # type: ignore
         self.doc_url = doc_url
         self.sunset = sunset
 
+    def __str__(self) -> str:
+        return self._text(lambda: str(super(ClassifyDeprecationWarning, self).__str__()))
+
+    def _text(self, render: Callable[[], str]) -> str:
+        """The message, rendered once per instance while the parts it is made of stay the same
+        objects: with a user's warnings filter, Python asks for it on every call (its registry
+        key), and the same instance is shown once per call site."""
+        parts = (self.function, self.deprecated_in, self.removed_in, self.details, self.sunset)
+        memo = self.__dict__.get("_rendered")
+        if memo is not None and all(a is b for a, b in zip(memo[0], parts)):
+            return str(memo[1])
+        text = render()
+        self.__dict__["_rendered"] = (parts, text)
+        return text
+
     def __reduce__(self) -> Any:  # keep the extras through copy/pickle of the warning
         return (
             _rebuild,
@@ -82,7 +97,10 @@ class UnsupportedWarning(ClassifyDeprecationWarning, deprecation.UnsupportedWarn
     """The call targets an API that no longer has Classify (past the sunset, or version >= v1.3)."""
 
     def __str__(self) -> str:
-        return f"{self.function} is unsupported as of {self.sunset.isoformat()}.{(' ' + self.details) if self.details else ''}"
+        return self._text(
+            lambda: f"{self.function} is unsupported as of {self.sunset.isoformat()}."
+            f"{(' ' + self.details) if self.details else ''}"
+        )
 
 
 def _rebuild(cls: Type[ClassifyDeprecationWarning], *args: Any) -> ClassifyDeprecationWarning:
