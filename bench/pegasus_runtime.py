@@ -9,7 +9,10 @@ Three measurements, each against a sandbox in its own process (noise off):
   interpreter given with ``--baseline-python``). Each repetition runs both sides in fresh
   processes, A B / B A, and the ratio is of the medians. Goal: <= 0.5x.
 * ``wall`` — wall time of one ``classify.index`` over 1,000 and 10,000 videos with 300 ms model
-  latency, ÷ the bound N x latency ÷ max in flight (32). Goal: <= 1.10x.
+  latency, ÷ the bound N x latency ÷ max in flight (32). Goal: <= 1.10x. Alternated (A B / B A,
+  ``--wall-repetitions``) with a trivial client (plain httpx, 32 workers, no engine) against a
+  fresh sandbox each: the floor that sandbox and machine allow. Also reported: client and sandbox
+  CPU, when the first ``/analyze`` arrived and the mean number in flight (sandbox request log).
 * ``cached`` — a sync Pegasus ``classify.videos`` (5 ids) whose every answer is in the cache, vs
   the same call on the legacy backend, same sandbox, interleaved in one process. Goal: <= 1.5x.
 
