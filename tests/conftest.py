@@ -21,6 +21,25 @@ from legacy_support import API_KEY, CaptureServer, run_python
 _SANDBOX_SETTINGS = ("legacy", "latency_ms", "rate_limit_rpm", "rate_limit_window_s", "fault_rate", "noise", "token_ttl_s")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many workers ``-n auto`` (pyproject's addopts) starts: two per core, because the suite
+    mostly waits (sandbox latency, subprocess start-up, servers); at most 8; no more than the
+    files named on the command line (a file runs in one worker: ``--dist loadfile``). One worker
+    is none: the run stays in-process. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides."""
+    given = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").strip()
+    if given.isdigit():
+        return int(given)
+    try:
+        cores = len(os.sched_getaffinity(0))  # the cores this process may use (containers, taskset)
+    except AttributeError:  # not on every platform
+        cores = os.cpu_count() or 1
+    workers = min(8, 2 * cores)
+    files = {str(arg).split("::")[0] for arg in config.args}
+    if files and all(name.endswith(".py") for name in files):
+        workers = min(workers, len(files))
+    return workers if workers > 1 else 0
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Remove every ``TWELVELABS_*`` variable (tests set what they need with monkeypatch)."""

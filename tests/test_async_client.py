@@ -261,10 +261,16 @@ def test_concurrent_calls_on_one_client(sb: Any) -> None:
 # --------------------------------------------------------------------------- errors
 
 
+_HELD: List[socket.socket] = []
+
+
 def _closed_port() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}"
+    """A loopback URL that refuses connections: the port stays bound, never listening, for the
+    rest of the run, so no other test process can start a server on it meanwhile."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _HELD.append(s)
+    return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
 ErrorCase = Callable[[Any], Tuple[str, Tuple[Any, ...], Dict[str, Any]]]

@@ -11,7 +11,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Tuple
 
 import pytest
 
@@ -34,31 +34,42 @@ def _redis_binary() -> str:
     return binary
 
 
+def _launch(binary: str, workdir: Path) -> Tuple[subprocess.Popen[bytes], int]:
+    """A redis-server answering on a free port that is ITS port: another test process may have
+    picked the same free port a moment earlier, so the answering server's pid is checked."""
+    import redis
+
+    for _ in range(5):
+        port = _free_port()
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(host="127.0.0.1", port=port)
+        try:
+            for _ in range(200):
+                try:
+                    pid = int(client.info("server")["process_id"])
+                except redis.ConnectionError:
+                    if proc.poll() is not None:
+                        break  # it could not bind (the port was taken meanwhile): another port
+                    time.sleep(0.05)
+                    continue
+                if pid == proc.pid:
+                    return proc, port
+                break  # someone else's server on that port
+        finally:
+            client.close()
+        stop(proc, timeout=10)
+    pytest.fail("redis-server did not start on a free port of its own")
+
+
 @contextlib.contextmanager
 def start_redis(workdir: Path) -> Iterator[str]:
     """A redis-server on a free loopback port, no persistence, in ``workdir``; stopped after."""
-    binary = _redis_binary()
-    port = _free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "",
-         "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port)
+    proc, port = _launch(_redis_binary(), workdir)
     try:
-        for _ in range(200):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None:
-                    pytest.fail(f"redis-server exited with {proc.returncode}")
-                time.sleep(0.05)
-        else:
-            pytest.fail("redis-server did not answer PING")
-        client.close()
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop(proc, timeout=10)

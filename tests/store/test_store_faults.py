@@ -162,15 +162,15 @@ def test_unreachable_redis_degrades_to_memory(sb: Any, healthy: List[Any]) -> No
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
-    ids = _ids(sb)
-    with _client(sb, f"redis://127.0.0.1:{port}/0") as client:
-        items, cache_warnings = _all_pages(client, ids)
-        assert items == healthy and _analyze(sb) == len(ids)
-        assert len(cache_warnings) == 1
-        sb.clear_requests()
-        again, _ = _all_pages(client, ids)
-        assert again == healthy and _analyze(sb) == 0
+        port = s.getsockname()[1]  # bound, never listening: refused, and no other process can take it
+        ids = _ids(sb)
+        with _client(sb, f"redis://127.0.0.1:{port}/0") as client:
+            items, cache_warnings = _all_pages(client, ids)
+            assert items == healthy and _analyze(sb) == len(ids)
+            assert len(cache_warnings) == 1
+            sb.clear_requests()
+            again, _ = _all_pages(client, ids)
+            assert again == healthy and _analyze(sb) == 0
 
 
 def test_redis_stopping_mid_life_loses_nothing(sb: Any, own_redis: str, healthy: List[Any]) -> None:

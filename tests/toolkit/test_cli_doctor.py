@@ -81,11 +81,11 @@ def test_invalid_and_missing_settings_are_problems(toolkit_live: World, tmp_path
 
 
 def test_unreachable_host_is_reported_not_fatal(tmp_path: Path) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
+    with socket.socket() as sock:  # bound, never listening: refused, and no other process can take it
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = cli_env(None, tmp_path, TWELVELABS_BASE_URL=f"http://127.0.0.1:{port}")
-    code, report = doctor(env, "--timeout", "1")
+        env = cli_env(None, tmp_path, TWELVELABS_BASE_URL=f"http://127.0.0.1:{port}")
+        code, report = doctor(env, "--timeout", "1")
     assert code == 0
     reach = report["base_url"]["reachability"]
     assert reach["reachable"] is False and reach["error"]
