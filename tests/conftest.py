@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterator, List
 
 import pytest
 
@@ -38,6 +38,14 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     if files and all(name.endswith(".py") for name in files):
         workers = min(workers, len(files))
     return workers if workers > 1 else 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """Files with ``slow`` tests (wheels, fresh environments) run first, the rest in their order:
+    in workers (``--dist loadfile``) a slow file handed out last would end the run alone. The
+    sort is stable, so every file's tests stay together and in order."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)
 
 
 @pytest.fixture(autouse=True)
