@@ -228,8 +228,10 @@ class ShadowBackend:
         legacy: Optional[SyncBackend] = None,
         pegasus: Optional[SyncBackend] = None,
         tolerances: Tolerances = DEFAULT_TOLERANCES,
+        max_pending: int = MAX_PENDING,
     ) -> None:
         self._core = _Core(config, tolerances)
+        self.max_pending = max_pending  # comparisons queued at most; later sampled calls are dropped
         self._legacy: SyncBackend = legacy if legacy is not None else LegacyBackend(config)
         self._pegasus = pegasus  # built on first sampled call, in the worker thread
         self._cond = threading.Condition()
@@ -304,7 +306,7 @@ class ShadowBackend:
         with self._cond:
             if self._closed:
                 return None
-            if self._pending >= MAX_PENDING:
+            if self._pending >= self.max_pending:
                 self._core.report._bump("dropped")
                 logger.debug("shadow: %d comparisons pending, this call is not shadowed", self._pending)
                 return None
@@ -395,8 +397,10 @@ class AsyncShadowBackend:
         legacy: Optional[AsyncBackend] = None,
         pegasus: Optional[AsyncBackend] = None,
         tolerances: Tolerances = DEFAULT_TOLERANCES,
+        max_pending: int = MAX_PENDING,
     ) -> None:
         self._core = _Core(config, tolerances)
+        self.max_pending = max_pending  # comparisons in flight at most; later sampled calls are dropped
         self._legacy: AsyncBackend = legacy if legacy is not None else AsyncLegacyBackend(config)
         self._pegasus = pegasus
         self._tasks: Set[asyncio.Task[None]] = set()
@@ -460,7 +464,7 @@ class AsyncShadowBackend:
     def _start(self, request: ClassifyRequest) -> Optional[asyncio.Future[Optional[BackendPage]]]:
         if not self._core.sample() or self._closed:
             return None
-        if len(self._tasks) >= MAX_PENDING:
+        if len(self._tasks) >= self.max_pending:
             self._core.report._bump("dropped")
             return None
         self._core.report._bump("sampled")

@@ -33,7 +33,6 @@ from classify_shim._exceptions import APIStatusError, BadRequestError
 from classify_shim._models import ClassifyPageResult
 from classify_shim._request import Thresholds
 from classify_shim._warnings import PartialResultWarning
-from classify_shim.adapters import shadow as shadow_mod
 from classify_shim.adapters.shadow import (
     AsyncShadowBackend,
     Sampler,
@@ -614,12 +613,12 @@ def test_sample_rate_limits_pegasus_runs(sb: Any, rate: float, calls: int, sampl
         assert _v13_calls(sb) == []
 
 
-def test_backlog_is_dropped_not_queued_forever(sb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shadow_mod, "MAX_PENDING", 1)
+def test_backlog_is_dropped_not_queued_forever(sb: Any) -> None:
     gate = threading.Event()
     fake = FakePegasus(gate=gate)
     with _client(sb) as client:
         backend = _use(client, fake)
+        backend.max_pending = 1  # this client's bound (MAX_PENDING by default), no module patched
         client.classify.videos(_videos(sb)[:1], OPTIONS, CLASSES)
         client.classify.videos(_videos(sb)[:1], OPTIONS, CLASSES)
         assert backend.report.dropped == 1 and backend.report.sampled == 1
