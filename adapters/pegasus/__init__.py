@@ -69,6 +69,8 @@ class PegasusBackend:
     used from worker threads instead."""
 
     name = "pegasus"
+    # What a calibration profile is keyed by; ``doctor`` reads it through the backend registry.
+    template_version = staticmethod(template_version)
 
     def __init__(self, config: ClientConfig, *, store: Optional[Store] = None) -> None:
         self.config = config

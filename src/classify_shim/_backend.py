@@ -92,6 +92,11 @@ def _factory(name: str, is_async: bool) -> Callable[[ClientConfig], Any]:
         ) from exc
 
 
+def backend_class(name: str) -> Any:
+    """The sync class of backend *name*, for reading what it declares without building one."""
+    return _factory(name, False)
+
+
 def load_backend(name: str, config: ClientConfig) -> SyncBackend:
     backend: SyncBackend = _factory(name, False)(config)
     return backend

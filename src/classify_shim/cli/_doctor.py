@@ -231,9 +231,9 @@ def _calibration(problems: List[str]) -> Dict[str, Any]:
     raw = os.environ.get(cfg.ENV_CALIBRATION, "").strip()
     if not raw or cfg._is_off(raw):
         return {"enabled": False, "source": "env" if raw else "default"}
+    from .._backend import backend_class
     from .._calibration import load_profile
     from .._exceptions import TwelveLabsError
-    from ..adapters.pegasus._engine import template_version
 
     try:
         profile = load_profile(raw)
@@ -245,7 +245,8 @@ def _calibration(problems: List[str]) -> Dict[str, Any]:
         "enabled": True, "source": "env", "path": raw,
         "key": {"model": profile.model, "prompt_template": profile.prompt_template,
                 "classes": list(profile.class_names)},
-        "current_template": template_version(os.environ.get(cfg.ENV_STRATEGY, "").strip().lower()),
+        "current_template": backend_class("pegasus").template_version(
+            os.environ.get(cfg.ENV_STRATEGY, "").strip().lower()),
         "samples": profile.samples,
         "saved_thresholds": None if saved is None else {"min_video_score": saved[0], "min_duration_ratio": saved[1]},
         "classes_own_map": sum(1 for c in profile.classes.values() if not c.pooled),
