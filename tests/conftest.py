@@ -6,6 +6,9 @@
 - ``capture`` is a tiny stdlib server that records every request and answers a valid v1.2 page
   (or whatever the test queues), for byte-level comparisons with the real ``twelvelabs`` 0.3.2.
 - ``run_py`` runs Python code in a fresh interpreter (warning filters as a user would have them).
+
+The suite runs in pytest-xdist workers (pyproject's addopts): a session fixture is one per worker
+process, and a test file's tests run in one worker, in order.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from legacy_support import API_KEY, CaptureServer, run_python
 _SANDBOX_SETTINGS = ("legacy", "latency_ms", "rate_limit_rpm", "rate_limit_window_s", "fault_rate", "noise", "token_ttl_s")
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """How many workers ``-n auto`` (pyproject's addopts) starts: two per core, because the suite
     mostly waits (sandbox latency, subprocess start-up, servers); at most 8; no more than the

@@ -15,6 +15,7 @@ import pytest
 
 from classify_shim._config import ClientConfig
 from classify_shim._store import (
+    METADATA_TTL_S,
     CacheWarning,
     DecisionRecord,
     Evidence,
@@ -24,7 +25,6 @@ from classify_shim._store import (
     SQLiteStore,
     open_store,
 )
-from classify_shim._store import _sqlite as sqlite_module
 
 CLASSES = [
     {"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group", "Dance competition"]},
@@ -91,10 +91,11 @@ def _header(scope: str, expires_at: int = 2_000_000_000) -> ResultHeader:
     return ResultHeader(scope=scope, page_limit=10, total_results=1, pages=1, expires_at=expires_at)
 
 
-def test_stale_metadata_and_old_results_are_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stale_metadata_and_old_results_are_dropped(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "c.sqlite3")
     store.put_result("b" * 32, _header("s", expires_at=1000), [[]])  # expired long ago
-    monkeypatch.setattr(sqlite_module, "METADATA_TTL_S", -1.0)
+    assert store.metadata_ttl_s == METADATA_TTL_S
+    store.metadata_ttl_s = -1.0  # this store's, not the module's
     store.put_video("s", "i", "v", {"duration": 1})  # written already stale
     assert store.get_video("s", "i", "v") is None
     store.put_result("c" * 32, _header("s"), [[]])  # writing purges the expired rows

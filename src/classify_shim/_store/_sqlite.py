@@ -112,6 +112,7 @@ class SQLiteStore:
         self.path = Path(path)
         self.location = str(self.path)
         self.read_only = read_only
+        self.metadata_ttl_s = METADATA_TTL_S  # how long video metadata is trusted, per store
         self._lock = threading.RLock()
         self._db: Optional[sqlite3.Connection] = None
         self._headers = HeaderMemo()
@@ -249,7 +250,7 @@ class SQLiteStore:
         text = dumps(value)
         self._write(
             "INSERT OR REPLACE INTO videos (scope, index_id, video_id, value, expires) VALUES (?, ?, ?, ?, ?)",
-            (scope, index_id, video_id, text, time.time() + METADATA_TTL_S),
+            (scope, index_id, video_id, text, time.time() + self.metadata_ttl_s),
         )
 
     def forget_video(self, scope: str, video_id: str) -> None:
