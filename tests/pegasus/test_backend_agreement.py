@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import warnings
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import pytest
 
@@ -23,11 +22,7 @@ from classify_shim.lab import SimConfig, make_world, passes, run_backend, simula
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 def _kappa(config: SimConfig, seed: int, mvs: float = 75.0, mdr: float = 0.5) -> float:

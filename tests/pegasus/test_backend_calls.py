@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import httpx
 import pytest
 
 from classify_shim import BadRequestError, TwelveLabs
+
+from .conftest import video_ids
 
 KEY = "tlk_pegasus_calls_0001"
 CLASSES = [
@@ -19,15 +20,7 @@ CLASSES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _videos(sb: Any) -> List[str]:
-    return [v["_id"] for ix in sb.world["indexes"] for v in ix["videos"]]
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 def _calls(sb: Any, endpoint: str = "v1.3.analyze") -> List[Dict[str, Any]]:
@@ -40,7 +33,7 @@ def _client(sb: Any, tmp_path: Path, **kwargs: Any) -> TwelveLabs:
 
 
 def test_one_analyze_call_per_video_then_zero_from_cache(sb: Any, tmp_path: Path) -> None:
-    vids = _videos(sb)
+    vids = video_ids(sb)
     with _client(sb, tmp_path) as client:
         first = client.classify.videos(vids, ["visual", "conversation", "text_in_video"], CLASSES, page_limit=3)
         calls = _calls(sb)
@@ -66,7 +59,7 @@ def test_hundred_prompts_still_one_call_per_video(sb: Any, tmp_path: Path) -> No
         for i in range(10)
     ]
     classes[0]["prompts"][0] = "Dance tutorial"
-    vids = _videos(sb)[:3]
+    vids = video_ids(sb)[:3]
     with _client(sb, tmp_path) as client:
         result = client.classify.videos(vids, ["visual", "conversation", "text_in_video"], classes)
     assert len(_calls(sb)) == len(vids)
@@ -74,7 +67,7 @@ def test_hundred_prompts_still_one_call_per_video(sb: Any, tmp_path: Path) -> No
 
 
 def test_changed_request_is_asked_again(sb: Any, tmp_path: Path) -> None:
-    vids = _videos(sb)[:2]
+    vids = video_ids(sb)[:2]
     with _client(sb, tmp_path) as client:
         client.classify.videos(vids, ["visual"], CLASSES)
         client.classify.videos(vids, ["visual", "conversation"], CLASSES)
@@ -82,7 +75,7 @@ def test_changed_request_is_asked_again(sb: Any, tmp_path: Path) -> None:
 
 
 def test_page_fetches_make_no_call_at_all(sb: Any, tmp_path: Path) -> None:
-    vids = _videos(sb)
+    vids = video_ids(sb)
     with _client(sb, tmp_path) as client:
         result = client.classify.videos(vids, ["visual", "conversation"], CLASSES, page_limit=2)
         total = result.page_info.total_results
@@ -106,7 +99,7 @@ def test_page_fetches_make_no_call_at_all(sb: Any, tmp_path: Path) -> None:
 
 
 def test_exact_match_only_makes_no_model_call(sb: Any, tmp_path: Path) -> None:
-    vids = _videos(sb)
+    vids = video_ids(sb)
     with _client(sb, tmp_path) as client:
         result = client.classify.videos(
             vids, ["conversation"], CLASSES, conversation_option="exact_match", include_clips=True
@@ -120,7 +113,7 @@ def test_exact_match_only_makes_no_model_call(sb: Any, tmp_path: Path) -> None:
 
 
 def test_exact_match_mixed_with_visual_still_one_call(sb: Any, tmp_path: Path) -> None:
-    vids = _videos(sb)[:4]
+    vids = video_ids(sb)[:4]
     classes = [dict(CLASSES[0], conversation_option="exact_match", options=["conversation"]), CLASSES[1]]
     with _client(sb, tmp_path) as client:
         client.classify.videos(vids, ["visual"], classes)
@@ -128,7 +121,7 @@ def test_exact_match_mixed_with_visual_still_one_call(sb: Any, tmp_path: Path) -
 
 
 def test_cache_off_works_and_pages_stay_in_the_process(sb: Any, tmp_path: Path) -> None:
-    vids = _videos(sb)
+    vids = video_ids(sb)
     with _client(sb, tmp_path, cache=False) as client:
         result = client.classify.videos(vids, ["visual"], CLASSES, page_limit=2)
         assert len(_calls(sb)) == len(vids)
@@ -146,7 +139,7 @@ def test_cache_off_works_and_pages_stay_in_the_process(sb: Any, tmp_path: Path) 
 
 
 def test_unknown_video_is_a_legacy_error_before_any_analyze(sb: Any, tmp_path: Path) -> None:
-    vids = [*_videos(sb)[:2], "ffffffffffffffffffffffff"]
+    vids = [*video_ids(sb)[:2], "ffffffffffffffffffffffff"]
     with _client(sb, tmp_path) as client, pytest.raises(BadRequestError) as info:
         client.classify.videos(vids, ["visual"], CLASSES)
     assert info.value.body["code"] == "resource_not_exist"
@@ -267,7 +260,7 @@ def _capturing_client(bodies: List[Dict[str, Any]]) -> httpx.Client:
 def test_pegasus12_body(sb: Any, tmp_path: Path) -> None:
     """An explicit ``pegasus1.2`` is honoured: ``video_id``, 1.2's budget (the default is ``auto``)."""
     bodies: List[Dict[str, Any]] = []
-    vid = _videos(sb)[0]
+    vid = video_ids(sb)[0]
     with _capturing_client(bodies) as http, _client(
         sb, tmp_path, http_client=http, pegasus_model="pegasus1.2"
     ) as client:
@@ -310,7 +303,7 @@ def test_pegasus15_without_asset_id_is_reported(sb: Any, tmp_path: Path) -> None
 def test_a_video_deleted_after_caching_is_reported_then_unknown(sb: Any, tmp_path: Path) -> None:
     import copy
 
-    vids = _videos(sb)[:3]
+    vids = video_ids(sb)[:3]
     with _client(sb, tmp_path) as client:
         client.classify.videos(vids, ["visual"], CLASSES)  # map + metadata cached
         world = copy.deepcopy(sb.world)
@@ -328,7 +321,7 @@ def test_a_video_deleted_after_caching_is_reported_then_unknown(sb: Any, tmp_pat
 
 
 def test_every_answer_cached_sync_call_makes_no_request_and_reuses_one_loop(sb: Any, tmp_path: Path) -> None:
-    vids = _videos(sb)
+    vids = video_ids(sb)
     with _client(sb, tmp_path) as client:
         first = client.classify.videos(vids, ["visual", "conversation"], CLASSES)
         runner = client._backend._runner

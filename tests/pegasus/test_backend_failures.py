@@ -11,7 +11,7 @@ import dataclasses
 import json
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set
 
 import httpx
 import pytest
@@ -21,6 +21,8 @@ from classify_shim._http import Pacing
 from classify_shim.adapters.pegasus import _v13
 from classify_shim.sandbox import Sandbox, default_world
 from legacy_support import paced_client
+
+from .conftest import video_ids
 
 KEY = "tlk_pegasus_failures_01"
 CLASSES = [
@@ -38,24 +40,6 @@ def _world(scripted: Optional[List[Dict[str, Any]]] = None, **changes: Any) -> D
         world["indexes"][0]["videos"][0]["scripted_answers"] = scripted
     world.update(changes)
     return world
-
-
-@pytest.fixture
-def sandbox_factory() -> Iterator[Any]:
-    started: List[Sandbox] = []
-
-    def make(world: Dict[str, Any], **kwargs: Any) -> Sandbox:
-        sb = Sandbox(world=world, **kwargs).start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
-
-
-def _ids(sb: Sandbox) -> List[str]:
-    return [v["_id"] for ix in sb.world["indexes"] for v in ix["videos"]]
 
 
 def _analyze(sb: Sandbox, video: Optional[str] = None) -> List[Dict[str, Any]]:
@@ -104,7 +88,7 @@ def _capture(bodies: List[Dict[str, Any]]) -> httpx.Client:
 def test_truncated_twice_is_retried_with_a_bigger_budget_then_reported(sandbox_factory: Any, tmp_path: Path) -> None:
     scripted = [{"text": TRUNCATED, "finish_reason": "length"}] * 2
     sb = sandbox_factory(_world(scripted))
-    ids = _ids(sb)
+    ids = video_ids(sb)
     bodies: List[Dict[str, Any]] = []
     with _capture(bodies) as http, _client(sb, tmp_path, http_client=http) as client:
         result, partial = _classify(client, ids)
@@ -125,7 +109,7 @@ def test_truncated_twice_is_retried_with_a_bigger_budget_then_reported(sandbox_f
 def test_truncated_answers_are_not_cached(sandbox_factory: Any, tmp_path: Path) -> None:
     scripted = [{"text": TRUNCATED, "finish_reason": "length"}] * 2
     sb = sandbox_factory(_world(scripted))
-    ids = _ids(sb)
+    ids = video_ids(sb)
     with _client(sb, tmp_path) as client:
         first, _ = _classify(client, ids)
         assert len(first.errors) == 1
@@ -138,7 +122,7 @@ def test_truncated_answers_are_not_cached(sandbox_factory: Any, tmp_path: Path) 
 
 def test_truncated_once_then_complete(sandbox_factory: Any, tmp_path: Path) -> None:
     sb = sandbox_factory(_world([{"text": TRUNCATED, "finish_reason": "length"}]))
-    ids = _ids(sb)
+    ids = video_ids(sb)
     with _client(sb, tmp_path) as client:
         result, partial = _classify(client, ids)
     assert result.errors == [] and partial == []
@@ -149,7 +133,7 @@ def test_truncated_once_then_complete(sandbox_factory: Any, tmp_path: Path) -> N
 def test_truncated_at_the_maximum_budget_is_split_in_two(sandbox_factory: Any, tmp_path: Path) -> None:
     """At the model's max_tokens a bigger budget is impossible: the retry asks for half the classes each."""
     sb = sandbox_factory(_world([{"text": TRUNCATED, "finish_reason": "length"}]))
-    ids = _ids(sb)[:1]
+    ids = video_ids(sb)[:1]
     bodies: List[Dict[str, Any]] = []
     from classify_shim.adapters.pegasus import _engine
 
@@ -174,7 +158,7 @@ def test_truncated_at_the_maximum_budget_is_split_in_two(sandbox_factory: Any, t
 
 def test_invalid_answer_is_retried_once(sandbox_factory: Any, tmp_path: Path) -> None:
     sb = sandbox_factory(_world([{"text": "I'm sorry, I cannot classify this video."}]))
-    ids = _ids(sb)
+    ids = video_ids(sb)
     with _client(sb, tmp_path) as client:
         result, partial = _classify(client, ids)
     assert result.errors == [] and partial == []
@@ -183,7 +167,7 @@ def test_invalid_answer_is_retried_once(sandbox_factory: Any, tmp_path: Path) ->
 
 def test_invalid_twice_is_reported_and_the_rest_survive(sandbox_factory: Any, tmp_path: Path) -> None:
     sb = sandbox_factory(_world([{"text": "no idea"}, {"text": "[1, 2, 3]"}]))
-    ids = _ids(sb)
+    ids = video_ids(sb)
     with _client(sb, tmp_path) as client:
         result, partial = _classify(client, ids)
     assert [(e.video_id, e.stage, e.attempts) for e in result.errors] == [(ids[0], "parse", 2)]
@@ -202,7 +186,7 @@ def test_a_video_the_api_refuses_is_reported(sandbox_factory: Any, tmp_path: Pat
     extra["videos"] = extra["videos"][:1]
     world["indexes"].append(extra)
     sb = sandbox_factory(world)
-    ids = _ids(sb)
+    ids = video_ids(sb)
     with _client(sb, tmp_path) as client:
         result, partial = _classify(client, ids)
     refused = extra["videos"][0]["_id"]
@@ -214,7 +198,7 @@ def test_a_video_the_api_refuses_is_reported(sandbox_factory: Any, tmp_path: Pat
 
 def test_errors_follow_the_result_across_pages(sandbox_factory: Any, tmp_path: Path) -> None:
     sb = sandbox_factory(_world([{"text": "no"}, {"text": "still no"}]))
-    ids = _ids(sb)
+    ids = video_ids(sb)
     with _client(sb, tmp_path) as client, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = client.classify.videos(ids, ["visual", "conversation"], CLASSES, page_limit=1)
@@ -225,7 +209,7 @@ def test_errors_follow_the_result_across_pages(sandbox_factory: Any, tmp_path: P
 def test_429_storm_loses_no_video(sandbox_factory: Any, tmp_path: Path) -> None:
     world = copy.deepcopy(default_world())
     sb = sandbox_factory(world, rate_limit_rpm=3, rate_limit_window_s=1.0)  # a 1-second window keeps it short
-    ids = _ids(sb)[:8]
+    ids = video_ids(sb)[:8]
     with _client(sb, tmp_path, max_retries=2) as client:
         result, partial = _classify(client, ids)
     statuses = [r["status"] for r in _analyze(sb)]
@@ -239,7 +223,7 @@ def test_429_storm_loses_no_video(sandbox_factory: Any, tmp_path: Path) -> None:
 def test_endless_429_ends_in_video_failures(sandbox_factory: Any, tmp_path: Path, max_retries: int) -> None:
     """ONE retry layer: each video's /analyze call is sent at most 1 + max_retries times."""
     sb = sandbox_factory(_world(), rate_limit_rpm=1, rate_limit_window_s=3600.0)  # the quota never comes back
-    ids = _ids(sb)
+    ids = video_ids(sb)
     # 10-ms waits: the retries' and the rate gate's (the figure is the number of sends, not the waits)
     pacing = Pacing(rate_limit_max_wait=0.01, adjust=lambda wait: 0.01)
     with _client(sb, tmp_path, max_retries=max_retries, pacing=pacing) as client:
@@ -258,7 +242,7 @@ def test_progress_callback_sees_every_video(sandbox_factory: Any, tmp_path: Path
     from classify_shim.adapters.pegasus import Progress
 
     sb = sandbox_factory(_world([{"text": "x"}, {"text": "y"}]))
-    ids = _ids(sb)
+    ids = video_ids(sb)
     seen: List[Progress] = []
     with _client(sb, tmp_path, on_progress=seen.append) as client:
         _classify(client, ids)
@@ -281,14 +265,14 @@ def test_failing_progress_callback_does_not_break_the_call(sandbox_factory: Any,
         raise RuntimeError("user bug")
 
     with _client(sb, tmp_path, on_progress=broken) as client:
-        result, partial = _classify(client, _ids(sb))
+        result, partial = _classify(client, video_ids(sb))
     assert result.errors == [] and partial == []
     assert result.data
 
 
 def test_logging_reports_progress(sandbox_factory: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     sb = sandbox_factory(_world())
-    ids = _ids(sb)
+    ids = video_ids(sb)
     with caplog.at_level("INFO", logger="classify_shim.pegasus"), _client(sb, tmp_path) as client:
         _classify(client, ids)
     lines = [r.getMessage() for r in caplog.records if r.name == "classify_shim.pegasus"]
@@ -307,7 +291,7 @@ def test_sync_client_inside_a_running_event_loop_leaks_nothing(sandbox_factory: 
     import asyncio
 
     sb = sandbox_factory(_world())
-    ids = _ids(sb)
+    ids = video_ids(sb)
     before = _threads()
 
     async def handler() -> Any:
@@ -325,7 +309,7 @@ def test_async_client(sandbox_factory: Any, tmp_path: Path) -> None:
     from classify_shim import AsyncTwelveLabs
 
     sb = sandbox_factory(_world([{"text": "x"}, {"text": "y"}]))
-    ids = _ids(sb)
+    ids = video_ids(sb)
 
     async def main() -> Any:
         async with AsyncTwelveLabs(
@@ -399,5 +383,5 @@ def test_partial_warning_can_be_silenced_by_the_owner(sandbox_factory: Any, tmp_
     sb = sandbox_factory(_world([{"text": "x"}, {"text": "y"}]))
     with _client(sb, tmp_path) as client:
         client._backend.warn_partial_results = False  # type: ignore[attr-defined]
-        result, partial = _classify(client, _ids(sb))
-    assert partial == [] and [e.video_id for e in result.errors] == [_ids(sb)[0]]
+        result, partial = _classify(client, video_ids(sb))
+    assert partial == [] and [e.video_id for e in result.errors] == [video_ids(sb)[0]]

@@ -7,14 +7,15 @@ import re
 import subprocess
 import sys
 import textwrap
-import warnings
 from pathlib import Path
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 
 from classify_shim import BadRequestError, TwelveLabs
 from classify_shim._tokens import make_token, read_token
+
+from .conftest import video_ids
 
 KEY = "tlk_pegasus_pages_00001"
 CLASSES = [
@@ -24,15 +25,7 @@ CLASSES = [
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _videos(sb: Any) -> List[str]:
-    return [v["_id"] for ix in sb.world["indexes"] for v in ix["videos"]]
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 def _client(sb: Any, tmp_path: Path, key: str = KEY, **kwargs: Any) -> TwelveLabs:
@@ -42,7 +35,7 @@ def _client(sb: Any, tmp_path: Path, key: str = KEY, **kwargs: Any) -> TwelveLab
 
 def test_page_info_has_the_v12_shape(sb: Any, tmp_path: Path) -> None:
     with _client(sb, tmp_path) as client:
-        result = client.classify.videos(_videos(sb), ["visual", "conversation"], CLASSES, page_limit=3)
+        result = client.classify.videos(video_ids(sb), ["visual", "conversation"], CLASSES, page_limit=3)
         info = result.page_info
         assert info.limit_per_page == 3
         assert info.total_results >= 7
@@ -68,7 +61,7 @@ def test_default_page_limit_is_ten(sb: Any, tmp_path: Path) -> None:
 
     sb.set_world(synthetic_world(25, seed=1))
     with _client(sb, tmp_path) as client:
-        result = client.classify.videos(_videos(sb), ["visual"], CLASSES)
+        result = client.classify.videos(video_ids(sb), ["visual"], CLASSES)
     assert result.page_info.limit_per_page == 10
     assert len(result.data) == min(10, result.page_info.total_results)
 
@@ -76,7 +69,7 @@ def test_default_page_limit_is_ten(sb: Any, tmp_path: Path) -> None:
 def test_no_passing_video_gives_an_empty_single_page(sb: Any, tmp_path: Path) -> None:
     classes = [{"name": "Astronomy", "prompts": ["Telescope pointed at the night sky"]}]
     with _client(sb, tmp_path) as client:
-        result = client.classify.videos(_videos(sb)[:3], ["visual"], classes)
+        result = client.classify.videos(video_ids(sb)[:3], ["visual"], classes)
     assert len(result.data) == 0 and result.errors == []
     assert result.page_info.total_results == 0
     assert result.page_info.next_page_token == "" and result.page_info.prev_page_token == ""
@@ -84,7 +77,7 @@ def test_no_passing_video_gives_an_empty_single_page(sb: Any, tmp_path: Path) ->
 
 def _first_token(sb: Any, tmp_path: Path, **kwargs: Any) -> str:
     with _client(sb, tmp_path, **kwargs) as client:
-        result = client.classify.videos(_videos(sb), ["visual", "conversation"], CLASSES, page_limit=2)
+        result = client.classify.videos(video_ids(sb), ["visual", "conversation"], CLASSES, page_limit=2)
     token = result.page_info.next_page_token
     assert token
     return token
@@ -169,7 +162,7 @@ def test_a_run_stores_the_pages_an_all_cached_repeat_and_a_memory_store_give(sb:
     from classify_shim.sandbox import synthetic_world
 
     sb.set_world(synthetic_world(60, seed=7))
-    ids = _videos(sb)
+    ids = video_ids(sb)
     options = ["visual", "conversation", "text_in_video"]
     with _client(sb, tmp_path, strategy="sync") as client:
         first = client.classify.videos(ids, options, CLASSES, page_limit=7, include_clips=True)

@@ -12,12 +12,14 @@ import dataclasses
 import inspect
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
 from classify_shim import ClassifyDeprecationWarning, TwelveLabs
 from classify_shim.adapters.pegasus import Progress
+
+from .conftest import video_ids
 
 KEY = "tlk_pegasus_fastpath_01"
 CLASSES = [
@@ -27,15 +29,7 @@ CLASSES = [
 SOURCES = ["visual", "conversation"]
 
 
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _videos(sb: Any) -> List[str]:
-    return [v["_id"] for ix in sb.world["indexes"] for v in ix["videos"]]
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 def _client(sb: Any, tmp_path: Path, **kwargs: Any) -> TwelveLabs:
@@ -66,7 +60,7 @@ def _pages(client: TwelveLabs, first: Any) -> List[Tuple[Any, ...]]:
 def test_served_without_loop_or_request_and_equal_to_the_engines_answer(
     sb: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    vids = _videos(sb)
+    vids = video_ids(sb)
     with _client(sb, tmp_path) as filler:
         filler.classify.videos(vids, SOURCES, CLASSES, page_limit=2)
     assert _analyze_calls(sb) == len(vids)
@@ -95,7 +89,7 @@ def test_served_without_loop_or_request_and_equal_to_the_engines_answer(
 def test_progress_reported_once_per_video_as_the_engine_reports_it(
     sb: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    vids = _videos(sb)[:4]
+    vids = video_ids(sb)[:4]
     reports: Dict[str, List[Progress]] = {"engine": [], "fast": []}
     with _client(sb, tmp_path) as filler:
         filler.classify.videos(vids, SOURCES, CLASSES)
@@ -114,7 +108,7 @@ def test_progress_reported_once_per_video_as_the_engine_reports_it(
 
 
 def test_deprecation_warning_once_per_call_site_on_the_callers_line(sb: Any, tmp_path: Path) -> None:
-    vids = _videos(sb)[:3]
+    vids = video_ids(sb)[:3]
     with _client(sb, tmp_path) as filler:
         filler.classify.videos(vids, SOURCES, CLASSES)
     with _client(sb, tmp_path) as fast, warnings.catch_warnings(record=True) as caught:
@@ -130,7 +124,7 @@ def test_deprecation_warning_once_per_call_site_on_the_callers_line(sb: Any, tmp
 
 
 def test_a_changed_request_goes_to_the_engine_and_pays(sb: Any, tmp_path: Path) -> None:
-    vids = _videos(sb)[:3]
+    vids = video_ids(sb)[:3]
     with _client(sb, tmp_path) as client:
         client.classify.videos(vids, SOURCES, CLASSES)
         assert client._backend._runner.loop is not None
@@ -142,7 +136,7 @@ def test_a_changed_request_goes_to_the_engine_and_pays(sb: Any, tmp_path: Path) 
 
 
 def test_one_video_not_in_the_store_runs_the_engine_once_for_every_video(sb: Any, tmp_path: Path) -> None:
-    vids = _videos(sb)[:4]
+    vids = video_ids(sb)[:4]
     seen: List[Progress] = []
     with _client(sb, tmp_path) as filler:
         filler.classify.videos(vids[:3], SOURCES, CLASSES)
@@ -160,7 +154,7 @@ def test_one_video_not_in_the_store_runs_the_engine_once_for_every_video(sb: Any
 
 
 def test_exact_match_needs_stored_transcripts(sb: Any, tmp_path: Path) -> None:
-    vids = _videos(sb)
+    vids = video_ids(sb)
     # A visual request places the videos by listing: their stored records carry no transcript.
     with _client(sb, tmp_path) as client:
         client.classify.videos(vids, ["visual"], CLASSES)

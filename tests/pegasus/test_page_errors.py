@@ -9,10 +9,9 @@ error lists differ (not one stored result) are still merged failure by failure.
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -27,11 +26,7 @@ FAILED = 500
 LIMIT = 5
 
 
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 def _client(tmp_path: Path) -> TwelveLabs:

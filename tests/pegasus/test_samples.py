@@ -12,9 +12,8 @@ import copy
 import hashlib
 import json
 import statistics
-import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
@@ -23,6 +22,8 @@ from classify_shim.adapters.pegasus._engine import answer_key
 from classify_shim.adapters.pegasus._mapping import majority_intervals
 from classify_shim.adapters.pegasus._prompt import PROMPT_TEMPLATE_VERSION
 from classify_shim.sandbox import Sandbox, default_world
+
+from .conftest import video_ids
 
 KEY = "tlk_pegasus_samples_0001"
 CLASSES = [
@@ -57,11 +58,7 @@ D = _answer((True, 85, 45, [_segment(15, 55, 85)]))
 E = _answer((False, 10, 0, []))
 
 
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+pytestmark = pytest.mark.usefixtures("quiet")
 
 
 def _world(scripted: List[List[Dict[str, Any]]]) -> Dict[str, Any]:
@@ -77,21 +74,9 @@ def _world(scripted: List[List[Dict[str, Any]]]) -> Dict[str, Any]:
 
 
 @pytest.fixture
-def make_sandbox() -> Iterator[Any]:
-    started: List[Sandbox] = []
-
-    def make(scripted: List[List[Dict[str, Any]]]) -> Sandbox:
-        sb = Sandbox(world=_world(scripted)).start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
-
-
-def _ids(sb: Sandbox) -> List[str]:
-    return [v["_id"] for v in sb.world["indexes"][0]["videos"]]
+def make_sandbox(sandbox_factory: Callable[..., Sandbox]) -> Callable[[List[List[Dict[str, Any]]]], Sandbox]:
+    """A sandbox whose videos answer with the scripted lists, one video per list."""
+    return lambda scripted: sandbox_factory(_world(scripted))
 
 
 def _analyze(sb: Sandbox) -> List[Dict[str, Any]]:
@@ -138,7 +123,7 @@ def test_three_answers_are_voted_per_class(make_sandbox: Any, tmp_path: Path) ->
     """Video 4 gets answers A, B, C (samples=3); videos 1-3 get one each (samples=1), which
     gives the numbers of each answer alone."""
     sb = make_sandbox([[A], [B], [C], [A, B, C]])
-    v1, v2, v3, v4 = _ids(sb)
+    v1, v2, v3, v4 = video_ids(sb)
     with _client(sb, tmp_path / "one") as client:
         singles = _classes(client.classify.videos([v1, v2, v3], SOURCES, CLASSES, threshold=PERMISSIVE,
                                                   include_clips=True, show_detailed_score=True))
@@ -185,7 +170,7 @@ def test_three_answers_are_voted_per_class(make_sandbox: Any, tmp_path: Path) ->
 
 def test_k_calls_then_none_then_only_the_new_samples(make_sandbox: Any, tmp_path: Path) -> None:
     sb = make_sandbox([[A, B, C, D, E], [B, C, D, E, A]])
-    ids = _ids(sb)
+    ids = video_ids(sb)
     with _client(sb, tmp_path) as client:  # samples=1 first: one call per video
         one = client.classify.videos(ids, SOURCES, CLASSES, threshold=PERMISSIVE)
     assert len(_analyze(sb)) == 2
@@ -225,7 +210,7 @@ def test_bodies_and_keys(make_sandbox: Any, tmp_path: Path) -> None:
     sb = make_sandbox([[A, B, C]])
     with httpx.Client(event_hooks={"request": [hook]}) as http, \
             _client(sb, tmp_path, samples=3, http_client=http) as client:
-        client.classify.videos(_ids(sb), SOURCES, CLASSES)
+        client.classify.videos(video_ids(sb), SOURCES, CLASSES)
     assert sorted(b["temperature"] for b in bodies) == [0.0, 0.7, 0.7]
     base = next(b for b in bodies if b["temperature"] == 0.0)
     for b in bodies:
@@ -245,23 +230,23 @@ def test_bodies_and_keys(make_sandbox: Any, tmp_path: Path) -> None:
 def test_batch_carries_k_items_per_video(make_sandbox: Any, tmp_path: Path) -> None:
     sb = make_sandbox([[A, B, C], [B, C, A]])
     with _client(sb, tmp_path, samples=3, strategy="batch") as client:
-        result = client.classify.videos(_ids(sb), SOURCES, CLASSES, threshold=PERMISSIVE)
+        result = client.classify.videos(video_ids(sb), SOURCES, CLASSES, threshold=PERMISSIVE)
         stats = client._backend.last_run  # type: ignore[attr-defined]
     assert result.errors == []
     creates = [r for r in sb.requests() if r["endpoint"] == "v1.3.batches.create"]
     assert [c["items"] for c in creates] == [6]  # one batch: 2 videos x 3 answers
     assert _analyze(sb) == [] and stats.batch_items == 6
-    assert {(v.video_id, c.name) for v in result.data for c in v.classes} >= {(i, "DanceTok") for i in _ids(sb)}
+    assert {(v.video_id, c.name) for v in result.data for c in v.classes} >= {(i, "DanceTok") for i in video_ids(sb)}
 
 
 def test_segments_ask_k_tasks_per_video(make_sandbox: Any, tmp_path: Path) -> None:
     sb = make_sandbox([[], []])  # the sandbox's own time-based answers
     with _client(sb, tmp_path, samples=2, strategy="segments") as client:
-        client.classify.videos(_ids(sb), SOURCES, CLASSES)
+        client.classify.videos(video_ids(sb), SOURCES, CLASSES)
         stats = client._backend.last_run  # type: ignore[attr-defined]
     assert stats.task_creates == 2 * 2 and stats.samples == 2
     with _client(sb, tmp_path, samples=2, strategy="segments") as client:
-        client.classify.videos(_ids(sb), SOURCES, CLASSES)
+        client.classify.videos(video_ids(sb), SOURCES, CLASSES)
         assert client._backend.last_run.task_creates == 0  # type: ignore[attr-defined]
 
 
