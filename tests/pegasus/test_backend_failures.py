@@ -131,28 +131,30 @@ def test_truncated_once_then_complete(sandbox_factory: Any, tmp_path: Path) -> N
 
 
 def test_truncated_at_the_maximum_budget_is_split_in_two(sandbox_factory: Any, tmp_path: Path) -> None:
-    """At the model's max_tokens a bigger budget is impossible: the retry asks for half the classes each."""
-    sb = sandbox_factory(_world([{"text": TRUNCATED, "finish_reason": "length"}]))
+    """At the model's max_tokens a bigger budget is impossible: the retry asks for half the classes each.
+
+    A 20-minute video and seven prompts put the first budget at pegasus1.2's 4,096 tokens (each
+    half's is below it): real inputs, no patched budget rule."""
+    world = _world([{"text": TRUNCATED, "finish_reason": "length"}])
+    world["indexes"][0]["videos"][0]["duration"] = 1200.0
+    sb = sandbox_factory(world)
     ids = video_ids(sb)[:1]
+    classes = [
+        {"name": "DanceTok", "prompts": ["Dance tutorial", "Dance group", "Dance competition", "Dance battle"]},
+        {"name": "CookTok", "prompts": ["Cooking tutorial", "Cooking ustensils review", "Kitchen tour"]},
+    ]
     bodies: List[Dict[str, Any]] = []
-    from classify_shim.adapters.pegasus import _engine
-
-    original = _engine.max_tokens_for
-
-    def at_max(classes: Any, model: str, duration: float) -> int:
-        return 4096 if len(classes) > 1 else original(classes, model, duration)
-
-    mp = pytest.MonkeyPatch()
-    mp.setattr(_engine, "max_tokens_for", at_max)
-    try:
-        with _capture(bodies) as http, _client(sb, tmp_path, http_client=http) as client:
-            result, partial = _classify(client, ids)
-    finally:
-        mp.undo()
+    with _capture(bodies) as http, _client(sb, tmp_path, http_client=http) as client, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = client.classify.videos(ids, ["visual", "conversation"], classes, page_limit=50)
+    partial = [w for w in caught if issubclass(w.category, PartialResultWarning)]
+    assert [b["max_tokens"] for b in bodies[:1]] == [4096], "the first call was not at the model's maximum"
     assert len(bodies) == 3
     prompts = [b["prompt"] for b in bodies[1:]]
     assert "DanceTok" in prompts[0] and "CookTok" not in prompts[0].split("CLASSES_JSON:")[1]
     assert "CookTok" in prompts[1] and "DanceTok" not in prompts[1].split("CLASSES_JSON:")[1]
+    assert all(b["max_tokens"] < 4096 for b in bodies[1:])
     assert result.errors == [] and partial == []
 
 
