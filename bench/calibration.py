@@ -12,6 +12,10 @@ Figures are 5-fold cross-validated over videos, with 90 % cluster-bootstrap inte
 measures the calibration machinery under a modelled Pegasus, not Pegasus itself.
 
     python bench/calibration.py        # about a minute on 2 cores
+
+The recorded traffic is looked up in the folder named by ``CLASSIFY_SHIM_SHARED``, else in a
+``shared/`` folder beside the checkout or above it (as the tests do); without it those rows are
+left out and the table says so.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from _common import REPO_ROOT, print_table, write_results
+from _common import REPO_ROOT, parser, print_table, write_results
 
 from classify_shim import TwelveLabs
 from classify_shim._saved import load_saved
@@ -38,7 +42,15 @@ KEY = "tlk_calibration_bench_00000000000"
 SOURCES = ["visual", "conversation", "text_in_video"]
 
 
+SHARED_ENV = "CLASSIFY_SHIM_SHARED"
+RECORDED = Path("reference") / "v12-recorded"
+
+
 def _recorded() -> Optional[Path]:
+    override = os.environ.get(SHARED_ENV, "").strip()
+    if override:
+        candidate = Path(override).expanduser() / RECORDED
+        return candidate if candidate.is_dir() else None
     for parent in REPO_ROOT.parents:
         candidate = parent / "shared" / "reference" / "v12-recorded"
         if candidate.is_dir():
@@ -88,7 +100,8 @@ def _ci(v: List[Optional[float]]) -> str:
     return "[" + ", ".join("n/a" if x is None else f"{x:+.3f}" for x in v) + "]"
 
 
-def main_bench() -> int:
+def main_bench(argv: Optional[List[str]] = None) -> int:
+    parser((__doc__ or "").strip().splitlines()[0]).parse_args(argv)
     warnings.simplefilter("ignore")
     os.environ["TWELVELABS_API_KEY"] = KEY
     os.environ["TWELVELABS_CLASSIFY_CACHE"] = "off"
@@ -114,6 +127,9 @@ def main_bench() -> int:
                              "written" if r["written"] else "refused"])
     print_table(["saved results", "pairs", "passes", "κ before", "κ after", "gain [90 % interval]",
                  "decisions changed", "profile"], rows)
+    if folder is None:
+        print(f"recorded traffic rows left out: {RECORDED} not found (set {SHARED_ENV} to the folder that "
+              "holds reference/, or place it beside the checkout as 'shared/')")
     write_results("calibration", results)
     return 0
 

@@ -11,6 +11,9 @@ where any difference comes from.
 Rows: ``videos`` with 1 / 5 / 50 ids, ``index``, ``by_page_token`` and iterating 10 pages, under
 Python's default warning filters and (``user filter`` rows) with ``-W default::DeprecationWarning``
 in force, plus ``videos`` with ``TWELVELABS_CLASSIFY_WARNINGS=off``.
+
+Smallest world for every row: ``--videos 200`` (the page rows need more than 100 results; a world
+too small for the rows selected is refused before any timing, saying which row and why).
 """
 
 from __future__ import annotations
@@ -91,6 +94,20 @@ def _calls(client: Any, call: str, index_id: str, video_ids: List[str], token: s
     return iterate
 
 
+def _too_small(calls: List[str], videos: int, results: int) -> str:
+    """Why this world cannot serve the selected rows (empty when it can): a ``videos`` row must send
+    as many ids as its name says, a page row needs the pages it fetches to exist."""
+    wanted = max((int(c[len("videos"):]) for c in calls if c.startswith("videos")), default=0)
+    if videos < wanted:
+        return f"--videos {videos}: the 'videos ({wanted} ids ...)' rows need at least {wanted} videos"
+    for call, pages, limit in (("page", 2, 50), ("iterate", ITER_PAGES + 1, PAGE_LIMIT_ITER)):
+        if call in calls and results <= (pages - 1) * limit:
+            return (f"--videos {videos}: the index result has {results} results, the {call!r} rows need more than "
+                    f"{(pages - 1) * limit} ({pages} pages of {limit}); give a larger --videos (the default works) "
+                    "or leave those rows out with --only")
+    return ""
+
+
 def _components(body: Dict[str, Any], index_id: str, repetitions: int) -> List[Tuple[str, float, float]]:
     """Per-step medians in microseconds, ours vs 0.3.2's equivalent step, offline and interleaved."""
     import httpx
@@ -158,12 +175,14 @@ def main() -> int:
     results: Dict[str, Any] = {}
     body: Dict[str, Any] = {}
     only = [x for x in args.only.split(",") if x]
+    selected = [sc for sc in SCENARIOS if not only or any(o in sc.name for o in only)]
+    if not selected:
+        ap.error(f"--only {args.only!r} matches no row; rows: " + "; ".join(sc.name for sc in SCENARIOS))
+    calls = [sc.call for sc in selected]
     with tempfile.TemporaryDirectory() as tmp:
         world_file = Path(tmp) / "world.json"
         world_file.write_text(json.dumps(world))
-        for sc in SCENARIOS:
-            if only and not any(o in sc.name for o in only):
-                continue
+        for sc in selected:
             # A fresh sandbox per row: it keeps every result set for the token's lifetime,
             # and a server slowed by thousands of stored pages would blur the comparison.
             with external_sandbox("--token-ttl-s", "3600", world=str(world_file)) as (base_url, _proc):
@@ -174,6 +193,10 @@ def main() -> int:
                                             show_detailed_score=True)
                 body = json.loads(first.model_dump_json())
                 token = first.page_info.next_page_token
+                if not rows:  # before the first row is timed: can this world serve every selected row?
+                    problem = _too_small(calls, args.videos, first.page_info.total_results)
+                    if problem:
+                        ap.error(problem)
                 if sc.warnings == "off":
                     os.environ["TWELVELABS_CLASSIFY_WARNINGS"] = "off"
                 try:

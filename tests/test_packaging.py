@@ -179,3 +179,18 @@ def test_installed_package_type_checks_under_its_one_name(installed: Installed, 
     assert "Success" in proc.stdout
     checked = int(proc.stdout.split(" in ")[-1].split()[0])  # "... no issues found in N source files"
     assert checked >= 60, proc.stdout  # the adapters were checked too, not just the core
+
+
+def test_every_bench_script_answers_help_from_the_install(installed: Installed, tmp_path: Path) -> None:
+    """Each ``bench/*.py`` imports only the installed package and its runtime dependencies (a copy
+    of bench/ away from the source tree, run by the fresh venv) and parses its options: ``--help``
+    prints a usage line and exits 0 without running the benchmark."""
+    bench = tmp_path / "bench"
+    shutil.copytree(REPO / "bench", bench, ignore=shutil.ignore_patterns("results", ".baseline-*", "__pycache__"))
+    scripts = sorted(p for p in bench.glob("*.py") if not p.name.startswith("_"))
+    assert len(scripts) >= 10, scripts
+    for script in scripts:
+        proc = _run([installed.python, str(script), "--help"], cwd=tmp_path, timeout=120)
+        assert proc.returncode == 0, (script.name, proc.stdout[-2000:], proc.stderr[-2000:])
+        assert proc.stdout.lstrip().startswith("usage:"), (script.name, proc.stdout[-2000:])
+        assert not (bench / "results").exists(), f"{script.name} --help ran the benchmark"
