@@ -63,3 +63,25 @@ def test_lab_quick_run_prints_the_tables(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     row = doc["configs"]["ideal"]["thresholds"]["default 75/0.5"]
     assert row["null_kappa"] == 0.0 and row["kappa"] > row["null_kappa"]
+
+
+def test_boundary_sigma_is_the_bisection_over_the_drawn_spans() -> None:
+    # boundary_sigma takes the draws of _spans_iou once and redoes only the arithmetic that
+    # depends on k: its answer must be the plain bisection over _spans_iou, to the last bit,
+    # and the spans drawn with it must have about the asked mean IoU.
+    from classify_shim.lab import boundary_sigma
+    from classify_shim.lab._simulator import _spans_iou
+
+    world = make_world(3, 8)
+    spans = [(lab.start, lab.end, v.duration) for v in world.videos for lab in v.labels]
+    sample = spans * max(1, 600 // len(spans))
+    for target, wild in ((0.5, 0.05), (0.8, 0.0), (0.3, 0.3)):
+        lo, hi = 0.0, 20.0
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if _spans_iou(sample, mid, wild) > target else (lo, mid)
+        k = boundary_sigma(target, spans, wild)
+        assert k == (lo + hi) / 2
+        assert boundary_sigma(target, tuple(spans), wild) == k  # memoised on the values
+        assert abs(_spans_iou(sample, k, wild) - target) < 0.01
+    assert boundary_sigma(1.0, spans, 0.05) == 0.0 and boundary_sigma(0.5, [], 0.05) == 0.0

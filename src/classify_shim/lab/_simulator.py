@@ -8,6 +8,7 @@ and breaks the format. ``SimConfig.ideal()`` switches every detection error off.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -114,6 +115,8 @@ def _perturb(rng: random.Random, a: float, b: float, k: float, wild: float,
 
 
 def _spans_iou(spans: Sequence[Tuple[float, float, float]], k: float, wild: float) -> float:
+    """Mean IoU of reported spans (drawn by :func:`_perturb` from ``Random(11)``) with ``spans``.
+    The definition; :func:`boundary_sigma` uses the same draws through :class:`_SpanDraws`."""
     rng = random.Random(11)
     total = 0.0
     for a, b, d in spans:
@@ -121,23 +124,75 @@ def _spans_iou(spans: Sequence[Tuple[float, float, float]], k: float, wild: floa
     return total / len(spans)
 
 
-def boundary_sigma(target_miou: float, spans: Sequence[Tuple[float, float, float]] = (),
-                   wild: float = 0.0) -> float:
-    """The ``k`` (seconds per sqrt-second of video) at which reported spans of these true spans
-    (start, end, video duration) have mean IoU ``target_miou`` with them; 0 for 1.0."""
-    if target_miou >= 0.999 or not spans:
-        return 0.0
-    sample = list(spans) * max(1, 600 // len(spans))
+class _SpanDraws:
+    """The draws :func:`_spans_iou` makes, taken once: which draws :func:`_perturb` takes does
+    not depend on ``k`` (a wild placement ignores it, else two ``gauss`` calls scale by it), so
+    the wild spans' IoUs and the standard normal draws are fixed, and :meth:`mean_iou` redoes
+    only the ``k``-dependent arithmetic, in the same order: the same floats as ``_spans_iou``."""
+
+    def __init__(self, spans: Sequence[Tuple[float, float, float]], wild: float) -> None:
+        rng = random.Random(11)
+        self.n = len(spans)
+        # per span: (None, iou) for a wild placement, else (a, b, d, sqrt(d), z_start, z_end)
+        self.items: List[Tuple[Any, ...]] = []
+        for a, b, d in spans:
+            if wild > 0 and rng.random() < wild:
+                length = (b - a) * rng.uniform(0.5, 1.5)
+                s = rng.uniform(0.0, max(0.0, d - length))
+                self.items.append((None, _iou((a, b), (s, min(d, s + max(0.2, length))))))
+            else:
+                # gauss(0, 1) is 0.0 + z * 1.0: z itself, up to the sign of a zero, which
+                # 0.0 + z * sd below erases as gauss(0, sd) does
+                self.items.append((a, b, d, math.sqrt(d), rng.gauss(0.0, 1.0), rng.gauss(0.0, 1.0)))
+
+    def mean_iou(self, k: float) -> float:
+        total = 0.0
+        for item in self.items:
+            if item[0] is None:
+                total += item[1]
+                continue
+            a, b, d, root, za, zb = item
+            sd = k * root
+            s = a + (0.0 + za * sd)
+            e = b + (0.0 + zb * sd)
+            s, e = max(0.0, min(s, e)), min(d, max(s, e))
+            if e - s < 0.2:
+                s, e = max(0.0, min(s, d - 0.2)), min(d, max(s, d - 0.2) + 0.2)
+            # _iou((a, b), (s, e))
+            inter = max(0.0, min(b, e) - max(a, s))
+            union = max(b, e) - min(a, s)
+            total += inter / union if union > 0 else 0.0
+        return total / self.n
+
+
+@functools.lru_cache(maxsize=64)
+def _span_draws(spans: Tuple[Tuple[float, float, float], ...], wild: float) -> _SpanDraws:
+    return _SpanDraws(spans, wild)
+
+
+@functools.lru_cache(maxsize=256)
+def _boundary_sigma(target_miou: float, spans: Tuple[Tuple[float, float, float], ...], wild: float) -> float:
+    draws = _span_draws(spans * max(1, 600 // len(spans)), wild)
     lo, hi = 0.0, 20.0
-    if _spans_iou(sample, hi, wild) > target_miou:
+    if draws.mean_iou(hi) > target_miou:
         return hi
     for _ in range(30):
         mid = (lo + hi) / 2
-        if _spans_iou(sample, mid, wild) > target_miou:
+        if draws.mean_iou(mid) > target_miou:
             lo = mid
         else:
             hi = mid
     return (lo + hi) / 2
+
+
+def boundary_sigma(target_miou: float, spans: Sequence[Tuple[float, float, float]] = (),
+                   wild: float = 0.0) -> float:
+    """The ``k`` (seconds per sqrt-second of video) at which reported spans of these true spans
+    (start, end, video duration) have mean IoU ``target_miou`` with them; 0 for 1.0. Bisection
+    over ``_spans_iou`` (its draws taken once), memoised on the exact inputs."""
+    if target_miou >= 0.999 or not spans:
+        return 0.0
+    return _boundary_sigma(target_miou, tuple((a, b, d) for a, b, d in spans), wild)
 
 
 def _lump(rng: random.Random, value: float, cfg: SimConfig) -> int:
