@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import os
 import random
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
@@ -45,6 +47,22 @@ RATE_LIMIT_BASE_DELAY = 1.0
 each 429 in a row."""
 RATE_LIMIT_MAX_WAIT = 60.0
 """Longest single pause of the Pegasus rate gate; a longer ``Retry-After`` (a daily quota) is cut to this."""
+
+
+_SSL_LOCK = threading.Lock()
+_SSL_CONTEXTS: Dict[Tuple[str, str], ssl.SSLContext] = {}
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """The verifying TLS context httpx would build for ``verify=True``, built once per process
+    per ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` (building one loads the CA bundle: ≈ 25 ms of CPU,
+    most of what constructing a client costs). Contexts are meant to be shared by connections."""
+    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    with _SSL_LOCK:
+        ctx = _SSL_CONTEXTS.get(key)
+        if ctx is None:
+            ctx = _SSL_CONTEXTS[key] = httpx.create_ssl_context()
+        return ctx
 
 
 @dataclass(frozen=True)
@@ -331,7 +349,8 @@ class SyncHTTP(_Base):
             base_url, api_key, timeout=timeout, max_retries=max_retries, sleep=sleep, clock=clock, pacing=pacing
         )
         self._owns = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout, headers=self._own_headers())
+        self._client = client if client is not None else httpx.Client(
+            timeout=timeout, headers=self._own_headers(), verify=default_ssl_context())
         self._preset = client is None
 
     def request(
@@ -390,8 +409,8 @@ class AsyncHTTP(_Base):
             base_url, api_key, timeout=timeout, max_retries=max_retries, sleep=sleep, clock=clock, pacing=pacing
         )
         self._owns = client is None
-        # One TLS context for the client and its lanes: building one costs ≈ 20 ms.
-        self._ssl: Optional[ssl.SSLContext] = httpx.create_ssl_context() if client is None else None
+        # One TLS context for the client and its lanes (and every other client of the process).
+        self._ssl: Optional[ssl.SSLContext] = default_ssl_context() if client is None else None
         self._client = client if client is not None else httpx.AsyncClient(timeout=timeout, verify=self._ssl or True)
         # Lanes: with a bound given and our own pool, each request in flight gets a client of its
         # own with one keep-alive connection. One shared httpcore pool hands an idle connection

@@ -334,3 +334,28 @@ def test_sandbox_binds_loopback_unless_told_otherwise() -> None:
         assert server is not None and server.server_address[0] == "127.0.0.1"
     with Sandbox(host="localhost") as told:
         assert told._server is not None and told._server.server_address[0] in ("127.0.0.1", "::1")
+
+
+def test_clients_verify_tls_with_one_context_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Figure: every client's pool holds the one process-wide context, which verifies
+    certificates and host names against a loaded CA store; another ``SSL_CERT_FILE`` gets its own."""
+    import ssl
+
+    import certifi
+    import httpx
+
+    from classify_shim._http import AsyncHTTP, SyncHTTP, default_ssl_context
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    ctx = default_ssl_context()
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname and ctx.get_ca_certs()
+    timeout = httpx.Timeout(1.0)
+    for http in (SyncHTTP("https://127.0.0.1:9", "k", timeout=timeout, max_retries=0),
+                 SyncHTTP("https://127.0.0.1:9", "k", timeout=timeout, max_retries=0),
+                 AsyncHTTP("https://127.0.0.1:9", "k", timeout=timeout, max_retries=0)):
+        assert http._client._transport._pool._ssl_context is ctx  # type: ignore[attr-defined]
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    other = default_ssl_context()
+    assert other is not ctx and other.verify_mode == ssl.CERT_REQUIRED and other.get_ca_certs()
+    assert default_ssl_context() is other
