@@ -90,7 +90,8 @@ _OPENERS = "{["
 _CLOSERS = "}]"
 
 
-_TOKEN = re.compile(r"""[\[\]{}"']|\d+""")
+# Digit runs matter only when they are too long; shorter ones are skipped by the search itself.
+_TOKEN = re.compile(r"""[\[\]{}"']|\d{""" + str(MAX_NUMBER_DIGITS + 1) + ",}")
 _DQ_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
 _SQ_STRING = re.compile(r"'(?:[^'\\]|\\.)*'?", re.DOTALL)
 
@@ -130,7 +131,7 @@ def _spans(text: str) -> List[Tuple[int, Optional[int]]]:
                 depth -= 1
                 if depth == 0:
                     spans.append((start, at + 1))
-        elif ch.isdigit() and depth > 0 and len(tok) > MAX_NUMBER_DIGITS:
+        elif ch.isdigit() and depth > 0:
             raise HostileAnswer(f"a number with {len(tok)} digits")
     if depth > 0:
         spans.append((start, None))

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterator, List
 import pytest
 
 from classify_shim._request import ClassSpec
-from classify_shim.adapters.pegasus._json import MAX_DEPTH, measure
+from classify_shim.adapters.pegasus._json import MAX_DEPTH, HostileAnswer, find_json, loads, measure
 from classify_shim.adapters.pegasus._parse import AnswerError, parse_answer
 
 DANCE = ClassSpec("DanceTok", ("dance",), ("visual",), "semantic")
@@ -102,6 +102,24 @@ def test_huge_numbers_inside_strings_are_unreadable_values_not_crashes() -> None
     cls = got.classes["DanceTok"]
     assert cls.present and cls.segments == []
     assert any("unreadable confidence" in n for n in got.notes)
+
+
+@pytest.mark.parametrize("where", ["bare", "after-short-numbers", "in-a-list"])
+def test_a_bare_number_one_digit_past_the_limit_is_hostile_and_one_at_the_limit_is_read(where: str) -> None:
+    # 40 digits is the documented limit (MAX_NUMBER_DIGITS); written out here, not imported.
+    def doc(digits: int) -> str:
+        number = "7" * digits
+        if where == "bare":
+            return '{"a": ' + number + "}"
+        if where == "after-short-numbers":
+            return '{"a": [1, 22, 333.5], "b": ' + number + "}"
+        return '{"a": [1, ' + number + ", 3]}"
+
+    assert loads(doc(40)) is not None
+    with pytest.raises(HostileAnswer):
+        loads(doc(41))
+    # Outside any bracket a long digit run is prose, not a number of the answer.
+    assert find_json("order " + "5" * 80 + ' then {"a": 1}').value == {"a": 1}
 
 
 def test_nesting_at_the_limit_is_still_read() -> None:
