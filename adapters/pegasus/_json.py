@@ -90,10 +90,11 @@ _OPENERS = "{["
 _CLOSERS = "}]"
 
 
-# Digit runs matter only when they are too long; shorter ones are skipped by the search itself.
-_TOKEN = re.compile(r"""[\[\]{}"']|\d{""" + str(MAX_NUMBER_DIGITS + 1) + ",}")
-_DQ_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
-_SQ_STRING = re.compile(r"'(?:[^'\\]|\\.)*'?", re.DOTALL)
+# One search finds the next thing that matters: a whole double-quoted string (to its closing
+# quote or the end of the text), a bracket, a single quote, or a digit run past the limit
+# (shorter runs are skipped by the search itself).
+_TOKEN = re.compile(r""""[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}']|\d{""" + str(MAX_NUMBER_DIGITS + 1) + ",}", re.DOTALL)
+_SQ_STRING = re.compile(r"'[^'\\]*(?:\\.[^'\\]*)*'?", re.DOTALL)
 
 
 def _spans(text: str) -> List[Tuple[int, Optional[int]]]:
@@ -114,12 +115,13 @@ def _spans(text: str) -> List[Tuple[int, Optional[int]]]:
         m = search(text, pos)
         if m is None:
             break
-        tok = m.group()
-        at = m.start()
-        pos = m.end()
-        ch = tok[0]
-        if ch == '"' or (ch == "'" and depth > 0):
-            pos = (_DQ_STRING if ch == '"' else _SQ_STRING).match(text, at).end()  # type: ignore[union-attr]
+        at, pos = m.span()
+        ch = text[at]
+        if ch == '"':
+            continue  # the match is the whole string
+        if ch == "'":
+            if depth > 0:
+                pos = _SQ_STRING.match(text, at).end()  # type: ignore[union-attr]
         elif ch in _OPENERS:
             if depth == 0:
                 start = at
@@ -132,7 +134,7 @@ def _spans(text: str) -> List[Tuple[int, Optional[int]]]:
                 if depth == 0:
                     spans.append((start, at + 1))
         elif ch.isdigit() and depth > 0:
-            raise HostileAnswer(f"a number with {len(tok)} digits")
+            raise HostileAnswer(f"a number with {pos - at} digits")
     if depth > 0:
         spans.append((start, None))
     return spans
