@@ -30,11 +30,10 @@ from classify_shim._backend import BackendPage, optional_callback
 from classify_shim._events import Progress
 from classify_shim._request import ClassifyRequest, ClassSpec
 
-from ._engine import Core, RunStats, _VideoOutcome, choose_strategy, template_version
-from ._exact import exact_match_segments
+from ._engine import Core, RunStats, _VideoOutcome, choose_strategy, exact_segments, template_version
 from ._limits import PEGASUS12
 from ._mapping import map_video_samples
-from ._parse import ParsedAnswer, Segment, merge_answers
+from ._parse import ParsedAnswer, merge_answers
 from ._prompt import needs_exact_match, plan_chunks
 from ._schema import SchemaBook
 from ._select import ModelPicker
@@ -72,11 +71,7 @@ def _outcome(
     stats: RunStats, plans: Dict[str, List[Tuple[ClassSpec, ...]]],
 ) -> Optional[_VideoOutcome]:
     """What ``Core._video`` makes of a video whose every answer is stored; None at the first miss."""
-    exact: Dict[str, List[Segment]] = {}
-    transcript = record.transcript_dicts()
-    for spec in request.classes:
-        if needs_exact_match(spec):
-            exact[spec.name] = exact_match_segments(transcript, spec)
+    exact = exact_segments(record, request)
     model = picker.model_for(record)
     chunks = plans.get(model)
     if chunks is None:

@@ -338,6 +338,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
+def exact_segments(record: VideoRecord, request: ClassifyRequest) -> Dict[str, List[Segment]]:
+    """The transcript matches of the request's ``exact_match`` classes (judged without the model)."""
+    transcript = record.transcript_dicts()
+    return {spec.name: exact_match_segments(transcript, spec) for spec in request.classes if needs_exact_match(spec)}
+
+
 def template_version(strategy: str) -> str:
     """The prompt template a run's answers come from (what a calibration profile is keyed by)."""
     return SEGMENTS_TEMPLATE_VERSION if strategy == "segments" else PROMPT_TEMPLATE_VERSION
@@ -806,11 +812,7 @@ class Core:
     async def _video(
         self, run: _Run, record: VideoRecord, request: ClassifyRequest, wait: bool = True
     ) -> _VideoOutcome:
-        exact: Dict[str, List[Segment]] = {}
-        transcript = record.transcript_dicts()
-        for spec in request.classes:
-            if needs_exact_match(spec):
-                exact[spec.name] = exact_match_segments(transcript, spec)
+        exact = exact_segments(record, request)
         model = run.picker.model_for(record)
         k = self.config.samples
         switched = False

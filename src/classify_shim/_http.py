@@ -110,10 +110,11 @@ def backoff_delay(attempt: int, initial: float, maximum: float, jitter: float = 
 @dataclass
 class RetryPolicy:
     max_retries: int = 2
-    initial_delay: float = 0.5
-    max_delay: float = 8.0
-    max_server_delay: float = MAX_SERVER_DELAY
-    jitter: float = 0.25
+    # The waits are the default Pacing's (one declaration); RetryPolicy.paced takes a client's own.
+    initial_delay: float = DEFAULT_PACING.initial_delay
+    max_delay: float = DEFAULT_PACING.max_delay
+    max_server_delay: float = DEFAULT_PACING.max_server_delay
+    jitter: float = DEFAULT_PACING.jitter
     clock: Callable[[], float] = time.time
     """Wall-clock seconds, for ``Retry-After`` dates and ``X-Ratelimit-Reset`` epochs (tests inject one)."""
     adjust: Optional[Callable[[float], float]] = None
