@@ -25,12 +25,17 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 REPO = Path(__file__).resolve().parents[1]
 # The dev extra minus the tools that check the source rather than run it.
 NOT_TEST_DEPS = ("mypy", "ruff")
-# The representative subset (paths from the repository root).
-SUBSET: Tuple[Tuple[str, List[str]], ...] = (
-    ("seed scripts", ["tests/legacy/test_legacy_examples.py"]),
-    ("warnings", ["tests/legacy/test_legacy_warnings.py"]),
-    ("store/sqlite", ["tests/store/test_behaviour.py", "tests/store/test_sqlite.py", "-k", "not redis"]),
+# The representative subset (paths from the repository root), with the shared input a step needs.
+SUBSET: Tuple[Tuple[str, List[str], Optional[str]], ...] = (
+    ("seed scripts", ["tests/legacy/test_legacy_examples.py"], "seed/classify-sdk-reference.txt"),
+    ("warnings", ["tests/legacy/test_legacy_warnings.py"], None),
+    ("store/sqlite", ["tests/store/test_behaviour.py", "tests/store/test_sqlite.py", "-k", "not redis"], None),
 )
+# The suite's one lookup rule for inputs kept outside the repository (tests/shared_inputs.py).
+sys.path.insert(0, str(REPO / "tests"))
+from shared_inputs import ENV as SHARED_ENV  # noqa: E402
+from shared_inputs import missing, shared_file  # noqa: E402
+
 _IMPORT_ALL = (
     "import importlib, pkgutil, classify_shim, sys\n"
     "assert sys.prefix in classify_shim.__file__, classify_shim.__file__\n"
@@ -45,12 +50,15 @@ class Step(NamedTuple):
     ok: bool
     detail: str
     seconds: float = 0.0
+    ran: bool = True
+    """False when the step's shared input is absent: the main suite skips the same tests, saying so."""
 
 
 def _env() -> Dict[str, str]:
     """No variable that lets a venv see the development tree or the user's settings."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TWELVELABS_", "PYTHON", "VIRTUAL_ENV", "PIP_REQUIRE", "CLASSIFY_SHIM_"))}
+           if k == SHARED_ENV  # where the inputs kept outside the repository are, not a setting
+           or not k.startswith(("TWELVELABS_", "PYTHON", "VIRTUAL_ENV", "PIP_REQUIRE", "CLASSIFY_SHIM_"))}
     env["PYTHONNOUSERSITE"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
     return env
@@ -171,7 +179,10 @@ def check_version(version: str, python: Path, wheel: Path, work: Path) -> List[S
     step("import all", [vpy, "-c", _IMPORT_ALL], venv, exit_ok)
     step("demo", [str(vbin / "classify-shim"), "demo"], demo_home,
          lambda code, out: code == 0 and "Classification results:" in out)
-    for name, args in SUBSET:
+    for name, args, needs in SUBSET:
+        if needs is not None and shared_file(needs) is None:
+            steps.append(Step(name, True, missing(needs), ran=False))
+            continue
         # venv/bin/pytest, not `python -m pytest`: the repository root must not be on sys.path, so
         # classify_shim is the installed wheel's.
         step(name, [str(vbin / "pytest"), "-q", *args], REPO, tests_ok)
@@ -223,10 +234,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ok = all(s.ok for s in steps)
         failed |= not ok
         print(f"{version:<8} {'pass' if ok else 'FAIL':<7} "
-              + ", ".join(f"{s.name} {'ok' if s.ok else 'FAIL'} {s.seconds:.0f}s" for s in steps))
+              + ", ".join(f"{s.name} {('ok' if s.ran else 'not run') if s.ok else 'FAIL'} {s.seconds:.0f}s"
+                          for s in steps))
     for version in missing:
         print(f"{version:<8} {'absent':<7} not installed (not a failure)")
     print(f"{'mypy':<8} {'pass' if mypy.ok else 'FAIL':<7} {mypy.name}: {mypy.detail}")
+    not_run = {s.name: s.detail for steps in results.values() for s in steps if not s.ran}
+    for name, why in not_run.items():
+        print(f"\n--- {name}: not run on any version (the main suite skips the same tests) ---\n{why}")
     for version in found:
         for step in results[version]:
             if not step.ok:
