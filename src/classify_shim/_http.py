@@ -26,6 +26,7 @@ import httpx
 from pydantic_core import from_json
 
 from ._exceptions import APIConnectionError, APIResponseValidationError, APITimeoutError, make_status_error
+from ._own_client import OwnClient
 from ._rules import finite_number
 from ._types import NotGiven, RequestOptions
 from ._version import __version__
@@ -275,6 +276,11 @@ class _Base:
         options: Optional[RequestOptions],
     ) -> httpx.Request:
         url = self._url(path if path.startswith(("http://", "https://")) else self.base_url + path.lstrip("/"))
+        if self._preset and not params and (options is None or options.builds_nothing()) and not client.cookies:
+            # What build_request makes when it has nothing to merge (our client has no base URL and
+            # no query parameters; its headers, timeout and an empty jar are all it would add).
+            return httpx.Request(method, url, json=json, headers=client.headers,
+                                 extensions={"timeout": client.timeout.as_dict()})
         merged: Optional[httpx.QueryParams] = httpx.QueryParams(params) if params else None
         if options is not None and options.params:
             # the caller's pairs, repeated keys kept
@@ -350,7 +356,7 @@ class SyncHTTP(_Base):
             base_url, api_key, timeout=timeout, max_retries=max_retries, sleep=sleep, clock=clock, pacing=pacing
         )
         self._owns = client is None
-        self._client = client if client is not None else httpx.Client(
+        self._client = client if client is not None else OwnClient(
             timeout=timeout, headers=self._own_headers(), verify=default_ssl_context())
         self._preset = client is None
 

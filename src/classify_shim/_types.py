@@ -112,6 +112,11 @@ class RequestOptions:
             out["follow_redirects"] = self.follow_redirects
         return out
 
+    def builds_nothing(self) -> bool:
+        """True when none of these options changes how a request is built (only how it is sent)."""
+        return not (self.headers or self.params or self.body or self.extensions or self.cookies
+                    or not isinstance(self.timeout, NotGiven))
+
     def __repr__(self) -> str:
         safe = [(k, "***" if k == "x-api-key" else v) for k, v in self.headers]
         return f"RequestOptions(headers={safe!r}, params={self.params!r}, timeout={self.timeout!r})"

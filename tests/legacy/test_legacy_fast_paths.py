@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Tuple
+import logging
+from typing import Any, Dict, Iterator, List, Tuple
 
 import httpx
 import pytest
@@ -91,5 +92,149 @@ def test_parsed_urls_are_reused_per_text_and_stay_right() -> None:
             request = http._build(http._client, "GET", path, None, {"a": "1"} if path.endswith("-7") else None, None)
             expected = "http://127.0.0.1:9/v1.2/" + path.lstrip("/") + ("?a=1" if path.endswith("-7") else "")
             assert str(request.url) == expected
+    finally:
+        http.close()
+
+
+# --- our own httpx client: the short send says what httpx.Client.send says -------------------
+
+_BODY = b'{"data": [], "page_info": {}}'
+ANSWERS: List[Tuple[str, int, List[Tuple[str, str]]]] = [
+    ("json", 200, [("content-type", "application/json")]),
+    ("sets a cookie", 200, [("content-type", "application/json"), ("set-cookie", "session=abc; Path=/")]),
+    ("redirect", 302, [("location", "/v1.2/elsewhere")]),
+    ("server error", 500, [("content-type", "application/json")]),
+]
+
+
+class _Streamed(httpx.SyncByteStream):
+    """A body read from the wire (not in hand at once), as a real transport answers."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield _BODY[:10]
+        yield _BODY[10:]
+
+
+def _answering(status: int, headers: List[Tuple[str, str]], seen: List[httpx.Request]) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "GET":  # the tests' first send: a plain answer, so the short sends meet the others
+            return httpx.Response(200, stream=_Streamed())
+        return httpx.Response(status, headers=headers, stream=_Streamed())
+
+    return httpx.MockTransport(handler)
+
+
+def _no_long_way(client: httpx.Client) -> None:
+    """Fail if ``send`` goes the long way (``httpx.Client.send``'s auth and redirect handling)."""
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("took httpx.Client.send's long way")
+
+    client._send_handling_auth = refuse  # type: ignore[method-assign]
+
+
+def _described(response: httpx.Response, client: httpx.Client) -> Dict[str, Any]:
+    nxt = response.next_request
+    return {
+        "status": response.status_code, "headers": response.headers.raw, "content": response.content,
+        "request headers": response.request.headers.raw, "history": response.history,
+        "next": None if nxt is None else (nxt.method, str(nxt.url), nxt.headers.raw),
+        "encoding": response.default_encoding, "closed": response.is_closed,
+        "elapsed": response.elapsed.total_seconds() >= 0,
+        "jar": sorted((c.name, c.value, c.domain, c.path) for c in client.cookies.jar),
+    }
+
+
+@pytest.mark.parametrize(("label", "status", "headers"), ANSWERS, ids=[a[0] for a in ANSWERS])
+def test_own_client_answers_as_httpx_send_does(label: str, status: int, headers: List[Tuple[str, str]]) -> None:
+    from classify_shim._own_client import OwnClient
+
+    url = "http://127.0.0.1:9/v1.2/classify"
+    seen_own: List[httpx.Request] = []
+    seen_plain: List[httpx.Request] = []
+    own = OwnClient(transport=_answering(status, headers, seen_own), headers=[("x-api-key", "k")])
+    plain = httpx.Client(transport=_answering(status, headers, seen_plain), headers=[("x-api-key", "k")])
+    with own, plain:
+        own.send(own.build_request("GET", url))  # the first send is httpx's own (it opens the client)
+        plain.send(plain.build_request("GET", url))
+        _no_long_way(own)
+        for _ in range(2):  # the second round sends the cookie the first stored, if any
+            mine = own.send(own.build_request("POST", url, json={"video_ids": ["v"]}))
+            theirs = plain.send(plain.build_request("POST", url, json={"video_ids": ["v"]}))
+            assert _described(mine, own) == _described(theirs, plain)
+            assert mine.request is seen_own[-1]
+    assert [r.headers.raw for r in seen_own] == [r.headers.raw for r in seen_plain]
+
+
+def test_own_client_transport_errors_name_their_request() -> None:
+    from classify_shim._own_client import OwnClient
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")  # raised without a request, as a transport does
+
+    own = OwnClient(transport=httpx.MockTransport(refuse))
+    plain = httpx.Client(transport=httpx.MockTransport(refuse))
+    with own, plain:
+        for client in (own, plain):
+            with pytest.raises(httpx.ConnectError):
+                client.send(client.build_request("GET", "http://127.0.0.1:9/"))
+        _no_long_way(own)
+        errors = []
+        for client in (own, plain):
+            request = client.build_request("GET", "http://127.0.0.1:9/")
+            with pytest.raises(httpx.ConnectError) as caught:
+                client.send(request)
+            assert caught.value.request is request
+            errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+
+
+def test_own_client_takes_the_long_way_when_send_has_work(caplog: pytest.LogCaptureFixture) -> None:
+    """A per-call ``auth``, credentials in the URL, a hook or httpx's INFO log: ``send`` itself."""
+    from classify_shim._own_client import OwnClient
+
+    seen: List[httpx.Request] = []
+    own = OwnClient(transport=_answering(200, [("content-type", "application/json")], seen))
+    with own:
+        own.send(own.build_request("GET", "http://127.0.0.1:9/"))
+        long_way: List[str] = []
+        original = own._send_handling_auth
+
+        def spy(*args: Any, **kwargs: Any) -> httpx.Response:
+            long_way.append("x")
+            return original(*args, **kwargs)
+
+        own._send_handling_auth = spy  # type: ignore[method-assign]
+        own.send(own.build_request("GET", "http://127.0.0.1:9/"))
+        assert long_way == []
+        own.send(own.build_request("GET", "http://127.0.0.1:9/"), auth=("u", "p"))
+        assert seen[-1].headers["authorization"].startswith("Basic ")
+        own.send(own.build_request("GET", "http://u:p@127.0.0.1:9/"))
+        assert seen[-1].headers["authorization"].startswith("Basic ")
+        own.event_hooks = {"request": [lambda request: None], "response": []}
+        own.send(own.build_request("GET", "http://127.0.0.1:9/"))
+        own.event_hooks = {"request": [], "response": []}
+        with caplog.at_level(logging.INFO, logger="httpx"):
+            own.send(own.build_request("GET", "http://127.0.0.1:9/"))
+        assert [r.getMessage() for r in caplog.records if r.name == "httpx"] == [
+            'HTTP Request: GET http://127.0.0.1:9/ "HTTP/1.1 200 OK"']
+        assert long_way == ["x"] * 4
+        own.send(own.build_request("GET", "http://127.0.0.1:9/"))
+        assert long_way == ["x"] * 4
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_request_without_options_is_what_build_request_makes(method: str) -> None:
+    http = SyncHTTP("http://127.0.0.1:9/v1.2/", "tlk_build_0001", timeout=httpx.Timeout(7.0), max_retries=0)
+    body = {"video_ids": ["v"], "note": "é"} if method == "POST" else None
+    try:
+        for options in (None, parse_request_options({})):
+            ours = http._build(http._client, method, "classify", body, None, options)
+            theirs = http._client.build_request(method, "http://127.0.0.1:9/v1.2/classify", json=body)
+            assert (ours.method, ours.url, ours.headers.raw, ours.read(), ours.extensions) == (
+                theirs.method, theirs.url, theirs.headers.raw, theirs.read(), theirs.extensions)
+        http._client.cookies.set("session", "abc", domain="127.0.0.1")  # a stored cookie: merged as httpx merges
+        ours = http._build(http._client, method, "classify", body, None, None)
+        assert ours.headers["cookie"] == "session=abc"
     finally:
         http.close()
