@@ -92,7 +92,8 @@ class LegacyBackend:
         )
 
     def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
-        return _page(self._http.request("POST", request.path, json=_body(request), options=options))
+        return _page(self._http.request("POST", request.path, json=_body(request), options=options,
+                                        encoded=request.wire_json))
 
     def page(self, token: str, options: RequestOptions) -> BackendPage:
         return _page(self._http.request("GET", f"classify/{token}", options=options))
@@ -123,7 +124,8 @@ class AsyncLegacyBackend:
         )
 
     async def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
-        return _page(await self._http.request("POST", request.path, json=_body(request), options=options))
+        return _page(await self._http.request("POST", request.path, json=_body(request), options=options,
+                                              encoded=request.wire_json))
 
     async def page(self, token: str, options: RequestOptions) -> BackendPage:
         return _page(await self._http.request("GET", f"classify/{token}", options=options))

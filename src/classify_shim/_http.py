@@ -33,7 +33,7 @@ from ._version import __version__
 
 __all__ = [
     "MAX_SERVER_DELAY", "RATE_LIMIT_BASE_DELAY", "RATE_LIMIT_MAX_WAIT", "AsyncHTTP", "HTTPResponse", "Observer", "Pacing",
-    "RetryPolicy", "SyncHTTP", "backoff_delay", "pool_limits",
+    "RetryPolicy", "SyncHTTP", "backoff_delay", "encoded_json", "pool_limits",
 ]
 
 log = logging.getLogger("classify_shim.http")
@@ -201,6 +201,30 @@ def _decode(response: httpx.Response) -> Any:
     return response.text
 
 
+def _probe_json_headers() -> Optional[Tuple[bytes, bytes, bytes]]:
+    """The headers httpx adds for a JSON body, in its order: (length's name, type's name, type's
+    value); None if this httpx adds others (then httpx encodes every body itself)."""
+    added = [(k, v) for k, v in httpx.Request("POST", "http://127.0.0.1/", json={}).headers.raw if k.lower() != b"host"]
+    if [k.lower() for k, _ in added] != [b"content-length", b"content-type"]:
+        return None  # pragma: no cover - every httpx this package supports adds these two
+    return added[0][0], added[1][0], added[1][1]
+
+
+_JSON_HEADERS = _probe_json_headers()
+
+
+def encoded_json(body: Any) -> Optional[bytes]:
+    """The bytes httpx sends for ``json=body`` (its own encoder), for a body that never changes
+    (a memoised request's): sent as they are instead of encoded again per request. None when
+    httpx refuses the body: it is then refused per request, as without this."""
+    if _JSON_HEADERS is None:  # pragma: no cover - see _probe_json_headers
+        return None
+    try:
+        return httpx.Request("POST", "http://127.0.0.1/", json=body).content
+    except (TypeError, ValueError):
+        return None
+
+
 def _timeout(options: Optional[RequestOptions]) -> Any:
     if options is None or isinstance(options.timeout, NotGiven):
         return httpx.USE_CLIENT_DEFAULT
@@ -274,13 +298,20 @@ class _Base:
         json: Any,
         params: Optional[Mapping[str, Any]],
         options: Optional[RequestOptions],
+        encoded: Optional[bytes] = None,
     ) -> httpx.Request:
+        """``encoded``: ``encoded_json(json)`` when ``json`` never changes (sent as is when nothing
+        else is merged; the same bytes and headers httpx makes from ``json``)."""
         url = self._url(path if path.startswith(("http://", "https://")) else self.base_url + path.lstrip("/"))
         if self._preset and not params and (options is None or options.builds_nothing()) and not client.cookies:
             # What build_request makes when it has nothing to merge (our client has no base URL and
             # no query parameters; its headers, timeout and an empty jar are all it would add).
-            return httpx.Request(method, url, json=json, headers=client.headers,
-                                 extensions={"timeout": client.timeout.as_dict()})
+            extensions = {"timeout": client.timeout.as_dict()}
+            if encoded is not None and _JSON_HEADERS is not None:
+                length, kind, value = _JSON_HEADERS  # after the client's, as httpx appends them
+                headers = [*client.headers.raw, (length, str(len(encoded)).encode()), (kind, value)]
+                return httpx.Request(method, url, content=encoded, headers=headers, extensions=extensions)
+            return httpx.Request(method, url, json=json, headers=client.headers, extensions=extensions)
         merged: Optional[httpx.QueryParams] = httpx.QueryParams(params) if params else None
         if options is not None and options.params:
             # the caller's pairs, repeated keys kept
@@ -370,10 +401,12 @@ class SyncHTTP(_Base):
         options: Optional[RequestOptions] = None,
         max_retries: Optional[int] = None,
         observe: Optional[Observer] = None,
+        encoded: Optional[bytes] = None,
     ) -> HTTPResponse:
-        """Send once, retry at most ``max_retries`` times (the client's by default)."""
+        """Send once, retry at most ``max_retries`` times (the client's by default); ``encoded``:
+        see :meth:`_build`."""
         retries = self.policy.max_retries if max_retries is None else max_retries
-        request = self._build(self._client, method, path, json, params, options)
+        request = self._build(self._client, method, path, json, params, options, encoded)
         send_kwargs = options.send_kwargs() if options is not None else {}
         attempt = 0
         while True:
@@ -454,10 +487,12 @@ class AsyncHTTP(_Base):
         options: Optional[RequestOptions] = None,
         max_retries: Optional[int] = None,
         observe: Optional[Observer] = None,
+        encoded: Optional[bytes] = None,
     ) -> HTTPResponse:
-        """Send once, retry at most ``max_retries`` times (the client's by default)."""
+        """Send once, retry at most ``max_retries`` times (the client's by default); ``encoded``:
+        see :meth:`_build`."""
         retries = self.policy.max_retries if max_retries is None else max_retries
-        request = self._build(self._client, method, path, json, params, options)
+        request = self._build(self._client, method, path, json, params, options, encoded)
         send_kwargs = options.send_kwargs() if options is not None else {}
         attempt = 0
         while True:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 import httpx
 
 from ._exceptions import ClassifyValidationError, missing_key_error
+from ._http import encoded_json
 from ._models import ClassifyClassParams
 from ._rules import finite_number
 from ._types import BODY_OPTION_KEYS, NOT_GIVEN, POST_OPTION_KEYS, REQUEST_OPTION_KEYS, RequestOptions
@@ -105,6 +106,9 @@ class ClassifyRequest:
     wire_body: Mapping[str, Any] = field(compare=False)
     merged: Tuple[str, ...] = field(default=(), compare=False)
     """Class names listed more than once (sent as listed on legacy, merged in ``classes``)."""
+    wire_json: Optional[bytes] = field(default=None, compare=False)
+    """``wire_body`` as httpx encodes it, on a memoised request only (its body is a snapshot that
+    never changes); None: encoded per request."""
 
     @property
     def path(self) -> str:
@@ -475,7 +479,8 @@ def _memoised_build(
     if key is not None:
         if len(_memo) >= _MEMO_MAX:
             _memo.clear()
-        _memo[key] = replace(request, wire_body=copy.deepcopy(request.wire_body))
+        snapshot = copy.deepcopy(request.wire_body)
+        _memo[key] = replace(request, wire_body=snapshot, wire_json=encoded_json(snapshot))
     return request
 
 

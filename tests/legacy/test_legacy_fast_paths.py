@@ -238,3 +238,32 @@ def test_a_request_without_options_is_what_build_request_makes(method: str) -> N
         assert ours.headers["cookie"] == "session=abc"
     finally:
         http.close()
+
+
+def test_a_memoised_request_sends_the_bytes_httpx_encodes() -> None:
+    ids = ["memo-bytes-1", "memo-bytes-2"]
+    classes = [{"name": "Tänze", "prompts": ["tanzen ✓"], "options": ["visual"]}, *_classes()]
+    kwargs: Dict[str, Any] = {"include_clips": True, "threshold": {"min_video_score": 80.5, "min_clip_score": 40},
+                              "page_limit": 5}
+    first = build_videos_request(ids, ["visual", "conversation"], classes, **kwargs)
+    assert first.wire_json is None  # a miss: built from the caller's own objects, encoded per send
+    sent_first = httpx.Request("POST", "http://127.0.0.1:9/", json=dict(first.wire_body)).read()
+    classes[0]["prompts"].append("changed after the first call")  # the first caller's objects change
+    hit = build_videos_request(ids, ["visual", "conversation"], json.loads(json.dumps(classes[:1])) + _classes(),
+                               **kwargs)
+    assert hit.wire_json is None  # other arguments: another miss
+    hit = build_videos_request(ids, ["visual", "conversation"],
+                               [{"name": "Tänze", "prompts": ["tanzen ✓"], "options": ["visual"]}, *_classes()], **kwargs)
+    assert hit.wire_json is not None
+    http = SyncHTTP("http://127.0.0.1:9/v1.2/", "tlk_memo_bytes_0001", timeout=httpx.Timeout(5.0), max_retries=0)
+    try:
+        ours = http._build(http._client, "POST", "classify", dict(hit.wire_body), None, None, hit.wire_json)
+        theirs = http._client.build_request("POST", "http://127.0.0.1:9/v1.2/classify", json=dict(hit.wire_body))
+        assert (ours.method, ours.url, ours.headers.raw, ours.read(), ours.extensions) == (
+            theirs.method, theirs.url, theirs.headers.raw, theirs.read(), theirs.extensions)
+        assert ours.read() == sent_first  # what the first call's arguments said when it was made
+        with_options = http._build(http._client, "POST", "classify", dict(hit.wire_body), None,
+                                   parse_request_options({"headers": {"X-Trace": "t"}}), hit.wire_json)
+        assert with_options.read() == sent_first and with_options.headers["x-trace"] == "t"
+    finally:
+        http.close()

@@ -225,3 +225,27 @@ def test_inputs_are_not_mutated(capture: CaptureServer) -> None:
     with TwelveLabs(API_KEY, classify_backend="legacy", base_url=capture.url) as client:
         client.classify.videos(ids, ["visual"], classes)
     assert json.dumps(classes) == snapshot and ids == ["v1"]
+
+
+POSTS = [name for name in CALLS if not name.startswith("by-page-token")]
+
+
+@pytest.mark.parametrize("name", POSTS)
+def test_a_repeated_call_sends_what_the_long_way_sends(name: str, capture: CaptureServer,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call repeated with the same arguments is a validation memo hit, whose body bytes are
+    encoded once (``ClassifyRequest.wire_json``) and sent by our own client's short path: every
+    header line and byte as a client given its own ``httpx.Client`` sends (headers merged and the
+    body encoded by httpx per request)."""
+    call = CALLS[name]
+    theirs = _real_request(capture, monkeypatch, call)
+    with httpx.Client() as plain:
+        long_way = _our_request(capture, call, base_url=capture.url, http_client=plain)
+    with TwelveLabs(API_KEY, classify_backend="legacy", max_retries=0, base_url=capture.url) as client:
+        call(client)
+        call(client)
+    for sent in capture.requests:
+        assert (sent.method, sent.path, sent.query, sent.header_lines, sent.body) == (
+            long_way.method, long_way.path, long_way.query, long_way.header_lines, long_way.body)
+    assert len(capture.requests) == 2 and _essentials(long_way) == _essentials(theirs)
+    capture.requests.clear()
