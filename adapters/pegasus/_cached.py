@@ -17,7 +17,9 @@ call runs through the engine as before, which then pays for what is missing. Onl
 strategy is served here (``batch`` and ``segments`` runs keep their own bookkeeping), only
 ``classify.videos`` (``classify.index`` always lists the index), and only requests without a
 repeated video id. With ``samples=k`` every one of the k answers must be stored; they are
-voted as a run votes them (``map_video_samples``).
+voted as a run votes them (``map_video_samples``). With ``samples="auto"`` the stored answers
+are read round by round as a run asks them (``_adaptive``): the ones a run would ask must all
+be stored.
 """
 
 from __future__ import annotations
@@ -30,7 +32,17 @@ from classify_shim._backend import BackendPage, optional_callback
 from classify_shim._events import Progress
 from classify_shim._request import ClassifyRequest, ClassSpec
 
-from ._engine import Core, RunStats, _VideoOutcome, choose_strategy, exact_segments, template_version
+from ._adaptive import stages as adaptive_stages
+from ._adaptive import undecided
+from ._engine import (
+    Core,
+    RunStats,
+    _VideoOutcome,
+    answers_per_video,
+    choose_strategy,
+    exact_segments,
+    template_version,
+)
 from ._limits import PEGASUS12
 from ._mapping import map_video_samples
 from ._parse import ParsedAnswer, merge_answers
@@ -77,18 +89,28 @@ def _outcome(
     if chunks is None:
         chunks = plans[model] = plan_chunks(request.classes, model)
     k = core.config.samples
+    rounds = adaptive_stages(k) if core.config.adaptive_samples else (k,)
     parts: List[List[ParsedAnswer]] = [[] for _ in range(k)]  # per sample (``samples=k``)
-    for chunk in chunks:
-        for sample in range(k):
-            try:
-                key = core._question(schemas, record, chunk, model, "sync", 1, sample)[1]
-            except Exception:  # e.g. no asset id for a 1.5 model: the engine reports it
-                return None
-            parsed = core.read_cached(core.store.get_answer(key), "sync", record, chunk)
-            if parsed is None:
-                return None
-            parts[sample].append(parsed)
-    stats.cached_chunks += len(chunks) * k
+    have = 0
+    for upto in rounds:
+        if have and not undecided([merge_answers(p) if p else None for p in parts[:have]], exact,
+                                  record.duration, request, core.config.calibration):
+            break  # samples="auto": no close call left, as the run decides
+        for chunk in chunks:
+            for sample in range(have, upto):
+                try:
+                    key = core._question(schemas, record, chunk, model, "sync", 1, sample)[1]
+                except Exception:  # e.g. no asset id for a 1.5 model: the engine reports it
+                    return None
+                parsed = core.read_cached(core.store.get_answer(key), "sync", record, chunk)
+                if parsed is None:
+                    return None
+                parts[sample].append(parsed)
+        stats.cached_chunks += len(chunks) * (upto - have)
+        have = upto
+    if have > rounds[0]:
+        stats.resampled += 1
+    parts = parts[:have]
     answers = [merge_answers(p) if p else None for p in parts]
     item = map_video_samples(record.video_id, record.duration, answers, exact, request, core.config.calibration)
     return _VideoOutcome(record.video_id, item, None, "cached" if chunks else "exact_match", 0)
@@ -113,7 +135,7 @@ def serve_cached(core: Core, request: ClassifyRequest) -> Optional[Tuple[Backend
         return None
     store = core.store
     stats = RunStats(videos=len(order), strategy=strategy, samples=config.samples,
-                     template=template_version(strategy))
+                     adaptive=config.adaptive_samples, template=template_version(strategy))
     picker = ModelPicker(config.pegasus_model, store, config.host)
     schemas = SchemaBook(store, config.host)
     outcomes: Dict[str, _VideoOutcome] = {}
@@ -127,8 +149,8 @@ def serve_cached(core: Core, request: ClassifyRequest) -> Optional[Tuple[Backend
     core.last_run = stats
     if log.isEnabledFor(logging.INFO):
         log.info(
-            "classifying %d video(s), %d class(es), model %s, strategy %s, %d answer(s) per video, up to %d in flight",
-            len(order), len(request.classes), picker.describe(), strategy, config.samples,
+            "classifying %d video(s), %d class(es), model %s, strategy %s, %s answer(s) per video, up to %d in flight",
+            len(order), len(request.classes), picker.describe(), strategy, answers_per_video(config),
             RateGate(config.max_concurrency).limit,
         )
     total = len(order)

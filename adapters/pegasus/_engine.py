@@ -34,7 +34,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, 
 
 from classify_shim._backend import BackendPage, VideoFailure, optional_callback
 from classify_shim._bodies import PageBody, VideoBody
-from classify_shim._config import ClientConfig
+from classify_shim._config import ClientConfig, samples_value
 from classify_shim._events import Progress, ProgressStatus
 from classify_shim._exceptions import (
     APIError,
@@ -58,6 +58,8 @@ from classify_shim._store import (
 from classify_shim._tokens import key_fingerprint, make_token, read_token, rfc3339
 from classify_shim._types import RequestOptions
 
+from ._adaptive import stages as adaptive_stages
+from ._adaptive import undecided
 from ._batch import BatchRunner, batch_item
 from ._exact import exact_match_segments
 from ._limits import AUTO_MODEL, BATCH_MAX_ACTIVE, BATCH_MAX_REQUESTS, PEGASUS12, PEGASUS15, model_spec
@@ -86,6 +88,7 @@ __all__ = [
     "Progress",
     "RunStats",
     "answer_key",
+    "answers_per_video",
     "choose_strategy",
     "sample_temperature",
     "template_version",
@@ -190,6 +193,22 @@ class _VideoOutcome:
     calls: int = 0
 
 
+class _Asked:
+    """One video's answers so far: parsed parts per sample (a part per chunk), problems, calls."""
+
+    __slots__ = ("all_cached", "calls", "parts", "problems")
+
+    def __init__(self, samples: int) -> None:
+        self.parts: List[List[ParsedAnswer]] = [[] for _ in range(samples)]
+        self.problems: List[Tuple[str, str]] = []
+        self.calls = 0
+        self.all_cached = True
+
+    def answers(self) -> List[Optional[ParsedAnswer]]:
+        """One merged answer per sample (None: nothing readable, or not asked)."""
+        return [merge_answers(p) if p else None for p in self.parts]
+
+
 @dataclass
 class _Run:
     """What every step of one run shares."""
@@ -291,7 +310,12 @@ class RunStats:
     batch_waited_429: int = 0
     strategy: str = "sync"
     samples: int = 1
-    """Answers asked per video and question (``samples=k``); every one is a model call."""
+    """Answers asked per video and question (``samples=k``; with ``samples="auto:K"`` the most
+    asked); every one is a model call."""
+    adaptive: bool = False
+    """``samples="auto[:K]"``: one answer first, more only for close calls."""
+    resampled: int = 0
+    """Videos that got more than their first answer (``samples="auto"``)."""
     template: str = PROMPT_TEMPLATE_VERSION
     """Prompt template version the answers come from (what a calibration profile is keyed by)."""
     models: List[str] = field(default_factory=list)
@@ -312,8 +336,12 @@ class CostEstimate:
 
     videos: int = 0
     questions: int = 0
-    """Model calls the run needs before retries: chunks x videos x ``samples``."""
+    """Model calls the run needs before retries: chunks x videos x ``samples``. With
+    ``samples="auto"`` the first answers, and the further ones their stored answers call for."""
     cached: int = 0
+    at_most: int = 0
+    """``samples="auto"``: further questions that may be asked, depending on answers not yet
+    stored (each costs only where that answer turns out to be a close call)."""
     strategy: str = "sync"
     samples: int = 1
     models: List[str] = field(default_factory=list)
@@ -344,6 +372,11 @@ def exact_segments(record: VideoRecord, request: ClassifyRequest) -> Dict[str, L
     return {spec.name: exact_match_segments(transcript, spec) for spec in request.classes if needs_exact_match(spec)}
 
 
+def answers_per_video(config: ClientConfig) -> str:
+    """For the run's first log line: ``3``, or ``1 to 5`` with ``samples="auto:5"``."""
+    return f"1 to {config.samples}" if config.adaptive_samples else str(config.samples)
+
+
 def template_version(strategy: str) -> str:
     """The prompt template a run's answers come from (what a calibration profile is keyed by)."""
     return SEGMENTS_TEMPLATE_VERSION if strategy == "segments" else PROMPT_TEMPLATE_VERSION
@@ -355,7 +388,7 @@ def warn_calibration(config: ClientConfig, stats: RunStats, request: ClassifyReq
     if profile is None:
         return
     problem = profile.mismatch(stats.models, template_version(stats.strategy), [c.name for c in request.classes],
-                               request.threshold, stats.samples)
+                               request.threshold, samples_value(stats.samples, stats.adaptive))
     if problem is None or problem in warned:
         return
     warned.add(problem)
@@ -771,22 +804,23 @@ class Core:
         return run.chunks[memo]
 
     async def _samples(
-        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, wait: bool
+        self, run: _Run, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, wait: bool,
+        which: Sequence[int],
     ) -> List[Union[_Chunk, BaseException]]:
-        """The ``samples`` answers to one chunk, asked together (each under its own key and
-        claim); an exception that only fails this video is returned in its sample's place."""
-        k = self.config.samples
+        """Answers ``which`` (0-based sample numbers) to one chunk, asked together (each under
+        its own key and claim); an exception that only fails this video is returned in its
+        sample's place."""
         got: List[Union[_Chunk, BaseException]]
-        if k == 1:
+        if len(which) == 1:
             try:
-                got = [await self._chunk(run, record, chunk, model, wait)]
+                got = [await self._chunk(run, record, chunk, model, wait, which[0])]
             except (AuthenticationError, asyncio.CancelledError, _Busy):
                 raise
             except Exception as exc:
                 got = [exc]
         else:
-            # A batch sends its questions once every live asker waits: while the k samples are
-            # out, they are this worker's askers (k of them, one fewer as each one ends).
+            # A batch sends its questions once every live asker waits: while the samples are
+            # out, they are this worker's askers (one fewer as each one ends).
             batches = run.batches
 
             async def one(sample: int) -> _Chunk:
@@ -797,9 +831,9 @@ class Core:
                         batches.worker_done()
 
             if batches is not None:
-                batches.add_workers(k - 1)
+                batches.add_workers(len(which) - 1)
             try:
-                got = list(await asyncio.gather(*(one(s) for s in range(k)), return_exceptions=True))
+                got = list(await asyncio.gather(*(one(s) for s in which), return_exceptions=True))
             finally:
                 if batches is not None:
                     batches.add_workers(1)
@@ -809,51 +843,67 @@ class Core:
                     raise g
         return got
 
+    async def _round(
+        self, run: _Run, record: VideoRecord, chunks: Sequence[Tuple[ClassSpec, ...]], model: str, wait: bool,
+        which: Sequence[int], asked: _Asked, may_switch: bool,
+    ) -> Optional[str]:
+        """Answers ``which`` to every chunk, into ``asked``; the model to switch to when this
+        one refused the video (then nothing of the round is kept)."""
+        k = self.config.samples
+        for chunk in chunks:
+            for sample, got in zip(which, await self._samples(run, record, chunk, model, wait, which)):
+                where = f"answer {sample + 1} of {k}: " if k > 1 else ""
+                if isinstance(got, (APIError, JobFailed)):
+                    asked.calls += 1
+                    alt = run.picker.after_error(model, record, got) if may_switch else None
+                    if alt is not None and alt != model:
+                        return alt
+                    if isinstance(got, APIError) and is_not_found(got):
+                        # deleted since we cached it: resolve it afresh next time
+                        await offload(self.store, lambda: self.store.forget_video(self.scope, record.video_id))
+                    asked.problems.append(("analyze", where + _describe(got)))
+                    asked.all_cached = False
+                    continue
+                if isinstance(got, BaseException):
+                    raise got
+                asked.calls += got.calls
+                asked.all_cached = asked.all_cached and got.cached
+                if got.parsed is not None:
+                    asked.parts[sample].append(got.parsed)
+                if got.problem is not None:
+                    asked.problems.append((got.stage, where + got.problem))
+        return None
+
     async def _video(
         self, run: _Run, record: VideoRecord, request: ClassifyRequest, wait: bool = True
     ) -> _VideoOutcome:
         exact = exact_segments(record, request)
         model = run.picker.model_for(record)
         k = self.config.samples
+        rounds = adaptive_stages(k) if self.config.adaptive_samples else (k,)
         switched = False
         while True:
             chunks = self._chunks(run, request, model, record)
-            parts: List[List[ParsedAnswer]] = [[] for _ in range(k)]  # per sample
-            problems: List[Tuple[str, str]] = []
-            calls = 0
-            all_cached = True
-            switch_to: Optional[str] = None
-            for chunk in chunks:
-                for sample, got in enumerate(await self._samples(run, record, chunk, model, wait)):
-                    where = f"answer {sample + 1} of {k}: " if k > 1 else ""
-                    if isinstance(got, (APIError, JobFailed)):
-                        calls += 1
-                        alt = None if switched else run.picker.after_error(model, record, got)
-                        if alt is not None and alt != model:
-                            switch_to = alt
-                            break
-                        if isinstance(got, APIError) and is_not_found(got):
-                            # deleted since we cached it: resolve it afresh next time
-                            await offload(self.store, lambda: self.store.forget_video(self.scope, record.video_id))
-                        problems.append(("analyze", where + _describe(got)))
-                        all_cached = False
-                        continue
-                    if isinstance(got, BaseException):
-                        raise got
-                    calls += got.calls
-                    all_cached = all_cached and got.cached
-                    if got.parsed is not None:
-                        parts[sample].append(got.parsed)
-                    if got.problem is not None:
-                        problems.append((got.stage, where + got.problem))
-                if switch_to is not None:
-                    break
+            asked = _Asked(k)
+            switch_to = await self._round(run, record, chunks, model, wait, range(rounds[0]), asked, not switched)
             if switch_to is None:
                 break
             log.info("video %s: %s refused; asking %s", record.video_id, model, switch_to)
             model, switched = switch_to, True
+        have = rounds[0]
+        for upto in rounds[1:]:  # samples="auto": more answers while a decision is close
+            close = undecided(asked.answers()[:have], exact, record.duration, request, self.config.calibration)
+            if not close:
+                break
+            log.info("video %s: close call for %s with %d answer(s); asking %d more",
+                     record.video_id, ", ".join(close), have, upto - have)
+            await self._round(run, record, chunks, model, wait, range(have, upto), asked, False)
+            have = upto
+        if have > rounds[0]:
+            run.stats.resampled += 1
+        problems, calls, all_cached = asked.problems, asked.calls, asked.all_cached
         failure: Optional[VideoFailure] = None
-        answers = [merge_answers(p) if p else None for p in parts]
+        answers = asked.answers()[:have]
         if problems:
             if any(a is not None for a in answers):
                 kept = " (the classes that were answered are used)"
@@ -919,18 +969,48 @@ class Core:
             model = run.picker.model_for(record)
             if model not in out.models:
                 out.models.append(model)
-            for chunk in self._chunks(run, request, model, record):
-                for sample in range(self.config.samples):
+            chunks = self._chunks(run, request, model, record)
+            await self._estimate_video(run, record, request, model, chunks, out)
+        return out
+
+    async def _estimate_video(
+        self, run: _Run, record: VideoRecord, request: ClassifyRequest, model: str,
+        chunks: Sequence[Tuple[ClassSpec, ...]], out: CostEstimate,
+    ) -> None:
+        """One video's questions into ``out``: every sample with ``samples=k``; with
+        ``samples="auto"`` round by round while the stored answers show a close call, the
+        rounds that depend on answers not yet stored as ``at_most``."""
+        k = self.config.samples
+        rounds = adaptive_stages(k) if self.config.adaptive_samples else (k,)
+        parts: List[List[ParsedAnswer]] = [[] for _ in range(k)]
+        complete = True  # every answer asked so far is stored and readable
+        have = 0
+        for upto in rounds:
+            if have:
+                if not complete:
+                    out.at_most += (k - have) * len(chunks)
+                    return
+                answers = [merge_answers(p) if p else None for p in parts[:have]]
+                if not undecided(answers, exact_segments(record, request), record.duration, request,
+                                 self.config.calibration):
+                    return
+            for chunk in chunks:
+                for sample in range(have, upto):
                     out.questions += 1
                     try:
                         key = self._key(run, record, chunk, model, sample)
                     except TwelveLabsError:  # the same for every sample: listed once per chunk
                         if sample == 0:
-                            out.unreadable.append(vid)
+                            out.unreadable.append(record.video_id)
+                        complete = False
                         continue
-                    if await self._cached(run, record, chunk, model, key) is not None:
+                    hit = await self._cached(run, record, chunk, model, key)
+                    if hit is None:
+                        complete = False
+                    else:
                         out.cached += 1
-        return out
+                        parts[sample].append(hit)
+            have = upto
 
     # ------------------------------------------------------------------ the run
 
@@ -966,6 +1046,7 @@ class Core:
         strategy = choose_strategy(self.config.strategy, self.config.pegasus_model, len(order) if needs_model else 0)
         stats.strategy = strategy
         stats.samples = self.config.samples
+        stats.adaptive = self.config.adaptive_samples
         stats.template = template_version(strategy)
         picker = ModelPicker(self.config.pegasus_model, self.store, self.config.host)
         batches: Optional[BatchRunner] = None
@@ -978,8 +1059,8 @@ class Core:
         run = _Run(client=client, gate=gate, stats=stats, options=options, picker=picker,
                    schemas=SchemaBook(self.store, self.config.host), strategy=strategy, tasks=tasks, batches=batches)
         log.info(
-            "classifying %d video(s), %d class(es), model %s, strategy %s, %d answer(s) per video, up to %d in flight",
-            len(order), len(request.classes), picker.describe(), strategy, self.config.samples, gate.limit,
+            "classifying %d video(s), %d class(es), model %s, strategy %s, %s answer(s) per video, up to %d in flight",
+            len(order), len(request.classes), picker.describe(), strategy, answers_per_video(self.config), gate.limit,
         )
         return _Work(run=run, request=request, resolver=resolver, resolved=resolved, queue=iter(order))
 

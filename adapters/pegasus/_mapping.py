@@ -16,7 +16,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from classify_shim._bodies import ClassBody, ClipBody, VideoBody
 from classify_shim._calibration import CalibrationProfile
-from classify_shim._request import ClassifyRequest, ClassSpec
+from classify_shim._request import ClassifyRequest, ClassSpec, Thresholds
 from classify_shim._rules import (
     clamp,
     class_sort_key,
@@ -50,12 +50,14 @@ __all__ = [
     "clip_evidence",
     "clip_score",
     "coverage_estimate",
+    "judged",
     "majority_intervals",
     "map_video",
     "map_video_samples",
     "mapping_options",
     "order_videos",
     "vote",
+    "voted_numbers",
 ]
 
 MAPPING_VERSION = 2
@@ -340,16 +342,25 @@ def vote(samples: Sequence[_Numbers]) -> _Numbers:
                     round_score(_median([s.ratio for s in samples])), _voted_clips(samples))
 
 
-def _finish(
+def judged(
     spec: ClassSpec, numbers: _Numbers, request: ClassifyRequest, calibration: Optional[CalibrationProfile]
-) -> Optional[_Scored]:
-    """Calibration, the request's thresholds and the class's v1.2 body from its numbers."""
+) -> Tuple[float, float, Thresholds]:
+    """The class ``score`` and ``duration_ratio`` the thresholds are applied to, and those
+    thresholds: the numbers as mapped, or as the user's calibration profile moves them."""
     score, ratio = numbers.score, numbers.ratio
     thresholds = request.threshold
     if calibration is not None:  # the user's profile, fitted to their saved v1.2 decisions
         fitted = calibration.for_class(spec.name)
         score, ratio = fitted.adjust(score, ratio)
         thresholds = fitted.thresholds(thresholds)
+    return score, ratio, thresholds
+
+
+def _finish(
+    spec: ClassSpec, numbers: _Numbers, request: ClassifyRequest, calibration: Optional[CalibrationProfile]
+) -> Optional[_Scored]:
+    """Calibration, the request's thresholds and the class's v1.2 body from its numbers."""
+    score, ratio, thresholds = judged(spec, numbers, request, calibration)
     if not thresholds.passes_class(score, ratio):
         return None
     body: ClassBody = {"name": spec.name, "score": score, "duration_ratio": ratio}
@@ -438,16 +449,22 @@ def map_video_samples(
         return map_video(video_id, duration, usable[0] if usable else None, exact, request, calibration)
     results: List[_Scored] = []
     for spec in request.classes:
-        judged = [c for a in usable if (c := a.classes.get(spec.name)) is not None and c.answered]
-        segments = exact.get(spec.name, ())
-        if judged:
-            numbers = vote([_numbers(c, segments, duration) for c in judged])
-        else:
-            numbers = _numbers(usable[0].classes.get(spec.name), segments, duration)
-        r = _finish(spec, numbers, request, calibration)
+        r = _finish(spec, voted_numbers(spec, usable, exact, duration)[0], request, calibration)
         if r is not None:
             results.append(r)
     return _video_body(video_id, results, request)
+
+
+def voted_numbers(
+    spec: ClassSpec, usable: Sequence[ParsedAnswer], exact: Mapping[str, Sequence[Segment]], duration: float
+) -> Tuple[_Numbers, int]:
+    """One class's numbers from the usable answers (at least one), and how many answers judged
+    it: the vote of those that did; the first answer's reading when none did."""
+    answered = [c for a in usable if (c := a.classes.get(spec.name)) is not None and c.answered]
+    segments = exact.get(spec.name, ())
+    if answered:
+        return vote([_numbers(c, segments, duration) for c in answered]), len(answered)
+    return _numbers(usable[0].classes.get(spec.name), segments, duration), 0
 
 
 def order_videos(videos: List[VideoBody]) -> List[VideoBody]:

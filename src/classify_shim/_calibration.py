@@ -146,13 +146,16 @@ class CalibrationProfile:
         return got[0], got[1]
 
     @property
-    def samples(self) -> int:
-        """``samples`` of the re-run the profile was fitted on (1 in profiles without it)."""
+    def samples(self) -> Union[int, str]:
+        """``samples`` of the re-run the profile was fitted on: a count, or ``"auto:K"`` (1 in
+        profiles without it)."""
         value = self.fitted.get("samples", 1)
+        if isinstance(value, str) and value.startswith("auto:"):
+            return value
         return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
     def mismatch(self, models: Sequence[str], template: str, class_names: Sequence[str],
-                 thresholds: Optional[Thresholds] = None, samples: int = 1) -> Optional[str]:
+                 thresholds: Optional[Thresholds] = None, samples: Union[int, str] = 1) -> Optional[str]:
         """Why this profile does not fit a request, or None when it does."""
         problems = []
         used = [m for m in models if m]

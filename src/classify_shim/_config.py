@@ -23,8 +23,10 @@ from ._saved import SavedResults, SavedResultsError, load_saved
 from ._types import BACKEND_NAMES, NOT_GIVEN, NotGiven, Secret
 
 __all__ = [
+    "ADAPTIVE_SAMPLES",
     "BACKEND_CHOICES",
     "CLASSIFY_API_VERSION",
+    "DEFAULT_ADAPTIVE_MOST",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_PEGASUS_MODEL",
@@ -46,6 +48,7 @@ __all__ = [
     "resolve_samples",
     "resolve_strategy",
     "resolve_warning_mode",
+    "samples_value",
 ]
 
 DEFAULT_BASE_URL = "https://api.twelvelabs.io"
@@ -82,6 +85,9 @@ ENV_STRATEGY = "TWELVELABS_CLASSIFY_STRATEGY"
 ENV_SAMPLES = "TWELVELABS_CLASSIFY_SAMPLES"
 MAX_SAMPLES = 9
 """Most answers ``samples=k`` votes over (each one is a paid model call per video)."""
+ADAPTIVE_SAMPLES = "auto"
+DEFAULT_ADAPTIVE_MOST = 5
+"""``samples="auto"`` is ``"auto:5"``: one answer, up to five for a video whose decision is close."""
 ENV_CALIBRATION = "TWELVELABS_CLASSIFY_CALIBRATION"  # a profile file from classify-shim calibrate, or "off"
 
 _VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
@@ -144,8 +150,9 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("pegasus_model", "pegasus_model", ENV_PEGASUS_MODEL, "str", DEFAULT_PEGASUS_MODEL, "model_name sent to v1.3"),
     Setting("strategy", "strategy", ENV_STRATEGY, "str", DEFAULT_STRATEGY, "how the Pegasus backend asks the model",
             STRATEGY_CHOICES),
-    Setting("samples", "samples", ENV_SAMPLES, "int", 1,
-            f"answers per video the Pegasus backend votes over (1-{MAX_SAMPLES}; k x the model calls)"),
+    Setting("samples", "samples", ENV_SAMPLES, "int | str", 1,
+            f"answers per video the Pegasus backend votes over (1-{MAX_SAMPLES}; k x the model calls), "
+            f'or "auto" / "auto:K": one answer, up to K ({DEFAULT_ADAPTIVE_MOST}) where a decision is close'),
     Setting("index_id", "index_id", ENV_INDEX_ID, "str", None, "the index to look videos up in first",
             env_default="unset"),
     Setting("cache", "cache", ENV_CACHE, "bool | str | Path", None, "the store: off, a SQLite file or redis://",
@@ -205,21 +212,40 @@ def resolve_strategy(argument: Optional[str]) -> str:
     return value.strip().lower()
 
 
-def resolve_samples(argument: Optional[int]) -> int:
-    """How many answers per video the Pegasus backend asks for and votes over (default 1)."""
+def resolve_samples(argument: Union[int, str, None]) -> Tuple[int, bool]:
+    """``(most, adaptive)``: how many answers per video the Pegasus backend asks for and votes
+    over (default ``(1, False)``). ``k`` (1-9) asks k answers of every video; ``"auto"`` /
+    ``"auto:K"`` (K 2-9, "auto" is K = 5) asks one, and more, up to K, only for a video where
+    some class's decision is close to its thresholds (docs/scoring.md, Samples)."""
     if argument is not None:
         value: object = argument
         where = "samples"
     elif os.environ.get(ENV_SAMPLES, "").strip():
-        raw = os.environ[ENV_SAMPLES].strip()
-        if not raw.isdigit():
-            raise TwelveLabsError(f"{ENV_SAMPLES}={raw!r} is not a whole number of answers per video")
-        value, where = int(raw), ENV_SAMPLES
+        value, where = os.environ[ENV_SAMPLES].strip(), ENV_SAMPLES
     else:
-        return 1
+        return 1, False
+    expected = (f'a whole number from 1 to {MAX_SAMPLES}, "{ADAPTIVE_SAMPLES}" or '
+                f'"{ADAPTIVE_SAMPLES}:K" with K from 2 to {MAX_SAMPLES}')
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == ADAPTIVE_SAMPLES:
+            return DEFAULT_ADAPTIVE_MOST, True
+        head, colon, tail = text.partition(":")
+        if colon and head.strip() == ADAPTIVE_SAMPLES and tail.strip().isdigit() \
+                and 2 <= int(tail) <= MAX_SAMPLES:
+            return int(tail), True
+        if not colon and text.isdigit() and where == ENV_SAMPLES:
+            value = int(text)
+        else:
+            raise TwelveLabsError(f"{where} must be {expected}, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SAMPLES:
-        raise TwelveLabsError(f"{where} must be a whole number from 1 to {MAX_SAMPLES}, got {value!r}")
-    return value
+        raise TwelveLabsError(f"{where} must be {expected}, got {value!r}")
+    return value, False
+
+
+def samples_value(most: int, adaptive: bool) -> Union[int, str]:
+    """The setting as users write it: ``3``, ``"auto:5"`` (what a calibration profile records)."""
+    return f"{ADAPTIVE_SAMPLES}:{most}" if adaptive else most
 
 
 def resolve_warning_mode() -> str:
@@ -290,6 +316,9 @@ class ClientConfig:
     pegasus_model: str = DEFAULT_PEGASUS_MODEL
     strategy: str = DEFAULT_STRATEGY
     samples: int = 1
+    """The most answers per question (``samples=k``: every video; adaptive: the undecided ones)."""
+    adaptive_samples: bool = False
+    """``samples="auto[:K]"``: one answer first, more only where a decision is close."""
     temperature: float = 0.0
     index_id: Optional[str] = None
     cache_path: Optional[Path] = None  # the SQLite file; None with cache_url also None = cache off
@@ -308,6 +337,11 @@ class ClientConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def samples_setting(self) -> Union[int, str]:
+        """``samples`` as users write it (``1``, ``3``, ``"auto:5"``)."""
+        return samples_value(self.samples, self.adaptive_samples)
+
+    @property
     def legacy_base_url(self) -> str:
         return f"{self.host}/{self.version}/"
 
@@ -319,7 +353,7 @@ class ClientConfig:
         return (
             f"ClientConfig(version={self.version!r}, host={self.host!r}, backend={self.backend!r}, "
             f"backend_source={self.backend_source!r}, pegasus_model={self.pegasus_model!r}, "
-            f"strategy={self.strategy!r}, samples={self.samples!r}, "
+            f"strategy={self.strategy!r}, samples={self.samples_setting}, "
             f"cache_path={str(self.cache_path) if self.cache_path else None!r}, "
             f"cache_url={redact_url(self.cache_url) if self.cache_url else None!r})"
         )
@@ -338,7 +372,7 @@ class ClientConfig:
         async_http_client: Optional[httpx.AsyncClient] = None,
         pegasus_model: Optional[str] = None,
         strategy: Optional[str] = None,
-        samples: Optional[int] = None,
+        samples: Union[int, str, None] = None,
         index_id: Optional[str] = None,
         cache: Union[bool, str, Path, None] = None,
         max_concurrency: Optional[int] = None,
@@ -405,6 +439,7 @@ class ClientConfig:
             if text is not None and (not isinstance(text, str) or not text.strip()):
                 raise TwelveLabsError(f"{text_name} must be a non-empty string, got {text!r}")
         used_version = classify_version(version)
+        most, adaptive = resolve_samples(samples)
         return cls(
             api_key=key,
             version=used_version,
@@ -418,7 +453,8 @@ class ClientConfig:
             backend_source=source,
             pegasus_model=(pegasus_model or os.environ.get(ENV_PEGASUS_MODEL) or DEFAULT_PEGASUS_MODEL).strip(),
             strategy=resolve_strategy(strategy),
-            samples=resolve_samples(samples),
+            samples=most,
+            adaptive_samples=adaptive,
             index_id=index_id or os.environ.get(ENV_INDEX_ID) or None,
             cache_path=_resolve_cache(cache),
             cache_url=_resolve_cache_url(cache),

@@ -124,11 +124,11 @@ def _client(args: argparse.Namespace) -> Any:
     return TwelveLabs(classify_backend="pegasus", base_url=args.base_url, calibration=False)
 
 
-def _estimate(client: Any, jobs: Sequence[_Job]) -> Tuple[int, int, int, List[str]]:
+def _estimate(client: Any, jobs: Sequence[_Job]) -> Tuple[int, int, int, List[str], int]:
     from .._request import build_videos_request
     from .._types import RequestOptions
 
-    questions = cached = 0
+    questions = cached = at_most = 0
     models: List[str] = []
     unreadable: List[str] = []
     for job in jobs:
@@ -137,9 +137,10 @@ def _estimate(client: Any, jobs: Sequence[_Job]) -> Tuple[int, int, int, List[st
         est = client._backend.estimate(request, RequestOptions())
         questions += est.questions
         cached += est.cached
+        at_most += est.at_most
         models += [m for m in est.models if m not in models]
         unreadable += est.unreadable
-    return questions, cached, questions - cached, models
+    return questions, cached, questions - cached, models, at_most
 
 
 def _rerun(client: Any, jobs: Sequence[_Job]
@@ -204,17 +205,19 @@ def run(args: argparse.Namespace) -> int:
         with cli_warnings(err):
             client = _client(args)
             try:
-                questions, cached, to_pay, models = _estimate(client, jobs)
+                questions, cached, to_pay, models, at_most = _estimate(client, jobs)
+                maybe = (f", and up to {at_most} more where an answer is a close call (samples="
+                         f"{client.config.samples_setting})") if at_most else ""
                 out.write(
                     f"re-run on Pegasus ({', '.join(models) or 'no model'}): {n_videos} video(s) in "
                     f"{len(jobs)} request(s), {questions} /analyze call(s): {cached} cached (cost 0), "
-                    f"{to_pay} to pay for\n"
+                    f"{to_pay} to pay for{maybe}\n"
                 )
                 if not args.yes:
                     out.write(f"nothing spent; run again with --yes to make the {to_pay} call(s) and fit\n")
                     return EXIT_OK
                 observed, failed, used, template = _rerun(client, jobs)
-                samples = client.config.samples
+                samples = client.config.samples_setting
             finally:
                 client.close()
         data = examples_from(pairs, observed, failed)

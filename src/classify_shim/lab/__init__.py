@@ -9,7 +9,17 @@ from the sandbox. ``python bench/fidelity.py`` prints the tables.
 
 from __future__ import annotations
 
-from ._runner import THRESHOLD_SETS, ConfigRun, Observation, metrics, passes, run_backend, run_config
+from ._adaptive_fit import FitPoint, choose, fit_grid
+from ._runner import (
+    THRESHOLD_SETS,
+    ConfigRun,
+    Observation,
+    metrics,
+    passes,
+    run_backend,
+    run_backend_counted,
+    run_config,
+)
 from ._saved_world import SavedLabWorld, saved_world
 from ._simulator import SimConfig, boundary_sigma, simulate_answers
 from ._worlds import (
@@ -28,6 +38,7 @@ __all__ = [
     "THRESHOLD_SETS",
     "TOPICS",
     "ConfigRun",
+    "FitPoint",
     "LabVideo",
     "LabWorld",
     "Label",
@@ -35,10 +46,13 @@ __all__ = [
     "SavedLabWorld",
     "SimConfig",
     "boundary_sigma",
+    "choose",
+    "fit_grid",
     "make_world",
     "metrics",
     "passes",
     "run_backend",
+    "run_backend_counted",
     "run_config",
     "saved_world",
     "simulate_answers",

@@ -14,7 +14,7 @@ import math
 import statistics
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from classify_shim._stats import agreement, cohen_kappa, jaccard, precision_recall, spearman
 
@@ -26,8 +26,10 @@ __all__ = [
     "Observation",
     "Pair",
     "RunResult",
+    "max_samples",
     "metrics",
     "run_backend",
+    "run_backend_counted",
     "run_config",
 ]
 
@@ -59,13 +61,26 @@ RunResult = Dict[Pair, Observation]
 
 
 def run_backend(world: LabWorld, scripted: Mapping[str, List[Dict[str, Any]]], backend: str,
-                samples: int = 1) -> RunResult:
+                samples: Union[int, str] = 1, threshold: Optional[Tuple[float, float]] = None) -> RunResult:
     """Serve ``world`` (with these scripted answers) from a fresh sandbox and classify its index
     (``samples`` answers per video voted, see ``TwelveLabs(samples=...)``)."""
+    return run_backend_counted(world, scripted, backend, samples, threshold)[0]
+
+
+def run_backend_counted(world: LabWorld, scripted: Mapping[str, List[Dict[str, Any]]], backend: str,
+                        samples: Union[int, str] = 1, threshold: Optional[Tuple[float, float]] = None
+                        ) -> Tuple[RunResult, int]:
+    """:func:`run_backend`, and the ``/v1.3/analyze`` calls the sandbox served. ``threshold``
+    (``min_video_score``, ``min_duration_ratio``) is sent with the request instead of the
+    permissive one: ``samples="auto"`` decides from the request's thresholds which videos get
+    more answers, so only pairs that pass them come back."""
     from classify_shim import TwelveLabs
     from classify_shim.sandbox import Sandbox
 
     out: RunResult = {}
+    sent = dict(PERMISSIVE)
+    if threshold is not None:
+        sent.update(min_video_score=threshold[0], min_duration_ratio=threshold[1])
     # Deprecation warnings are the product's, not the lab's output; the caller filters them
     # (``warnings.catch_warnings`` is not thread-safe and these runs overlap).
     with Sandbox(world.to_sandbox_world(dict(scripted))) as sb, \
@@ -73,7 +88,7 @@ def run_backend(world: LabWorld, scripted: Mapping[str, List[Dict[str, Any]]], b
                        samples=samples) as client:
         result = client.classify.index(
             world.index_id, ["visual", "conversation", "text_in_video"], world.classes,
-            threshold=PERMISSIVE, include_clips=True, show_detailed_score=True, page_limit=50,
+            threshold=sent, include_clips=True, show_detailed_score=True, page_limit=50,
         )
         if result.errors:
             raise RuntimeError(f"lab run failed for {len(result.errors)} video(s): {result.errors[:2]}")
@@ -92,7 +107,7 @@ def run_backend(world: LabWorld, scripted: Mapping[str, List[Dict[str, Any]]], b
                     max_score=None if detail is None else float(detail.max_score),
                     avg_score=None if detail is None else float(detail.avg_score),
                 )
-    return out
+    return out, asked
 
 
 def passes(obs: Optional[Observation], mvs: float, mdr: float) -> bool:
@@ -126,24 +141,38 @@ class ConfigRun:
     worlds: List[LabWorld]
     runs: List[List[RunResult]]  # [run][world]
     emulation: List[RunResult]  # [world]
+    calls: List[List[int]] = field(default_factory=list)  # [run][world]: /analyze calls served
 
 
 def run_config(config: SimConfig, seeds: Sequence[int], n_videos: int, emulation_cache: Dict[int, RunResult],
-               n_runs: int = 2, samples: int = 1) -> ConfigRun:
+               n_runs: int = 2, samples: Union[int, str] = 1,
+               threshold: Optional[Tuple[float, float]] = None) -> ConfigRun:
     """``n_runs`` runs (independent answers) of ``config`` on each world, ``samples`` answers
-    per video voted by the client (``TwelveLabs(samples=...)``)."""
+    per video voted by the client (``TwelveLabs(samples=...)``; ``"auto:K"`` is given K
+    scripted answers per video and uses those it asks for). ``threshold``: see
+    :func:`run_backend_counted` (the figures are then only valid at that threshold set)."""
     worlds = [make_world(s, n_videos) for s in seeds]
+    scripted = max_samples(samples)
     # The runs wait on loopback HTTP far more than they compute: overlap them.
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [[pool.submit(run_backend, w, simulate_answers(w, config, r, samples), "pegasus", samples)
+        futures = [[pool.submit(run_backend_counted, w, simulate_answers(w, config, r, scripted), "pegasus",
+                                samples, threshold)
                     for w in worlds]
                    for r in range(n_runs)]
         missing = {w.seed: pool.submit(run_backend, w, {}, "legacy") for w in worlds if w.seed not in emulation_cache}
-        runs = [[f.result() for f in row] for row in futures]
+        got = [[f.result() for f in row] for row in futures]
         for seed, fut in missing.items():
             emulation_cache[seed] = fut.result()
     emulation = [emulation_cache[w.seed] for w in worlds]
-    return ConfigRun(config, worlds, runs, emulation)
+    return ConfigRun(config, worlds, [[r for r, _ in row] for row in got], emulation,
+                     [[c for _, c in row] for row in got])
+
+
+def max_samples(samples: Union[int, str]) -> int:
+    """The most answers a video can be asked for with this ``samples`` setting."""
+    from classify_shim._config import resolve_samples
+
+    return resolve_samples(samples)[0]
 
 
 def _pairs(worlds: Sequence[LabWorld]) -> List[Tuple[int, str, str]]:
@@ -160,6 +189,8 @@ def metrics(cr: ConfigRun, per_class: bool = False) -> Dict[str, Any]:
     videos = {(i, v.video_id): v for i, w in enumerate(cr.worlds) for v in w.videos}
     run0 = cr.runs[0]
     out: Dict[str, Any] = {"config": cr.config.name, "pairs": len(pairs), "thresholds": {}}
+    if cr.calls:
+        out["calls_per_video"] = sum(cr.calls[0]) / len(videos)
 
     def obs(run: List[RunResult], i: int, vid: str, name: str) -> Optional[Observation]:
         return run[i].get((vid, name))
