@@ -23,10 +23,14 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
-from classify_shim.lab import THRESHOLD_SETS, ConfigRun, SimConfig, metrics, run_config
+from classify_shim.adapters.pegasus._adaptive import RATIO_MARGIN, SCORE_MARGIN
+from classify_shim.lab import THRESHOLD_SETS, ConfigRun, SimConfig, choose, fit_grid, metrics, run_config
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fidelity.json"
 SAMPLE_COUNTS = (1, 3, 5)
+ADAPTIVE = "auto"
+FIT_FIRST_SEED = 21
+"""The samples="auto" margins are fitted on seeds 21.. (the samples table reports seeds 1-20)."""
 SAMPLE_CORRELATIONS = (0.25, 0.5, 0.75)
 
 
@@ -76,6 +80,8 @@ def main(argv: Sequence[str] = ()) -> int:
                     help="worlds for the per-world spread of the headline κ (default 10, quick 2)")
     ap.add_argument("--samples-worlds", type=int, default=None,
                     help="worlds for the samples=k table (default 20, quick 2)")
+    ap.add_argument("--fit-worlds", type=int, default=None,
+                    help="worlds (seeds 21..) for the fit of the samples=\"auto\" margins (default 20, quick 2)")
     args = ap.parse_args(list(argv))
     warnings.simplefilter("ignore")  # the shim's deprecation warnings are not the lab's output
     n_worlds = args.worlds or (1 if args.quick else 2)
@@ -165,35 +171,82 @@ def main(argv: Sequence[str] = ()) -> int:
 
     # samples=k: k answers per video, voted by the client (TwelveLabs(samples=k)), through the
     # whole client path; independent answers, and answers that share half their random draws.
+    # samples="auto" (one answer, more for close calls) on the same worlds; its margins are
+    # fitted below on other worlds (FIT_SEEDS), so these figures are held out.
     n_samples = args.samples_worlds or (2 if args.quick else 20)
     sample_seeds = list(range(1, n_samples + 1))
     configs = [("ideal", SimConfig.ideal()), ("realistic", SimConfig())]
     configs += [(f"correlated {c}", SimConfig().with_(sample_correlation=c)) for c in SAMPLE_CORRELATIONS]
+    columns = [("ideal", "default 75/0.5"), ("realistic", "default 75/0.5"), ("realistic", "strict 90/0.7"),
+               ("realistic", "loose 60/0.25"), *[(f"correlated {c}", "default 75/0.5") for c in SAMPLE_CORRELATIONS]]
     rows = []
+    calls_rows = []
     out["samples"] = {}
     for k in SAMPLE_COUNTS:
         got = {label: metrics(run_config(cfg, sample_seeds, n_videos, emulation, n_runs=1, samples=k))
                for label, cfg in configs}
         out["samples"][str(k)] = got
         real = got["realistic"]
-        rows.append([k, f"{k} x", got["ideal"]["thresholds"]["default 75/0.5"]["kappa"],
-                     real["thresholds"]["default 75/0.5"]["kappa"], real["thresholds"]["strict 90/0.7"]["kappa"],
-                     real["thresholds"]["loose 60/0.25"]["kappa"],
-                     *[got[f"correlated {c}"]["thresholds"]["default 75/0.5"]["kappa"] for c in SAMPLE_CORRELATIONS],
+        rows.append([k, f"{real['calls_per_video']:.2f} x",
+                     *[got[c]["thresholds"][t]["kappa"] for c, t in columns],
                      real["shape"]["ratio_mae"], real["shape"]["clip_iou"], real["shape"]["top_score_ties"],
                      real["shape"]["clip_score_median"]])
+        calls_rows.append([k, *[got[c]["calls_per_video"] for c, _ in columns]])
+    # The adaptive rule decides from the request's thresholds: one run per column, with that
+    # threshold set in the request (so only passes come back; no ratio or clip figures).
+    cfg_by_label = dict(configs)
+    adaptive: Dict[str, Any] = {}
+    for c, t in columns:
+        m = metrics(run_config(cfg_by_label[c], sample_seeds, n_videos, emulation, n_runs=1, samples=ADAPTIVE,
+                               threshold=THRESHOLD_SETS[t]))
+        adaptive[f"{c} / {t}"] = {"kappa": m["thresholds"][t]["kappa"], "calls_per_video": m["calls_per_video"]}
+    out["samples"][ADAPTIVE] = adaptive
+    cells = [adaptive[f"{c} / {t}"] for c, t in columns]
+    rows.append([f'"{ADAPTIVE}"', f"{cells[1]['calls_per_video']:.2f} x", *[x["kappa"] for x in cells],
+                 "n/a", "n/a", "n/a", "n/a"])
+    calls_rows.append([f'"{ADAPTIVE}"', *[x["calls_per_video"] for x in cells]])
+    heads = ["κ ideal", "κ realistic", "κ realistic strict", "κ realistic loose",
+             *[f"κ correlated {c}" for c in SAMPLE_CORRELATIONS]]
     text.append(table(
-        f"samples=k: κ vs truth, pooled over {n_samples} worlds (realistic = mIoU 0.5; correlated c = "
-        "realistic answers, two of which share each random draw with probability c)",
-        ["k", "model calls", "κ ideal", "κ realistic", "κ realistic strict", "κ realistic loose",
-         *[f"κ correlated {c}" for c in SAMPLE_CORRELATIONS], "ratio MAE (realistic)", "clip IoU (realistic)",
+        f"samples=k and samples=\"{ADAPTIVE}\": κ vs truth, pooled over {n_samples} worlds (seeds 1-{n_samples}; "
+        "realistic = mIoU 0.5; correlated c = realistic answers, two of which share each random draw with "
+        "probability c; model calls = mean /analyze calls per video served by the sandbox, realistic default)",
+        ["k", "model calls", *heads, "ratio MAE (realistic)", "clip IoU (realistic)",
          "top-score ties (realistic)", "clip score median (realistic)"], rows))
+    text.append(table("Mean model calls per video, same runs (columns as above)",
+                      ["k", *[h.replace("κ ", "") for h in heads]], calls_rows))
     note = ("The lab's answers to one question are independent draws (in the correlated columns they share "
             "a fixed part of them); real Pegasus answers at one temperature share more of their error, so "
             "these gains are upper bounds.")
     out["samples_note"] = note
     print(note + "\n")
     text.append(note + "\n")
+
+    # The margins of samples="auto", fitted on worlds the table above never uses.
+    n_fit = args.fit_worlds or (2 if args.quick else 20)
+    fit_seeds = list(range(FIT_FIRST_SEED, FIT_FIRST_SEED + n_fit))
+    points, fixed = fit_grid(fit_seeds, n_videos, THRESHOLD_SETS["default 75/0.5"])
+    chosen = choose(points, fixed[3])
+    shipped = next((p for p in points if (p.score_margin, p.ratio_margin) == (SCORE_MARGIN, RATIO_MARGIN)), None)
+    front = [p for p in points if not any(
+        q.kappa >= p.kappa and q.calls_per_video <= p.calls_per_video
+        and (q.kappa, -q.calls_per_video) != (p.kappa, -p.calls_per_video) for q in points)]
+    out["adaptive_fit"] = {"seeds": fit_seeds, "fixed": fixed, "chosen": vars(chosen) if chosen else None,
+                           "points": [vars(p) for p in points]}
+    rows = [[f"samples={k}", "", "", v, float(k)] for k, v in fixed.items()]
+    rows += [["front", p.score_margin, p.ratio_margin, p.kappa, p.calls_per_video]
+             for p in sorted(front, key=lambda p: p.calls_per_video)]
+    if chosen is not None:
+        rows.append(["chosen: cheapest with κ ≥ samples=3's", chosen.score_margin, chosen.ratio_margin,
+                     chosen.kappa, chosen.calls_per_video])
+    if shipped is not None:
+        rows.append(["shipped (adapters/pegasus/_adaptive.py)", shipped.score_margin, shipped.ratio_margin,
+                     shipped.kappa, shipped.calls_per_video])
+    text.append(table(
+        f"Fit of the samples=\"{ADAPTIVE}\" margins (up to 5 answers), in-process on seeds "
+        f"{fit_seeds[0]}-{fit_seeds[-1]}, realistic answers, default thresholds; front = grid points no other "
+        "matches on κ at fewer calls or beats at as few",
+        ["rule", "score margin", "ratio margin", "κ", "calls per video"], rows))
 
     out["sweeps"] = {}
     for knob, points in sweep_points(args.quick).items():
