@@ -23,8 +23,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
+from _adaptive_fit import choose, fit_grid
+
 from classify_shim.adapters.pegasus._adaptive import RATIO_MARGIN, SCORE_MARGIN
-from classify_shim.lab import THRESHOLD_SETS, ConfigRun, SimConfig, choose, fit_grid, metrics, run_config
+from classify_shim.lab import THRESHOLD_SETS, ConfigRun, SimConfig, metrics, run_config
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fidelity.json"
 SAMPLE_COUNTS = (1, 3, 5)

@@ -9,7 +9,6 @@ from the sandbox. ``python bench/fidelity.py`` prints the tables.
 
 from __future__ import annotations
 
-from ._adaptive_fit import FitPoint, choose, fit_grid
 from ._runner import (
     THRESHOLD_SETS,
     ConfigRun,
@@ -38,7 +37,6 @@ __all__ = [
     "THRESHOLD_SETS",
     "TOPICS",
     "ConfigRun",
-    "FitPoint",
     "LabVideo",
     "LabWorld",
     "Label",
@@ -46,8 +44,6 @@ __all__ = [
     "SavedLabWorld",
     "SimConfig",
     "boundary_sigma",
-    "choose",
-    "fit_grid",
     "make_world",
     "metrics",
     "passes",

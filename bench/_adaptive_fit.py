@@ -6,7 +6,8 @@ the adaptive rule (``_adaptive.undecided`` round by round, ``_adaptive.stages``)
 many of them the video gets. A video that ends with n answers is mapped exactly as
 ``samples=n`` maps it, so every grid point costs one mapping per round, not a client run.
 The truth comes from the labels (``truth_passes``). Fit on some seeds, report on others: the
-client-path figures in ``bench/fidelity.py`` use worlds the fit never saw.
+client-path figures in ``bench/fidelity.py`` use worlds the fit never saw. (A bench module:
+the library's lab never imports an adapter.)
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from classify_shim._stats import cohen_kappa
-
-from ._simulator import SimConfig, simulate_answers
-from ._worlds import make_world, truth_passes
+from classify_shim.adapters.pegasus._adaptive import Margins, stages, undecided
+from classify_shim.adapters.pegasus._mapping import map_video_samples
+from classify_shim.adapters.pegasus._parse import AnswerError, ParsedAnswer, parse_answer
+from classify_shim.lab import SimConfig, make_world, simulate_answers, truth_passes
 
 __all__ = ["FitPoint", "choose", "fit_grid"]
 
@@ -42,9 +44,6 @@ def fit_grid(seeds: Sequence[int], n_videos: int, threshold: Tuple[float, float]
     """κ and calls of every grid point at ``threshold`` (min_video_score, min_duration_ratio),
     and the κ of fixed ``samples=k`` for k = 1, 3, ... ``most`` on the same answers."""
     from classify_shim._request import build_index_request
-    from classify_shim.adapters.pegasus._adaptive import Margins, stages, undecided
-    from classify_shim.adapters.pegasus._mapping import map_video_samples
-    from classify_shim.adapters.pegasus._parse import AnswerError, ParsedAnswer, parse_answer
 
     cfg = config or SimConfig()
     rounds = stages(most)
