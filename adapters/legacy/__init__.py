@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, Optional, cast
 
-from classify_shim._backend import BackendPage
+from classify_shim._backend import BackendPage, ValidatedPage
 from classify_shim._bodies import PageBody
 from classify_shim._config import ClientConfig
 from classify_shim._exceptions import APIStatusError, TwelveLabsError
 from classify_shim._http import AsyncHTTP, HTTPResponse, SyncHTTP
+from classify_shim._models import page_from_json
 from classify_shim._request import ClassifyRequest
 from classify_shim._types import RequestOptions
 
@@ -57,7 +58,12 @@ def is_retirement_error(exc: BaseException) -> bool:
 
 
 def _page(response: HTTPResponse) -> BackendPage:
-    body = response.body
+    raw = response.json_bytes
+    if raw is not None:  # asked for undecoded: validated into the result model in one pass
+        result = page_from_json(raw)
+        if result is not None:
+            return ValidatedPage(raw, result, "legacy")
+    body = response.decode()  # the long way: what the page is not, reported as always
     if not isinstance(body, dict) or "data" not in body or "page_info" not in body:
         raise TwelveLabsError(
             f"the v1.2 classify endpoint answered {response.status_code} without a result page: {str(body)[:200]!r}"
@@ -93,10 +99,10 @@ class LegacyBackend:
 
     def classify(self, request: ClassifyRequest, options: RequestOptions) -> BackendPage:
         return _page(self._http.request("POST", request.path, json=_body(request), options=options,
-                                        encoded=request.wire_json))
+                                        encoded=request.wire_json, decode=False))
 
     def page(self, token: str, options: RequestOptions) -> BackendPage:
-        return _page(self._http.request("GET", f"classify/{token}", options=options))
+        return _page(self._http.request("GET", f"classify/{token}", options=options, decode=False))
 
     def close(self) -> None:
         self._http.close()

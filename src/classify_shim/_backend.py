@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, cast, runtime_checkable
+
+from pydantic_core import from_json
 
 from ._bodies import PageBody
 from ._request import ClassifyRequest
@@ -18,12 +20,14 @@ from ._types import BACKEND_NAMES, RequestOptions
 
 if TYPE_CHECKING:
     from ._config import ClientConfig
+    from ._models import ClassifyPageResult
 
 __all__ = [
     "BACKENDS",
     "AsyncBackend",
     "BackendPage",
     "SyncBackend",
+    "ValidatedPage",
     "VideoFailure",
     "load_backend",
 ]
@@ -46,6 +50,30 @@ class BackendPage:
     body: PageBody
     backend: str
     errors: List[VideoFailure] = field(default_factory=list)
+
+
+class ValidatedPage(BackendPage):
+    """A page whose JSON bytes were validated straight into the result model as they arrived
+    (the legacy backend: no Python dict tree in between, ≈ 100 µs of a 50-id call). ``result``
+    is that model, for the resource to wrap; ``body`` is decoded from the same bytes only when
+    something reads it (an adapter comparing bodies)."""
+
+    def __init__(self, raw: bytes, result: ClassifyPageResult, backend: str) -> None:
+        self._raw = raw
+        self._body: Optional[PageBody] = None
+        self.result = result
+        self.backend = backend
+        self.errors = []
+
+    @property
+    def body(self) -> PageBody:
+        if self._body is None:
+            self._body = cast(PageBody, from_json(self._raw))
+        return self._body
+
+    @body.setter
+    def body(self, value: PageBody) -> None:
+        self._body = value
 
 
 @runtime_checkable

@@ -100,6 +100,18 @@ class HTTPResponse:
     body: Any
     headers: Mapping[str, str]
     retries: int
+    undecoded: Optional[httpx.Response] = None
+    """The answer, when its caller asked for a JSON body undecoded (``request(..., decode=False)``);
+    ``body`` is then None: read ``json_bytes``, or ``decode()`` for what ``body`` would have held."""
+
+    @property
+    def json_bytes(self) -> Optional[bytes]:
+        """The JSON body's bytes when it was left undecoded, else None."""
+        return self.undecoded.content if self.undecoded is not None else None
+
+    def decode(self) -> Any:
+        """``body`` as decoded by default (raising as it would have for a malformed JSON body)."""
+        return self.body if self.undecoded is None else _decode(self.undecoded)
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, jitter: float = 0.25) -> float:
@@ -179,6 +191,20 @@ def _http_date(text: str) -> Optional[float]:
         return parsed.timestamp()
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def _is_json(response: httpx.Response) -> bool:
+    """A non-empty body that ``_decode`` decodes as one JSON document."""
+    if not response.content:
+        return False
+    content_type = response.headers.get("content-type", "")
+    return "json" in content_type and "jsonl" not in content_type and "ndjson" not in content_type
+
+
+def _answer(response: httpx.Response, attempt: int, decode: bool) -> HTTPResponse:
+    if not decode and _is_json(response):
+        return HTTPResponse(response.status_code, None, response.headers, attempt, response)
+    return HTTPResponse(response.status_code, _decode(response), response.headers, attempt)
 
 
 def _decode(response: httpx.Response) -> Any:
@@ -402,9 +428,10 @@ class SyncHTTP(_Base):
         max_retries: Optional[int] = None,
         observe: Optional[Observer] = None,
         encoded: Optional[bytes] = None,
+        decode: bool = True,
     ) -> HTTPResponse:
         """Send once, retry at most ``max_retries`` times (the client's by default); ``encoded``:
-        see :meth:`_build`."""
+        see :meth:`_build`; ``decode=False``: a JSON body is left undecoded (``HTTPResponse.undecoded``)."""
         retries = self.policy.max_retries if max_retries is None else max_retries
         request = self._build(self._client, method, path, json, params, options, encoded)
         send_kwargs = options.send_kwargs() if options is not None else {}
@@ -418,7 +445,7 @@ class SyncHTTP(_Base):
             else:
                 outcome = self._on_response(request, response, attempt, retries, started, observe)
                 if outcome is None:
-                    return HTTPResponse(response.status_code, _decode(response), response.headers, attempt)
+                    return _answer(response, attempt, decode)
                 response.close()
                 wait = outcome
             (self._sleep_override or time.sleep)(wait)
@@ -488,9 +515,10 @@ class AsyncHTTP(_Base):
         max_retries: Optional[int] = None,
         observe: Optional[Observer] = None,
         encoded: Optional[bytes] = None,
+        decode: bool = True,
     ) -> HTTPResponse:
         """Send once, retry at most ``max_retries`` times (the client's by default); ``encoded``:
-        see :meth:`_build`."""
+        see :meth:`_build`; ``decode=False``: a JSON body is left undecoded (``HTTPResponse.undecoded``)."""
         retries = self.policy.max_retries if max_retries is None else max_retries
         request = self._build(self._client, method, path, json, params, options, encoded)
         send_kwargs = options.send_kwargs() if options is not None else {}
@@ -504,7 +532,7 @@ class AsyncHTTP(_Base):
             else:
                 outcome = self._on_response(request, response, attempt, retries, started, observe)
                 if outcome is None:
-                    return HTTPResponse(response.status_code, _decode(response), response.headers, attempt)
+                    return _answer(response, attempt, decode)
                 await response.aclose()
                 wait = outcome
             if self._sleep_override is not None:

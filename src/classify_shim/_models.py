@@ -26,7 +26,7 @@ from pydantic_core import core_schema
 from ._bodies import ClassParamsBody, PageBody
 
 if TYPE_CHECKING:
-    from ._backend import VideoFailure
+    from ._backend import BackendPage, VideoFailure
 
 __all__ = [
     "AsyncClassifyPageResult",
@@ -38,6 +38,7 @@ __all__ = [
     "ClassifyVideoData",
     "RootModelList",
     "TokenPageInfo",
+    "page_from_json",
 ]
 
 T = TypeVar("T")
@@ -204,6 +205,25 @@ class ClassifyPageResult(BaseModel):
         private["_backend"] = backend
         return result
 
+    @classmethod
+    def from_page(cls: type[_Page], resource: Any, page: BackendPage) -> _Page:
+        """The page a backend served, wrapped: a model validated from the page's bytes as they
+        arrived (:class:`~classify_shim._backend.ValidatedPage`) is wrapped as it is, any other
+        page through :meth:`from_body`."""
+        result = getattr(page, "result", None)
+        if type(result) is not cls:  # not validated, or into another class (then from its body)
+            return cls.from_body(resource, page.body, page.errors, page.backend)
+        private = result.__pydantic_private__
+        if private is None:  # pragma: no cover - pydantic always sets the private defaults
+            private = {}
+            object.__setattr__(result, "__pydantic_private__", private)
+        private["_resource"] = resource
+        kept: List[VideoFailure] = list(page.errors)
+        private["_errors"] = kept
+        private["_error_source"] = page.errors if kept else None
+        private["_backend"] = page.backend
+        return result
+
     @property
     def errors(self) -> List[VideoFailure]:
         """Videos that ended in the error report instead of ``data`` (Pegasus backend)."""
@@ -241,6 +261,18 @@ class ClassifyPageResult(BaseModel):
             if failure not in seen:
                 seen.add(failure)
                 self._errors.append(failure)
+
+
+def page_from_json(raw: bytes) -> Optional[ClassifyPageResult]:
+    """The page validated straight from a server's JSON bytes, or None when they are not a valid
+    page: the caller then takes the long way (decode, check, validate), which raises what it
+    always raised, where it always did."""
+    result = ClassifyPageResult.__new__(ClassifyPageResult)
+    try:
+        ClassifyPageResult.__pydantic_validator__.validate_json(raw, self_instance=result)
+    except Exception:
+        return None
+    return result
 
 
 class AsyncClassifyPageResult(ClassifyPageResult):

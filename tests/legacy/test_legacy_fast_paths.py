@@ -267,3 +267,90 @@ def test_a_memoised_request_sends_the_bytes_httpx_encodes() -> None:
         assert with_options.read() == sent_first and with_options.headers["x-trace"] == "t"
     finally:
         http.close()
+
+
+# --- a page validated from its bytes as they arrive is the page the long way builds ----------
+
+_CLIP = {"start": 1, "end": 2.5, "score": "71.5", "option": "visual", "prompt": "dance ✓", "thumbnail_url": None}
+PAGES: Dict[str, Any] = {
+    "clips and detailed scores": {
+        "data": [{"video_id": "v1", "classes": [
+            {"name": "DanceTok", "score": 80, "duration_ratio": 0.5, "clips": [_CLIP, {**_CLIP, "extra": [1]}],
+             "detailed_scores": {"max_score": 90, "avg_score": 70.5, "normalized_score": 0.7}}]},
+            {"video_id": "v2", "classes": []}],
+        "page_info": {"limit_per_page": 10, "total_results": 2, "page_expired_at": "2026-12-03T07:00:00Z",
+                      "next_page_token": "tok-1", "prev_page_token": ""},
+    },
+    "no clips, no tokens, extra keys": {
+        "data": [{"video_id": "v3", "classes": [{"name": "Cook", "score": 75.0, "duration_ratio": 1, "clips": None,
+                                                   "unknown": {"a": None}}], "more": True}],
+        "page_info": {"limit_per_page": "10", "total_results": 1.0, "page_expired_at": "x"}, "top": "level",
+    },
+    "empty": {"data": [], "page_info": {"limit_per_page": 10, "total_results": 0, "page_expired_at": ""}},
+}
+REFUSED: Dict[str, bytes] = {
+    "malformed JSON": b'{"data": [', "a list": b"[1, 2]", "no page_info": b'{"data": []}',
+    "a score that is no number": json.dumps({**PAGES["empty"], "data": [{"video_id": "v", "classes": [
+        {"name": "n", "score": "high", "duration_ratio": 1}]}]}).encode(),
+    "null data": json.dumps({**PAGES["empty"], "data": None}).encode(),
+}
+
+
+def _shape(value: Any) -> Any:
+    """Everything a caller can see of a result: types, values and which fields were set."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return (type(value).__name__, sorted(value.model_fields_set),
+                {name: _shape(getattr(value, name)) for name in type(value).model_fields})
+    if isinstance(value, list):
+        return (type(value).__name__, [_shape(item) for item in value])
+    return (type(value).__name__, value)
+
+
+def _legacy_client(raw: bytes) -> Any:
+    from classify_shim import TwelveLabs
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "application/json"}, content=raw)
+
+    return TwelveLabs("tlk_pages_0001", classify_backend="legacy", max_retries=0, cache=False,
+                      http_client=httpx.Client(transport=httpx.MockTransport(answer)))
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_page_validated_from_its_bytes_is_the_page_the_long_way_builds(name: str) -> None:
+    from pydantic_core import from_json
+
+    from classify_shim._backend import ValidatedPage
+    from classify_shim._models import ClassifyPageResult, page_from_json
+
+    raw = json.dumps(PAGES[name], ensure_ascii=False).encode()
+    long_way = ClassifyPageResult.from_body(None, from_json(raw))
+    short = page_from_json(raw)
+    assert short is not None and _shape(short) == _shape(long_way)
+    with _legacy_client(raw) as client:
+        served = client._open_backend().page("tok", parse_request_options({}))
+        assert isinstance(served, ValidatedPage) and served.body == from_json(raw)  # decoded when read
+        result = client.classify.by_page_token("tok")
+    assert _shape(result) == _shape(long_way) and result.model_dump() == long_way.model_dump()
+    assert (result.errors, result.backend, result._resource) == ([], "legacy", client.classify)
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_page_its_bytes_do_not_make_is_refused_the_long_way(name: str) -> None:
+    from classify_shim._http import HTTPResponse, _decode
+    from classify_shim._models import ClassifyPageResult, page_from_json
+    from classify_shim.adapters.legacy import _page
+
+    raw = REFUSED[name]
+    assert page_from_json(raw) is None
+    answer = httpx.Response(200, headers={"content-type": "application/json"}, content=raw,
+                            request=httpx.Request("GET", "http://127.0.0.1:9/v1.2/classify/tok"))
+    with pytest.raises(Exception) as expected:  # the long way: decoded, checked, then validated
+        ClassifyPageResult.from_page(None, _page(HTTPResponse(200, _decode(answer), answer.headers, 0)))
+    with _legacy_client(raw) as client, pytest.raises(type(expected.value)) as caught:
+        client.classify.by_page_token("tok")
+    assert str(caught.value).replace("127.0.0.1:9", "") == str(expected.value).replace("127.0.0.1:9", "")

@@ -69,10 +69,10 @@ class _ClassifyBase:
         return token, opts, raise_if_escalated("by_page_token", self._backend_name(), self._version)
 
     def _result(self, page: BackendPage) -> ClassifyPageResult:
-        return ClassifyPageResult.from_body(self, page.body, page.errors, page.backend)
+        return ClassifyPageResult.from_page(self, page)
 
     def _async_result(self, page: BackendPage) -> AsyncClassifyPageResult:
-        return AsyncClassifyPageResult.from_body(self, page.body, page.errors, page.backend)
+        return AsyncClassifyPageResult.from_page(self, page)
 
     def _warn(self, method: str, page: Optional[BackendPage], pending: Optional[PendingWarning]) -> None:
         if pending is not None:  # None: silenced (``TWELVELABS_CLASSIFY_WARNINGS=off``)
