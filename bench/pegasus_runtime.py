@@ -84,9 +84,21 @@ def baseline_python(ref: str) -> str:
     return str(python)
 
 
-def _child(python: str, base_url: str, index_id: str, n_classes: int) -> Dict[str, Any]:
-    # One /analyze call per video on both sides (the baseline knows no other strategy).
+def _child_env(python: str) -> Dict[str, str]:
+    """The environment of a ``cpu`` child: one /analyze call per video on both sides (the baseline
+    knows no other strategy), and each side importing its own code — this checkout first on the
+    path of our side, no ``PYTHONPATH`` at all for the baseline (a caller's would shadow it, and
+    both sides would then run the same code)."""
     env = {**os.environ, "TWELVELABS_CLASSIFY_STRATEGY": "sync"}
+    if python == sys.executable:
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])
+    else:
+        env.pop("PYTHONPATH", None)
+    return env
+
+
+def _child(python: str, base_url: str, index_id: str, n_classes: int) -> Dict[str, Any]:
+    env = _child_env(python)
     proc = subprocess.run([python, "-c", _CHILD, base_url, index_id, str(n_classes)],
                           capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:

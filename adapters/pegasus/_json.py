@@ -32,6 +32,7 @@ __all__ = [
     "measure",
     "recover_items",
     "repair",
+    "scan_json",
 ]
 
 MAX_DEPTH = 64
@@ -252,12 +253,70 @@ class Found:
         self.unbalanced_at = unbalanced_at
 
 
+def _checked_float(text: str) -> float:
+    """:func:`_big_float`, and no digit run past the limit in it (what the span scan checks)."""
+    if len(text) > MAX_NUMBER_DIGITS and _DIGIT_RUN.search(text):
+        raise HostileAnswer(f"a number {len(text)} characters long")
+    return _big_float(text)
+
+
+_DIGIT_RUN = re.compile(r"\d{" + str(MAX_NUMBER_DIGITS + 1) + "}")
+# Outside strings a valid JSON document has digits only in its numbers; integers past the limit
+# already fail _big_int, so with _checked_float no digit run past the limit gets through.
+_WHOLE_DECODER = json.JSONDecoder(strict=False, parse_int=_big_int, parse_float=_checked_float)
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels in a decoded value (itself level 1)."""
+    level = [value]
+    for _ in range(limit):
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(child, (dict, list))]
+        if not level:
+            return False
+    return True
+
+
+def _whole_object(text: str) -> Optional[Dict[str, Any]]:
+    """The answer when ``text`` is one JSON object and nothing else (the usual structured-output
+    answer), decoded once without the span scan; None whenever the scan might see it otherwise.
+
+    For such a text the scan finds one span, the object, and decodes it with the same decoder;
+    so this takes only texts where that is provably so: nothing but whitespace around the
+    object, no fence (the scan would read a fenced block first, even one inside a string),
+    nesting within :data:`MAX_DEPTH` and no digit run past :data:`MAX_NUMBER_DIGITS`. Anything
+    else, including every text the limits reject, goes to the scan, which alone decides it.
+    """
+    start = len(text) - len(text.lstrip())
+    if not text.startswith("{", start) or "```" in text:
+        return None
+    _count(len(text))
+    try:
+        value, end = _WHOLE_DECODER.raw_decode(text, start)
+    except (ValueError, RecursionError):  # not JSON, or past a limit: the scan decides
+        return None
+    if not isinstance(value, dict) or text[end:].strip():
+        return None
+    if text.count("{") + text.count("[") > MAX_DEPTH and _nested_deeper(value, MAX_DEPTH):
+        return None
+    return value
+
+
 def find_json(text: str, depth: int = 0) -> Found:
     """The first top-level JSON value in ``text`` that can be an answer.
 
     Scanning stops at the first opener that never closes: everything after it lies inside that
-    truncated value, and a complete inner object must not pass for the whole answer.
+    truncated value, and a complete inner object must not pass for the whole answer. A text
+    that is one JSON object and nothing else is read without the scan (:func:`_whole_object`).
     """
+    whole = _whole_object(text)
+    if whole is not None:
+        return Found(whole, True)
+    return scan_json(text, depth)
+
+
+def scan_json(text: str, depth: int = 0) -> Found:
+    """:func:`find_json` by the span scan alone, for any text (the general path)."""
     unbalanced: Optional[Tuple[str, int]] = None
     for candidate in _candidates(text):
         for start, end in _spans(candidate):

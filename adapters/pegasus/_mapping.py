@@ -10,6 +10,7 @@ deterministic: the same inputs give byte-identical ``json.dumps`` output.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -256,6 +257,33 @@ class _Numbers:
 
 
 def _numbers(parsed: Optional[ParsedClass], exact_segments: Sequence[Segment], duration: float) -> _Numbers:
+    """One class's numbers; a class without any segment (most of a many-class answer: absent,
+    nothing to show) through :func:`_clipless_numbers`, the same computation memoised."""
+    if exact_segments or (parsed is not None and parsed.segments):
+        return _computed_numbers(parsed, exact_segments, duration)
+    verdict = None if parsed is None else (parsed.present, parsed.confidence, parsed.coverage)
+    return _clipless_numbers(verdict, duration, _OPTIONS[-1])
+
+
+@functools.lru_cache(maxsize=1024)
+def _clipless_numbers(
+    verdict: Optional[Tuple[bool, float, Optional[float]]], duration: float, options: MappingOptions
+) -> _Numbers:
+    """:func:`_computed_numbers` of a class with no segments, which reads nothing but the
+    verdict (present, confidence, coverage), the duration and the mapping options. ``options``
+    is the one in force (``_OPTIONS[-1]``, read by the formulas themselves): it is part of the
+    key so that numbers mapped under one set of options are never reused under another."""
+    del options
+    parsed = None
+    if verdict is not None:
+        present, confidence, coverage = verdict
+        parsed = ParsedClass(name="", present=present, confidence=confidence, coverage=coverage)
+    return _computed_numbers(parsed, (), duration)
+
+
+def _computed_numbers(
+    parsed: Optional[ParsedClass], exact_segments: Sequence[Segment], duration: float
+) -> _Numbers:
     presence = class_presence(parsed, bool(exact_segments))
     model_segments = list(parsed.segments) if parsed is not None else []
     clips = _clips([*model_segments, *exact_segments], duration)

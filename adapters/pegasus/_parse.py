@@ -31,6 +31,7 @@ from ._values import (
     infer_multiplier,
     key,
     lookup,
+    lookup_all,
     parse_bool,
     parse_confidence_word,
     parse_coverage,
@@ -165,6 +166,8 @@ def _keyed(value: Mapping[Any, Any]) -> List[Tuple[str, Dict[str, Any]]]:
     return keyed
 
 
+_CLASS_GROUPS = (_PRESENT_KEYS, _CONF_KEYS, _COVERAGE_KEYS, _SEGMENTS_KEYS)
+"""The fields of a class object, in the order :func:`_build` reads them."""
 _WRAPPER_WORDS = frozenset(key(w) for w in _WRAPPER_KEYS)
 _CLASS_FIELDS = _PRESENT_KEYS + _CONF_KEYS + _SEGMENTS_KEYS
 
@@ -327,26 +330,25 @@ def _build(
         if draft.seen:
             notes.append(f"class {name!r} answered more than once; merged")
         draft.seen = True
-        has_present, present_raw = lookup(obj, _PRESENT_KEYS)
+        (has_present, present_raw), (has_conf, conf_raw), (has_cov, cov_raw), (_, seg_raw) = lookup_all(
+            obj, _CLASS_GROUPS
+        )
         present = parse_bool(present_raw) if has_present else None
         if has_present and present is None and present_raw is not None:
             notes.append(f"class {name!r}: unreadable present={present_raw!r}")
         if present is not None:
             draft.present = bool(draft.present) or present
-        has_conf, conf_raw = lookup(obj, _CONF_KEYS)
         conf = raw_confidence(conf_raw) if has_conf else None
         if has_conf and conf is None and conf_raw is not None:
             notes.append(f"class {name!r}: unreadable confidence {conf_raw!r}")
         if conf is not None and (draft.confidence is None or conf[0] > draft.confidence[0]):
             draft.confidence = conf
-        has_cov, cov_raw = lookup(obj, _COVERAGE_KEYS)
         if has_cov and cov_raw is not None:
             cov = parse_coverage(cov_raw)
             if cov is None:
                 notes.append(f"class {name!r}: unreadable coverage {cov_raw!r}")
             elif draft.coverage is None or cov > draft.coverage:
                 draft.coverage = cov
-        _, seg_raw = lookup(obj, _SEGMENTS_KEYS)
         for seg in _segment_list(seg_raw):
             if not isinstance(seg, dict):
                 notes.append(f"class {name!r}: dropped segment {seg!r} (not an object)")
@@ -403,6 +405,8 @@ def _segments(
     duration: float,
     notes: List[str],
 ) -> List[Segment]:
+    if not draft.segments:
+        return []
     spec = draft.spec
     name = spec.name
     allowed = model_sources(spec)

@@ -11,7 +11,7 @@ import functools
 import math
 import re
 import unicodedata
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from classify_shim._rules import finite_number
 
@@ -22,6 +22,7 @@ __all__ = [
     "infer_multiplier",
     "key",
     "lookup",
+    "lookup_all",
     "parse_bool",
     "parse_confidence_word",
     "parse_coverage",
@@ -69,20 +70,32 @@ def tokens(text: str) -> set[str]:
     return set(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
 
 
-@functools.lru_cache(maxsize=1024)  # answers repeat the same few key sets thousands of times
-def _key_index(mapping_keys: Tuple[Any, ...]) -> Dict[str, Any]:
-    """Normalised key -> the mapping's own key; the first spelling wins, as in the answer."""
-    return {key(str(k)): k for k in reversed(mapping_keys)}
+@functools.lru_cache(maxsize=4096)  # the objects of one answer share a few key shapes
+def _resolve(mapping_keys: Tuple[Any, ...], groups: Tuple[Tuple[str, ...], ...]) -> Tuple[Tuple[bool, Any], ...]:
+    """Per group of ``keys``: (found?, the mapping's own key) for the first of them that a key
+    of the mapping matches by :func:`key`; of two spellings of one key, the first in the
+    answer wins."""
+    index = {key(str(k)): k for k in reversed(mapping_keys)}
+    out = []
+    for keys in groups:
+        found: Tuple[bool, Any] = (False, None)
+        for k in keys:
+            normalised = key(k)
+            if normalised in index:
+                found = (True, index[normalised])
+                break
+        out.append(found)
+    return tuple(out)
 
 
 def lookup(mapping: Mapping[str, Any], keys: Sequence[str]) -> Tuple[bool, Any]:
-    """First of ``keys`` present in ``mapping`` (keys compared by :func:`_key`)."""
-    index = _key_index(tuple(mapping))
-    for k in keys:
-        normalised = key(k)
-        if normalised in index:
-            return True, mapping[index[normalised]]
-    return False, None
+    """First of ``keys`` present in ``mapping`` (keys compared by :func:`key`)."""
+    return lookup_all(mapping, (tuple(keys),))[0]
+
+
+def lookup_all(mapping: Mapping[str, Any], groups: Tuple[Tuple[str, ...], ...]) -> List[Tuple[bool, Any]]:
+    """:func:`lookup` of each group of keys, resolved together (one memoised step per object)."""
+    return [(True, mapping[own]) if found else (False, None) for found, own in _resolve(tuple(mapping), groups)]
 
 
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$", re.IGNORECASE)
