@@ -111,6 +111,8 @@ SHAPES: Dict[str, Callable[[Ctx], Any]] = {
     "per-class-overrides": lambda c: _plain(
         c, [{**DANCE, "options": ["conversation"], "conversation_option": "exact_match"}, COOK]),
     "page-limit-50": lambda c: _plain(c, [DANCE], page_limit=50),
+    # The v1.2 spec is OpenAPI 3.1 (JSON Schema 2020-12): 2.0 is an integer (page_limit=n / 2).
+    "page-limit-integral-float": lambda c: _plain(c, [DANCE], page_limit=2.0),
     "duplicate-class-names-14x5": lambda c: _plain(
         c, [{"name": n, "prompts": [f"{n.lower()} {k}" for k in range(5)]} for n in MODERATION]),
     "duplicate-video-ids": lambda c: c.client().classify.videos(c.ids + c.ids[:1], ["visual"], [DANCE]),
@@ -174,6 +176,12 @@ def test_duplicate_names_legacy_body_is_what_0_3_2_sends() -> None:
     merged = next(c for c in request.classes if c.name == "SelfHarm")
     assert merged.prompts == ("SelfHarm 0",)  # both entries had the same prompt: union keeps it once
     assert request.video_ids == ("v1",)
+
+
+def test_integral_float_page_limit_is_the_integer_and_sent_as_given() -> None:
+    request = build_videos_request(["v1"], ["visual"], [DANCE], page_limit=2.0)
+    assert request.page_limit == 2 and isinstance(request.page_limit, int)
+    assert request.wire_body["page_limit"] == 2.0 and isinstance(request.wire_body["page_limit"], float)
 
 
 def test_pegasus_view_normalises_prompts_but_the_wire_keeps_them() -> None:

@@ -205,13 +205,19 @@ def _check_bool(field_name: str, value: object) -> bool:
 
 
 def _check_page_limit(value: object) -> int:
+    # v1.2 spec (OpenAPI 3.1, so JSON Schema 2020-12): ``type: integer``, which a number with a zero
+    # fractional part is (``10.0``, as ``page_limit=n / 2`` gives); 0.3.2 sent it as given.
     if value is None:
         return DEFAULT_PAGE_LIMIT
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, bool) or not isinstance(value, int):
         raise _fail("page_limit", f"must be an integer from 1 to {MAX_PAGE_LIMIT}, got {_type_name(value)}")
-    if not 1 <= value <= MAX_PAGE_LIMIT:
+    else:
+        number = value
+    if not 1 <= number <= MAX_PAGE_LIMIT:
         raise _fail("page_limit", f"must be from 1 to {MAX_PAGE_LIMIT}, got {value}")
-    return value
+    return number
 
 
 _RANGES: Dict[str, Tuple[float, float]] = {
