@@ -19,7 +19,7 @@ import sys
 import threading
 import warnings
 from types import FrameType
-from typing import Any, Callable, Dict, Optional, Set, Tuple, Type
+from typing import Any, Dict, Optional, Set, Tuple, Type
 
 import deprecation  # type: ignore[import-untyped]
 
@@ -71,19 +71,22 @@ class ClassifyDeprecationWarning(deprecation.DeprecatedWarning):  # type: ignore
         self.sunset = sunset
 
     def __str__(self) -> str:
-        return self._text(lambda: str(super(ClassifyDeprecationWarning, self).__str__()))
-
-    def _text(self, render: Callable[[], str]) -> str:
         """The message, rendered once per instance while the parts it is made of stay the same
         objects: with a user's warnings filter, Python asks for it on every call (its registry
         key), and the same instance is shown once per call site."""
-        parts = (self.function, self.deprecated_in, self.removed_in, self.details, self.sunset)
         memo = self.__dict__.get("_rendered")
-        if memo is not None and all(a is b for a, b in zip(memo[0], parts)):
-            return str(memo[1])
-        text = render()
-        self.__dict__["_rendered"] = (parts, text)
+        if memo is not None:
+            parts, text = memo[0], str(memo[1])
+            if (parts[0] is self.function and parts[1] is self.deprecated_in and parts[2] is self.removed_in
+                    and parts[3] is self.details and parts[4] is self.sunset):
+                return text
+        text = self._render()
+        self.__dict__["_rendered"] = ((self.function, self.deprecated_in, self.removed_in, self.details, self.sunset),
+                                      text)
         return text
+
+    def _render(self) -> str:
+        return str(super().__str__())
 
     def __reduce__(self) -> Any:  # keep the extras through copy/pickle of the warning
         return (
@@ -96,11 +99,8 @@ class ClassifyDeprecationWarning(deprecation.DeprecatedWarning):  # type: ignore
 class UnsupportedWarning(ClassifyDeprecationWarning, deprecation.UnsupportedWarning):  # type: ignore[misc]
     """The call targets an API that no longer has Classify (past the sunset, or version >= v1.3)."""
 
-    def __str__(self) -> str:
-        return self._text(
-            lambda: f"{self.function} is unsupported as of {self.sunset.isoformat()}."
-            f"{(' ' + self.details) if self.details else ''}"
-        )
+    def _render(self) -> str:
+        return f"{self.function} is unsupported as of {self.sunset.isoformat()}.{(' ' + self.details) if self.details else ''}"
 
 
 def _rebuild(cls: Type[ClassifyDeprecationWarning], *args: Any) -> ClassifyDeprecationWarning:
@@ -408,7 +408,9 @@ def warn_legacy_call(
         # (a zip) is registered once, instead of the loader reading the file on every call.
         _lazy_sources.add(filename)
         linecache.lazycache(filename, pending.globals)
-    registry = pending.globals.setdefault("__warningregistry__", {})
+    registry = pending.globals.get("__warningregistry__")
+    if registry is None:
+        registry = pending.globals.setdefault("__warningregistry__", {})
     message = site.message
     if rule is not None and rule[0] == "error":  # raised: a fresh instance, no shared traceback
         message = build_warning(method, pending.backend, version, unsupported=pending.unsupported)
