@@ -18,7 +18,7 @@ import contextlib
 import contextvars
 import json
 import re
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 __all__ = [
     "MAX_DEPTH",
@@ -315,8 +315,10 @@ def find_json(text: str, depth: int = 0) -> Found:
     return scan_json(text, depth)
 
 
-def scan_json(text: str, depth: int = 0) -> Found:
-    """:func:`find_json` by the span scan alone, for any text (the general path)."""
+def scan_json(text: str, depth: int = 0, accept: Optional[Callable[[Any], bool]] = None) -> Found:
+    """:func:`find_json` by the span scan alone, for any text (the general path). ``accept``
+    narrows "can be an answer" (e.g. to values naming a requested class), so a JSON value in
+    the prose before the answer (an echoed schema, an example) is passed over."""
     unbalanced: Optional[Tuple[str, int]] = None
     for candidate in _candidates(text):
         for start, end in _spans(candidate):
@@ -325,7 +327,7 @@ def scan_json(text: str, depth: int = 0) -> Found:
                     unbalanced = (candidate, start)
                 break
             ok, value = _decode_span(candidate[start:end])
-            if ok and _looks_like_answer(value):
+            if ok and _looks_like_answer(value) and (accept is None or accept(value)):
                 return Found(value, True)
     stripped = text.strip()
     if depth == 0 and stripped.startswith('"'):
@@ -335,8 +337,8 @@ def scan_json(text: str, depth: int = 0) -> Found:
             raise
         except ValueError:
             inner = None
-        if isinstance(inner, str):
-            return find_json(inner, depth + 1)  # the JSON came back JSON-encoded as a string
+        if isinstance(inner, str):  # the JSON came back JSON-encoded as a string
+            return find_json(inner, depth + 1) if accept is None else scan_json(inner, depth + 1, accept)
     return Found(unbalanced_at=unbalanced)
 
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from classify_shim._request import ClassSpec
 
-from ._json import HostileAnswer, find_json, loads, recover_items
+from ._json import HostileAnswer, find_json, loads, recover_items, scan_json
 from ._prompt import model_sources
 from ._values import (
     SOURCES,
@@ -36,6 +36,7 @@ from ._values import (
     parse_confidence_word,
     parse_coverage,
     parse_timestamp,
+    past_end_clock,
     raw_confidence,
     source_of,
     tokens,
@@ -266,21 +267,36 @@ def _nearest_prompt(answered: str, prompts: Sequence[str]) -> Tuple[str, str]:
     return best, ("overlap" if best_score > 0 else "first")
 
 
-def _times(seg: Mapping[str, Any]) -> Tuple[Optional[float], Optional[float], bool]:
+def _seconds(raw: Any, duration: float, where: str, notes: List[str]) -> Optional[float]:
+    """A time in seconds; a clock far past the video's end is read as ``mm:ss:ff`` when that
+    reading lies within it (:func:`past_end_clock`, noted)."""
+    seconds = parse_timestamp(raw)
+    if seconds is None:
+        return None
+    frames = past_end_clock(raw, seconds, duration)
+    if frames is None:
+        return seconds
+    notes.append(f"{where}: time {raw!r} is past the video's end as hh:mm:ss; read as mm:ss:ff ({frames:g} s)")
+    return frames
+
+
+def _times(
+    seg: Mapping[str, Any], duration: float, where: str, notes: List[str]
+) -> Tuple[Optional[float], Optional[float], bool]:
     """(start, end, had any time field)."""
     has_start, start_raw = lookup(seg, _START_KEYS)
     has_end, end_raw = lookup(seg, _END_KEYS)
     if has_start or has_end:
-        return parse_timestamp(start_raw), parse_timestamp(end_raw), True
+        return _seconds(start_raw, duration, where, notes), _seconds(end_raw, duration, where, notes), True
     has_range, rng = lookup(seg, _RANGE_KEYS)
     if not has_range:
         return None, None, False
     if isinstance(rng, (list, tuple)) and len(rng) == 2:
-        return parse_timestamp(rng[0]), parse_timestamp(rng[1]), True
+        return _seconds(rng[0], duration, where, notes), _seconds(rng[1], duration, where, notes), True
     if isinstance(rng, str):
         parts = re.split(r"\s*(?:-|\u2013|\u2014|\bto\b)\s*", rng.strip())
         if len(parts) == 2:
-            return parse_timestamp(parts[0]), parse_timestamp(parts[1]), True
+            return _seconds(parts[0], duration, where, notes), _seconds(parts[1], duration, where, notes), True
     return None, None, True
 
 
@@ -413,7 +429,7 @@ def _segments(
     known_duration = math.isfinite(duration) and duration > 0
     out: List[Segment] = []
     for (seg, _), conf in zip(draft.segments, confs):
-        start, end, had_time = _times(seg)
+        start, end, had_time = _times(seg, duration if known_duration else 0.0, f"class {name!r}", notes)
         if start is None or end is None:
             why = "unreadable times" if had_time else "no times"
             notes.append(f"class {name!r}: dropped segment with {why}")
@@ -493,13 +509,19 @@ def _parse(text: str, classes: Sequence[ClassSpec], duration: float, finish_reas
     found = find_json(text)
     if found.ok:
         entries = _entries(found.value, names)
+        parsed = _build(entries, classes, duration, notes) if entries else None
+        if parsed is None or not any(c.answered for c in parsed.values()):
+            later = _later_answer(text, names)
+            if later is not None:
+                notes = ["skipped JSON before the answer that names no requested class"]
+                entries = later
+                parsed = _build(entries, classes, duration, notes)
         if entries is None:
             raise AnswerError("invalid", "answer JSON has no class list")
-        if not entries:
+        if not entries or parsed is None:
             # {} / [] / {"classes": []}: the model judged nothing. Invalid (retried, never cached).
             raise AnswerError("invalid", "empty answer: no class was judged")
-        parsed = _build(entries, classes, duration, notes)
-        if entries and not any(c.answered for c in parsed.values()):
+        if not any(c.answered for c in parsed.values()):
             raise AnswerError("invalid", "answer names none of the requested classes")
         if finish_reason == "length":
             notes.append("finish_reason was 'length'; the JSON closed but may be incomplete")
@@ -519,6 +541,18 @@ def _parse(text: str, classes: Sequence[ClassSpec], duration: float, finish_reas
                 notes.insert(0, f"recovered {len(items)} complete class object(s) from a truncated answer")
                 partial_answer = ParsedAnswer(classes=parsed, notes=notes, truncated=True)
     raise AnswerError("truncated", "answer JSON is cut off", partial_answer)
+
+
+def _later_answer(text: str, names: Sequence[str]) -> Optional[List[Tuple[str, Dict[str, Any]]]]:
+    """The entries of the first JSON value in ``text`` that names a requested class, when the
+    first JSON value names none (prose that quotes the schema or an example before answering)."""
+
+    def names_a_class(value: Any) -> bool:
+        entries = _entries(value, names) or []
+        return any(_match_name(n, names) is not None for n, _ in entries)
+
+    found = scan_json(text, accept=names_a_class)
+    return _entries(found.value, names) if found.ok else None
 
 
 def merge_answers(answers: Iterable[ParsedAnswer]) -> ParsedAnswer:

@@ -27,6 +27,7 @@ __all__ = [
     "parse_confidence_word",
     "parse_coverage",
     "parse_timestamp",
+    "past_end_clock",
     "raw_confidence",
     "source_of",
     "to_number",
@@ -142,6 +143,24 @@ def parse_timestamp(value: Any) -> Optional[float]:
         h, mi, s = (float(g) if g else 0.0 for g in m.groups())
         return h * 3600 + mi * 60 + s
     return None
+
+
+_FRAME_CLOCK = re.compile(r"^(\d{1,3}):([0-5]\d):(\d{1,2})$")
+
+
+def past_end_clock(value: Any, seconds: float, duration: float) -> Optional[float]:
+    """The ``mm:ss:ff`` (minutes, seconds, frames) reading of a time a model wrote as ``a:b:c``
+    when its ``hh:mm:ss`` reading (``seconds``) lies past twice the video's length: asked for
+    ``HH:MM:SS``, Pegasus answered ``"10:38:00"`` for 638 s into a 12:48 clip. None when that
+    reading is not within the video either, or the time is no such clock (a time just past the
+    end is a rounded end, clamped by the caller)."""
+    if not isinstance(value, str) or not (duration > 0 and seconds > 2 * duration):
+        return None
+    m = _FRAME_CLOCK.match(value.strip())
+    if m is None:
+        return None
+    minutes_reading = int(m.group(1)) * 60 + int(m.group(2))
+    return float(minutes_reading) if minutes_reading <= duration else None
 
 
 def parse_confidence_word(text: str) -> Optional[float]:

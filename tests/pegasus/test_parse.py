@@ -63,6 +63,12 @@ OK_CASES: List[Tuple[str, str, str, Summary, List[str]]] = [
     ("prose-with-brackets-before", "Classes [DanceTok, CookTok] analysed {see below}: " + GOOD, "stop",
      GOOD_SUMMARY, []),
     ("mis-escaped-repeated-tail", GOOD + '","confidence":85}]}]}', "stop", GOOD_SUMMARY, []),
+    ("echoed-schema-before-the-answer",
+     'Using the schema {"type": "object", "properties": {"classes": {"type": "array"}}}, my answer:\n\n' + GOOD,
+     "stop", GOOD_SUMMARY, ["skipped JSON before the answer"]),
+    ("example-fence-before-the-answer",
+     'Format:\n```json\n{"classes": [{"name": "Example", "present": true}]}\n```\nAnswer:\n```json\n' + GOOD + "\n```",
+     "stop", GOOD_SUMMARY, ["skipped JSON before the answer"]),
     (
         "strings-for-numbers",
         canonical({"present": "true", "confidence": "90", "segments": [
@@ -384,6 +390,32 @@ def test_unknown_duration_keeps_segments_unclamped_above() -> None:
         {"start": 100, "end": 500, "prompt": "Dance tutorial", "source": "visual", "confidence": 90}]})
     answer = parse_answer(text, classes=(DANCE,), duration=0.0)
     assert summary(answer)["DanceTok"][2] == [(100.0, 500.0, "Dance tutorial", "visual", 90.0)]
+
+
+def test_clock_far_past_the_end_is_read_as_minutes_seconds_frames() -> None:
+    # Real Pegasus, asked for HH:MM:SS: "10:38:00" for 638 s into a 12:48 clip (MM:SS:FF), and
+    # "12:20" for the same event in another field.
+    text = canonical({"present": True, "confidence": 90, "segments": [
+        {"start": "10:38:00", "end": "12:20", "prompt": "Dance tutorial", "source": "visual", "confidence": 85}]})
+    answer = parse_answer(text, classes=(DANCE,), duration=768.0)
+    assert summary(answer)["DanceTok"][2] == [(638.0, 740.0, "Dance tutorial", "visual", 85.0)]
+    assert any("'10:38:00' is past the video's end as hh:mm:ss; read as mm:ss:ff (638 s)" in n for n in answer.notes)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("00:01:30", "00:02:05", (90.0, 120.0)),  # just past the end: a rounded end, clamped
+        ("01:10:00", "01:50:00", (70.0, 110.0)),  # far past, and within the video as mm:ss:ff
+        ("00:01:00", "03:00:00", (60.0, 120.0)),  # far past, but 180 s as mm:ss:ff: clamped
+        ("00:01:00", "01:50:00.5", (60.0, 120.0)),  # a decimal is no frame count: clamped
+    ],
+)
+def test_clock_past_the_end_other_readings(start: str, end: str, expected: Tuple[float, float]) -> None:
+    text = canonical({"present": True, "confidence": 90, "segments": [
+        {"start": start, "end": end, "prompt": "Dance tutorial", "source": "visual", "confidence": 85}]})
+    answer = parse_answer(text, classes=(DANCE,), duration=DURATION)
+    assert [(s.start, s.end) for s in answer.classes["DanceTok"].segments] == [expected]
 
 
 def test_merge_answers_unions_chunks() -> None:
