@@ -242,11 +242,13 @@ def _entries(
 def _match_name(answered: str, names: Sequence[str]) -> Optional[str]:
     if answered in names:
         return answered
-    folded = [n for n in names if n.strip().casefold() == answered.strip().casefold()]
+    answered_folded = answered.strip().casefold()
+    folded = [n for n in names if n.strip().casefold() == answered_folded]
     if len(folded) == 1:
         return folded[0]
-    keyed = [n for n in names if key(n) == key(answered)]
-    if len(keyed) == 1 and key(answered):
+    answered_key = key(answered)
+    keyed = [n for n in names if key(n) == answered_key]
+    if len(keyed) == 1 and answered_key:
         return keyed[0]
     return None
 

@@ -91,7 +91,8 @@ def _resolve(mapping_keys: Tuple[Any, ...], groups: Tuple[Tuple[str, ...], ...])
 
 def lookup(mapping: Mapping[str, Any], keys: Sequence[str]) -> Tuple[bool, Any]:
     """First of ``keys`` present in ``mapping`` (keys compared by :func:`key`)."""
-    return lookup_all(mapping, (tuple(keys),))[0]
+    ((found, own),) = _resolve(tuple(mapping), (keys if isinstance(keys, tuple) else tuple(keys),))
+    return (True, mapping[own]) if found else (False, None)
 
 
 def lookup_all(mapping: Mapping[str, Any], groups: Tuple[Tuple[str, ...], ...]) -> List[Tuple[bool, Any]]:
