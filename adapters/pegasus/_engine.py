@@ -613,6 +613,9 @@ class Core:
         except AnswerError as exc:
             log.info("video %s: %s answer (%s)", record.video_id, exc.kind, exc.message)
             return exc
+        if parsed.notes:  # what was repaired or dropped, so a surprising number can be traced
+            log.info("video %s: answer read with %d repair(s): %s", record.video_id, len(parsed.notes),
+                     "; ".join(parsed.notes))
         value = {
             "data": answer.data,
             "finish_reason": reason,

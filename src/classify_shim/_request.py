@@ -216,7 +216,7 @@ def _check_page_limit(value: object) -> int:
     else:
         number = value
     if not 1 <= number <= MAX_PAGE_LIMIT:
-        raise _fail("page_limit", f"must be from 1 to {MAX_PAGE_LIMIT}, got {value}")
+        raise _fail("page_limit", f"must be an integer from 1 to {MAX_PAGE_LIMIT}, got {value}")
     return number
 
 

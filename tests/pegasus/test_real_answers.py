@@ -8,8 +8,11 @@ HH:MM:SS was asked for; prose that quotes a JSON value before the answer).
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from typing import Any, Dict, List, Tuple
+
+import pytest
 
 from classify_shim import TwelveLabs
 
@@ -60,3 +63,17 @@ def test_mm_ss_ff_times_and_json_before_the_answer(sandbox_factory: Any) -> None
     clips = _clips(sb)
     assert clips == {ids[0]: [(638.0, 740.0)], ids[1]: [(30.0, 90.0)], ids[2]: [(2.0, 6.12)]}
     assert _calls(sb) == {vid: 1 for vid in ids}
+
+
+def test_repairs_and_drops_are_logged_per_video(sandbox_factory: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # A placeholder time (":" as real answers had) drops that segment: the log says so, per video.
+    answer = json.dumps({"classes": [{"name": "Goal", "present": True, "confidence": 90, "segments": [
+        {"start": ":", "end": ":00:00", "prompt": "a goal is scored", "source": "visual", "confidence": 90},
+        {"start": 10, "end": 50, "prompt": "a goal is scored", "source": "visual", "confidence": 90}]}]})
+    sb = sandbox_factory(_world([(60.0, answer), (60.0, _answer({"start": 5, "end": 20, "confidence": 80}))]))
+    ids = video_ids(sb)
+    with caplog.at_level(logging.INFO, logger="classify_shim.pegasus"):
+        assert _clips(sb) == {ids[0]: [(10.0, 50.0)], ids[1]: [(5.0, 20.0)]}
+    repairs = [r.getMessage() for r in caplog.records if "repair" in r.getMessage()]
+    assert len(repairs) == 1 and ids[0] in repairs[0]
+    assert "dropped segment with unreadable times" in repairs[0]
