@@ -250,7 +250,11 @@ def _match_name(answered: str, names: Sequence[str]) -> Optional[str]:
     keyed = [n for n in names if key(n) == answered_key]
     if len(keyed) == 1 and answered_key:
         return keyed[0]
-    return None
+    # The same words in another order: a real off-list answer had "blowing balloon" for the
+    # requested "balloon blowing" (where no enum constrained the name).
+    words = sorted(tokens(answered))
+    reordered = [n for n in names if sorted(tokens(n)) == words] if len(words) > 1 else []
+    return reordered[0] if len(reordered) == 1 else None
 
 
 def _nearest_prompt(answered: str, prompts: Sequence[str]) -> Tuple[str, str]:

@@ -375,6 +375,20 @@ def test_exact_match_conversation_is_not_a_model_source() -> None:
     assert summary(answer) == {"DanceTok": (True, 90.0, [(10.0, 20.0, "Dance tutorial", "visual", 90.0)])}
 
 
+def test_reordered_words_name_the_requested_class_when_unambiguous() -> None:
+    # Real off-list answer (no enum): "blowing balloon" for the requested "balloon blowing".
+    blowing = ClassSpec("balloon blowing", ("blowing up a balloon",), ("visual",), "semantic")
+    answer = parse_answer('[{"name":"Blowing Balloon","present":true,"confidence":80}]',
+                          classes=(blowing, DANCE), duration=DURATION)
+    assert summary(answer)["balloon blowing"] == (True, 80.0, [])
+    assert any("'Blowing Balloon' read as 'balloon blowing'" in n for n in answer.notes)
+    # Two requested classes with those words: neither is guessed.
+    twin = ClassSpec("Balloon, blowing", ("x",), ("visual",), "semantic")
+    with pytest.raises(AnswerError):
+        parse_answer('[{"name":"blowing balloon","present":true,"confidence":80}]',
+                     classes=(blowing, twin), duration=DURATION)
+
+
 def test_ambiguous_name_key_is_dropped() -> None:
     a = ClassSpec("Dance-Tok", ("x",), ("visual",), "semantic")
     b = ClassSpec("Dance Tok", ("y",), ("visual",), "semantic")
