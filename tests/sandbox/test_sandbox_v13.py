@@ -232,6 +232,21 @@ def test_scripted_answers_replay_in_order(sb: Sandbox, client: httpx.Client) -> 
     assert json.loads(got[2]["data"])["classes"][0]["name"] == "DanceTok"  # back to simulation
 
 
+def test_a_new_world_serves_its_scripted_answers_from_the_first(sb: Sandbox, client: httpx.Client) -> None:
+    # Replacing the world (set_world, POST /_sandbox/world) to script other answers for the same
+    # video ids must not continue the old world's cursor.
+    world = copy.deepcopy(WORLD)
+    target = world["indexes"][0]["videos"][0]
+    target["scripted_answers"] = [{"text": "one"}, {"text": "two"}]
+    sb.set_world(world)
+    assert analyze(client, video_id=target["_id"]).json()["data"] == "one"
+    sb.set_world(copy.deepcopy(world))
+    assert analyze(client, video_id=target["_id"]).json()["data"] == "one"
+    target["scripted_answers"] = [{"text": "three"}]
+    assert client.post("/_sandbox/world", json=world).status_code == 200
+    assert analyze(client, video_id=target["_id"]).json()["data"] == "three"
+
+
 # --------------------------------------------------------------------------- analyze: validation
 
 @pytest.mark.parametrize(

@@ -57,6 +57,11 @@ class ModelState:
         answer: Dict[str, Any] = answers[i]
         return answer
 
+    def restart_scripted(self) -> None:
+        """A new world's scripted answers are served from their first (call numbers stay)."""
+        with self._lock:
+            self._scripted.clear()
+
 
 def fingerprint(body: Dict[str, Any]) -> str:
     """Stable hash of a request body, ignoring how the answer is delivered."""

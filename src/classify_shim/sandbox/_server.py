@@ -571,8 +571,10 @@ class Sandbox:
         return self._world.data
 
     def set_world(self, world: WorldInput) -> None:
-        """Replace the world (validated first; the old one stays on error)."""
+        """Replace the world (validated first; the old one stays on error). Its scripted answers
+        start from the first, also for video ids the old world had."""
         self._world = World(load_world(world))
+        self._model.restart_scripted()
 
     # ------------------------------------------------------------------ request log
     def requests(self) -> List[Dict[str, Any]]:
