@@ -613,7 +613,7 @@ class Core:
         except AnswerError as exc:
             log.info("video %s: %s answer (%s)", record.video_id, exc.kind, exc.message)
             return exc
-        if parsed.notes:  # what was repaired or dropped, so a surprising number can be traced
+        if parsed.notes and log.isEnabledFor(logging.INFO):  # what was repaired or dropped, traceable
             log.info("video %s: answer read with %d repair(s): %s", record.video_id, len(parsed.notes),
                      "; ".join(parsed.notes))
         value = {
