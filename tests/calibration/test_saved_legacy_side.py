@@ -68,6 +68,38 @@ def test_compare_against_saved_results_reports_what_the_live_endpoint_did(
         sum(c["legacy_pass"] for c in live["report"]["comparisons"])
 
 
+def test_compare_with_classes_uses_only_videos_saved_for_those_classes(
+    classify_sandbox: Any, tmp_path: Path, capsys: Any
+) -> None:
+    # Saved results of two requests (other classes on other videos), as a directory of recordings
+    # holds them; --classes picks one: the other request's videos were never asked these classes.
+    ids = _ids(classify_sandbox)
+    dance, cook = [CLASSES[0]], [CLASSES[1]]
+    lines = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with TwelveLabs(classify_backend="legacy") as client:
+            for videos, classes in ((ids[:3], dance), (ids[3:6], cook)):
+                res = client.classify.videos(videos, OPTIONS, classes, threshold=THRESHOLD, page_limit=50)
+                body = {"data": [v.model_dump(mode="json", exclude_none=True) for v in res.data],
+                        "page_info": res.page_info.model_dump(mode="json")}
+                request = {"video_ids": videos, "options": OPTIONS, "classes": classes, "threshold": THRESHOLD}
+                lines.append(json.dumps({"request": request, "response": body}))
+    saved = tmp_path / "saved.jsonl"
+    saved.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    classify_sandbox.legacy = "retired"
+    classify_sandbox.clear_requests()
+    assert main(["compare", "--legacy-results", str(saved), "--classes", json.dumps(cook), "--options",
+                 ",".join(OPTIONS), "--threshold", json.dumps(THRESHOLD), "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)["report"]
+    assert sorted({c["video_id"] for c in report["comparisons"]}) == sorted(ids[3:6])
+    assert {c["class"] for c in report["comparisons"]} == {"CookTok"}
+    asked = {r["video"] for r in classify_sandbox.requests() if r["endpoint"] == "v1.3.analyze"}
+    assert asked <= set(ids[3:6])  # the other request's videos are not paid for
+    assert "3 saved video(s) have no saved decision" in captured.err
+
+
 def test_compare_needs_a_request_or_saved_results(capsys: Any, tmp_path: Path) -> None:
     assert main(["compare", "--video-ids", "a"]) == 2
     assert "--legacy-results" in capsys.readouterr().err
