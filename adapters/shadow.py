@@ -153,9 +153,9 @@ class _Core:
         if legacy_body is None:
             assert self.saved is not None
             wanted = set(request.video_ids) if request.video_ids is not None else None
-            scope = [v for v in self.saved.video_ids if wanted is None or v in wanted]
             known = set(self.saved.class_names)
             names = [n for n in names if n in known]
+            scope = [v for v in self.saved.decided_on(names) if wanted is None or v in wanted]
             legacy_body = self.saved.legacy_body(scope, names)
             thresholds = request.threshold
         info = legacy_body.get("page_info")

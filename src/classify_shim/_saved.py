@@ -23,7 +23,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ._exceptions import ClassifyValidationError
 from ._request import Thresholds, _check_threshold
@@ -185,6 +185,16 @@ class SavedResults:
     @property
     def class_names(self) -> List[str]:
         return list(dict.fromkeys(n for rec in self.records for n in rec.class_names))
+
+    def decided_on(self, class_names: Iterable[str]) -> List[str]:
+        """Saved videos (in saved order) some record decided on for every one of these classes:
+        only there do the saved results say pass or fail for each of them (records of another
+        request, with other classes, say nothing about these)."""
+        wanted = set(class_names)
+        decided: Dict[str, Set[str]] = {}
+        for p in self.pairs():
+            decided.setdefault(p.video_id, set()).add(p.class_name)
+        return [v for v in self.video_ids if wanted <= decided.get(v, set())]
 
     def requests(self) -> List[SavedRequest]:
         """The distinct questions asked (by :meth:`SavedRequest.shape`), in file order."""

@@ -68,25 +68,31 @@ def test_compare_against_saved_results_reports_what_the_live_endpoint_did(
         sum(c["legacy_pass"] for c in live["report"]["comparisons"])
 
 
-def test_compare_with_classes_uses_only_videos_saved_for_those_classes(
-    classify_sandbox: Any, tmp_path: Path, capsys: Any
-) -> None:
-    # Saved results of two requests (other classes on other videos), as a directory of recordings
-    # holds them; --classes picks one: the other request's videos were never asked these classes.
-    ids = _ids(classify_sandbox)
-    dance, cook = [CLASSES[0]], [CLASSES[1]]
+def _save_two_requests(sandbox: Any, path: Path) -> List[str]:
+    """Saved results of two requests (other classes on other videos), as a directory of recordings
+    holds them: DanceTok on the first three videos, CookTok on the next three."""
+    ids = _ids(sandbox)
     lines = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with TwelveLabs(classify_backend="legacy") as client:
-            for videos, classes in ((ids[:3], dance), (ids[3:6], cook)):
+            for videos, classes in ((ids[:3], [CLASSES[0]]), (ids[3:6], [CLASSES[1]])):
                 res = client.classify.videos(videos, OPTIONS, classes, threshold=THRESHOLD, page_limit=50)
                 body = {"data": [v.model_dump(mode="json", exclude_none=True) for v in res.data],
                         "page_info": res.page_info.model_dump(mode="json")}
                 request = {"video_ids": videos, "options": OPTIONS, "classes": classes, "threshold": THRESHOLD}
                 lines.append(json.dumps({"request": request, "response": body}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ids
+
+
+def test_compare_with_classes_uses_only_videos_saved_for_those_classes(
+    classify_sandbox: Any, tmp_path: Path, capsys: Any
+) -> None:
+    # --classes picks one of the saved requests: the other's videos were never asked these classes.
     saved = tmp_path / "saved.jsonl"
-    saved.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ids = _save_two_requests(classify_sandbox, saved)
+    cook = [CLASSES[1]]
     classify_sandbox.legacy = "retired"
     classify_sandbox.clear_requests()
     assert main(["compare", "--legacy-results", str(saved), "--classes", json.dumps(cook), "--options",
@@ -98,6 +104,21 @@ def test_compare_with_classes_uses_only_videos_saved_for_those_classes(
     asked = {r["video"] for r in classify_sandbox.requests() if r["endpoint"] == "v1.3.analyze"}
     assert asked <= set(ids[3:6])  # the other request's videos are not paid for
     assert "3 saved video(s) have no saved decision" in captured.err
+
+
+def test_shadow_with_saved_results_compares_only_videos_saved_for_the_call_classes(
+    classify_sandbox: Any, tmp_path: Path
+) -> None:
+    saved = tmp_path / "saved.jsonl"
+    ids = _save_two_requests(classify_sandbox, saved)
+    classify_sandbox.legacy = "retired"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with TwelveLabs(classify_backend="shadow", shadow_legacy_results=[saved]) as client:
+            client.classify.videos(ids[:6], OPTIONS, [CLASSES[1]], threshold=THRESHOLD, page_limit=50)
+            client._backend.wait()
+            report = shadow_report(client).to_dict()
+    assert report["pairs"] == 3  # CookTok on the three videos saved with it, not on the DanceTok ones
 
 
 def test_compare_needs_a_request_or_saved_results(capsys: Any, tmp_path: Path) -> None:

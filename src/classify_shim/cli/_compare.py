@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, List, Optional, Set, TextIO, Union
+from typing import Any, Dict, List, Optional, TextIO, Union
 
 from .._compare import DEFAULT_TOLERANCES, ClassComparison, MismatchReport, Tolerances, compare_results
 from .._request import Thresholds
@@ -211,14 +211,10 @@ def _run_saved(args: argparse.Namespace) -> int:
         request = _saved_request(args, saved)
         known_classes = set(saved.class_names)
         names = [n for n in request.class_names if n in known_classes]
-        # Only videos a saved record decided on for every compared class: saved results of other
-        # requests (other classes) say nothing about these classes there, and a class they do not
-        # list is no fail.
-        decided: Dict[str, Set[str]] = {}
-        for pair in saved.pairs():
-            decided.setdefault(pair.video_id, set()).add(pair.class_name)
-        eligible = [v for v in saved.video_ids if set(names) <= decided.get(v, set())]
-        considered = [v for v in request.target if v in decided] if isinstance(request.target, list) \
+        # Only videos a saved record decided on for every compared class (SavedResults.decided_on).
+        eligible = saved.decided_on(names)
+        known_videos = set(saved.video_ids)
+        considered = [v for v in request.target if v in known_videos] if isinstance(request.target, list) \
             else list(saved.video_ids)
         undecided = [v for v in considered if v not in eligible]
         if isinstance(request.target, list) and args.video_ids is None:
@@ -246,7 +242,6 @@ def _run_saved(args: argparse.Namespace) -> int:
     if undecided:
         err.write(f"classify-shim compare: {len(undecided)} saved video(s) have no saved decision on every one of "
                   f"these classes (asked other classes; not compared): {', '.join(undecided[:5])}\n")
-    known_videos = set(saved.video_ids)
     left_out = [v for v in request.target if v not in known_videos] if isinstance(request.target, list) else []
     if left_out:
         err.write(f"classify-shim compare: {len(left_out)} requested video(s) are not in the saved results "
