@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
-from classify_shim.sandbox import Sandbox
+from classify_shim.sandbox import Sandbox, default_world
 
 
 @pytest.fixture
@@ -36,3 +37,17 @@ def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
 def video_ids(sb: Any) -> List[str]:
     """Every video of the sandbox's world, index by index, in the world's order."""
     return [v["_id"] for ix in sb.world["indexes"] for v in ix["videos"]]
+
+
+def scripted_world(scripted: List[List[Dict[str, Any]]]) -> Dict[str, Any]:
+    """The default world's first videos (100 s each, one per list), answering with the scripted
+    answers in order."""
+    world = copy.deepcopy(default_world())
+    world["indexes"] = [world["indexes"][0]]
+    videos = world["indexes"][0]["videos"][: len(scripted)]
+    for video, answers in zip(videos, scripted):
+        video["duration"] = 100.0
+        video["content"] = {s: [c for c in cues if c["end"] <= 100.0] for s, cues in video["content"].items()}
+        video["scripted_answers"] = answers
+    world["indexes"][0]["videos"] = videos
+    return world

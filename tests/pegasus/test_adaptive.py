@@ -8,7 +8,6 @@ and the model's coverage); the number of model calls is counted by the sandbox.
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any, Callable, Dict, List
@@ -21,9 +20,9 @@ from classify_shim._request import Thresholds, build_videos_request
 from classify_shim._types import RequestOptions
 from classify_shim.adapters.pegasus._adaptive import Margins, close_call, stages, undecided
 from classify_shim.adapters.pegasus._parse import parse_answer
-from classify_shim.sandbox import Sandbox, default_world
+from classify_shim.sandbox import Sandbox
 
-from .conftest import video_ids
+from .conftest import scripted_world, video_ids
 
 KEY = "tlk_pegasus_adaptive_0001"
 CLASSES = [
@@ -134,18 +133,6 @@ def test_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 # ------------------------------------------------------------------ through the sandbox
 
 
-def _world(scripted: List[List[Dict[str, Any]]]) -> Dict[str, Any]:
-    world = copy.deepcopy(default_world())
-    world["indexes"] = [world["indexes"][0]]
-    videos = world["indexes"][0]["videos"][: len(scripted)]
-    for video, answers in zip(videos, scripted):
-        video["duration"] = 100.0
-        video["content"] = {s: [c for c in cues if c["end"] <= 100.0] for s, cues in video["content"].items()}
-        video["scripted_answers"] = answers
-    world["indexes"][0]["videos"] = videos
-    return world
-
-
 def _analyze(sb: Sandbox) -> List[Dict[str, Any]]:
     return [r for r in sb.requests() if r["endpoint"] == "v1.3.analyze"]
 
@@ -166,7 +153,7 @@ def _per_video(calls: List[Dict[str, Any]]) -> Dict[str, int]:
 def test_calls_per_video_and_reuse(sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> None:
     """Video ``sure``: one clear answer, one call. Video ``settles``: a close first answer, then
     two clear ones: three calls. Video ``stays``: close three times: five calls (the most)."""
-    sb = sandbox_factory(_world([
+    sb = sandbox_factory(scripted_world([
         [CLEAR, CLEAR, CLEAR, CLEAR, CLEAR],
         [CLOSE, CLEAR, CLEAR, CLOSE, CLOSE],
         [CLOSE, CLOSE, CLOSE, CLEAR, CLEAR],
@@ -210,7 +197,7 @@ def test_calls_per_video_and_reuse(sandbox_factory: Callable[..., Sandbox], tmp_
 
 
 def test_samples_three_then_adaptive_reuses_them(sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> None:
-    sb = sandbox_factory(_world([[CLOSE, CLOSE, CLOSE, CLEAR, CLEAR], [CLEAR, CLEAR, CLEAR, CLEAR, CLEAR]]))
+    sb = sandbox_factory(scripted_world([[CLOSE, CLOSE, CLOSE, CLEAR, CLEAR], [CLEAR, CLEAR, CLEAR, CLEAR, CLEAR]]))
     stays, sure = video_ids(sb)
     cache = tmp_path / "c.sqlite3"
     with _client(sb, cache, samples=3) as client:
@@ -244,7 +231,7 @@ def test_lab_identical_answers_never_settle_a_close_call() -> None:
 def test_batch_rounds(sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> None:
     """With ``strategy="batch"`` each round is a batch: the first answers of both videos, then
     the two more the close call needs, then the last two."""
-    sb = sandbox_factory(_world([[CLEAR, CLEAR, CLEAR], [CLOSE, CLOSE, CLOSE, CLEAR, CLEAR]]))
+    sb = sandbox_factory(scripted_world([[CLEAR, CLEAR, CLEAR], [CLOSE, CLOSE, CLOSE, CLEAR, CLEAR]]))
     with _client(sb, tmp_path / "c.sqlite3", samples="auto", strategy="batch") as client:
         result = client.classify.videos(video_ids(sb), SOURCES, CLASSES)
         stats = client._backend.last_run  # type: ignore[attr-defined]

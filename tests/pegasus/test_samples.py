@@ -8,7 +8,6 @@ other tests pin) gives each answer alone, so the vote is never checked against i
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import statistics
@@ -21,9 +20,9 @@ from classify_shim import TwelveLabs, TwelveLabsError
 from classify_shim.adapters.pegasus._engine import answer_key
 from classify_shim.adapters.pegasus._mapping import majority_intervals
 from classify_shim.adapters.pegasus._prompt import PROMPT_TEMPLATE_VERSION
-from classify_shim.sandbox import Sandbox, default_world
+from classify_shim.sandbox import Sandbox
 
-from .conftest import video_ids
+from .conftest import scripted_world, video_ids
 
 KEY = "tlk_pegasus_samples_0001"
 CLASSES = [
@@ -61,22 +60,10 @@ E = _answer((False, 10, 0, []))
 pytestmark = pytest.mark.usefixtures("quiet")
 
 
-def _world(scripted: List[List[Dict[str, Any]]]) -> Dict[str, Any]:
-    world = copy.deepcopy(default_world())
-    world["indexes"] = [world["indexes"][0]]
-    videos = world["indexes"][0]["videos"][: len(scripted)]
-    for video, answers in zip(videos, scripted):
-        video["duration"] = 100.0
-        video["content"] = {s: [c for c in cues if c["end"] <= 100.0] for s, cues in video["content"].items()}
-        video["scripted_answers"] = answers
-    world["indexes"][0]["videos"] = videos
-    return world
-
-
 @pytest.fixture
 def make_sandbox(sandbox_factory: Callable[..., Sandbox]) -> Callable[[List[List[Dict[str, Any]]]], Sandbox]:
     """A sandbox whose videos answer with the scripted lists, one video per list."""
-    return lambda scripted: sandbox_factory(_world(scripted))
+    return lambda scripted: sandbox_factory(scripted_world(scripted))
 
 
 def _analyze(sb: Sandbox) -> List[Dict[str, Any]]:
