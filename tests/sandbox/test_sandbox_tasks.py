@@ -331,3 +331,27 @@ def test_scripted_answers_drive_tasks_and_batches() -> None:
         created = c.post("/analyze/batches", json=_batch_body(sb, 1)).json()
         lines = c.get(f"/analyze/batches/{created['batch_id']}/results").text.splitlines()
         assert json.loads(lines[0])["data"]["data"] == "second"
+
+
+def _two_hour_world() -> Dict[str, Any]:
+    """The default world with its first video stretched to 2 hours (its content kept)."""
+    world = default_world()
+    world["indexes"][0]["videos"][0]["duration"] = 7200.0
+    return world
+
+
+def test_sync_analyze_refuses_videos_over_one_hour_and_tasks_take_them() -> None:
+    with Sandbox(world=_two_hour_world(), task_latency_ms=0) as s, _client(s) as c:
+        long_asset = _asset(s)
+        short_asset = str(s.world["indexes"][0]["videos"][1]["asset_id"])
+        body = {"model_name": "pegasus1.5", "prompt": "Is there dancing? Answer yes or no.", "stream": False}
+        refused = c.post("/analyze", json={**body, "video": {"type": "asset_id", "asset_id": long_asset}})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["code"] == "video_duration_too_long"
+        assert "/analyze/tasks" in refused.json()["message"]
+        short = c.post("/analyze", json={**body, "video": {"type": "asset_id", "asset_id": short_asset}})
+        assert short.status_code == 200, short.text
+        task = {k: v for k, v in body.items() if k != "stream"}
+        created = c.post("/analyze/tasks", json={**task, "video": {"type": "asset_id", "asset_id": long_asset}})
+        assert created.status_code == 202, created.text
+        assert c.get(f"/analyze/tasks/{created.json()['task_id']}").json()["status"] == "ready"

@@ -152,7 +152,8 @@ def _analyze(sb: Sandbox, call: _Call) -> Response:
     headers = sb._limit(call, "v1.3.analyze")
     body = call.json()
     _tasks.check_sunset(body, sb.sunset, _v13.DEFAULT_MODEL)
-    resp = _v13.analyze(sb._world, body, sb._model, noise=sb.noise, seed=sb.seed, latency_ms=sb.latency_ms)
+    resp = _v13.analyze(sb._world, body, sb._model, noise=sb.noise, seed=sb.seed, latency_ms=sb.latency_ms,
+                        max_duration_s=_v13.SYNC_MAX_DURATION_S)
     resp.headers.update(headers)
     return resp
 

@@ -25,6 +25,10 @@ MAX_TOKENS_RANGE = {"pegasus1.2": (2, 4096), "pegasus1.5": (512, 98304), "pegasu
 DEFAULT_MAX_TOKENS = 4096
 #: Pegasus 1.2's 2,000-token prompt limit, at about four characters per token.
 PEGASUS12_PROMPT_CHARS = 8000
+#: Longest video sync ``POST /analyze`` takes (2026-07 spec: "Maximum duration: 1 hour"); longer
+#: ones are for ``/analyze/tasks`` (up to 2 hours), which does not pass this limit.
+SYNC_MAX_DURATION_S = 3600.0
+DURATION_TOO_LONG = "video_duration_too_long"
 _SCHEMA_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string", "timestamp")
 _STRING_FORMATS = ("uuid", "date-time", "date", "time")
 _TIMESTAMP_FORMATS = ("seconds", "hh:mm:ss", "hh:mm:ss.fff")
@@ -308,10 +312,16 @@ def _fragments(text: str, rng: random.Random) -> Iterator[str]:
         i += n
 
 
-def analyze(world: World, body: Any, state: ModelState, *, noise: str, seed: int, latency_ms: float) -> Response:
-    """``POST /v1.3/analyze``: validate, run the simulated model, answer streamed or not."""
+def analyze(world: World, body: Any, state: ModelState, *, noise: str, seed: int, latency_ms: float,
+            max_duration_s: Optional[float] = None) -> Response:
+    """``POST /v1.3/analyze``: validate, run the simulated model, answer streamed or not.
+    ``max_duration_s`` is the sync endpoint's video length limit (tasks and batches pass none)."""
     req = _validate_analyze(world, body)
     video: Dict[str, Any] = req["video"]
+    if max_duration_s is not None and float(video["duration"]) > max_duration_s:
+        raise ApiError(400, DURATION_TOO_LONG,
+                       f"The video is {float(video['duration']):.0f} seconds long; POST /analyze takes videos "
+                       f"up to 1 hour ({max_duration_s:.0f} seconds). Use POST /analyze/tasks for longer videos.")
     fp = fingerprint(body)
     scripted = state.next_scripted(video)
     call_no = state.next_call(fp)
