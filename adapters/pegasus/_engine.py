@@ -62,7 +62,15 @@ from ._adaptive import stages as adaptive_stages
 from ._adaptive import undecided
 from ._batch import BatchRunner, batch_item
 from ._exact import exact_match_segments
-from ._limits import AUTO_MODEL, BATCH_MAX_ACTIVE, BATCH_MAX_REQUESTS, PEGASUS12, PEGASUS15, model_spec
+from ._limits import (
+    AUTO_MODEL,
+    BATCH_MAX_ACTIVE,
+    BATCH_MAX_REQUESTS,
+    PEGASUS12,
+    PEGASUS15,
+    SYNC_MAX_DURATION_S,
+    model_spec,
+)
 from ._mapping import map_video_samples, order_videos
 from ._parse import AnswerError, ParsedAnswer, Segment, merge_answers, parse_answer
 from ._prompt import (
@@ -77,7 +85,7 @@ from ._prompt import (
 from ._resolve import Resolved, Resolver, is_not_found
 from ._schema import SchemaBook
 from ._segments import SEGMENTS_TEMPLATE_VERSION, build_segment_format, parse_segments, plan_segment_chunks
-from ._select import ModelPicker
+from ._select import ModelPicker, is_too_long
 from ._tasks import JobFailed, TaskAnswer, TaskRunner, item_key
 from ._v13 import RateGate, V13Client, VideoRecord, build_analyze_body, video_reference
 
@@ -223,6 +231,8 @@ class _Run:
     tasks: TaskRunner
     batches: Optional[BatchRunner]
     chunks: Dict[Tuple[str, bool], List[Tuple[ClassSpec, ...]]] = field(default_factory=dict)
+    too_long: Set[str] = field(default_factory=set)
+    """Videos sync ``/analyze`` refused for their length in this run: asked through tasks."""
 
 
 @dataclass
@@ -308,6 +318,9 @@ class RunStats:
     batch_items: int = 0
     batch_resubmitted: int = 0
     batch_waited_429: int = 0
+    long_via_tasks: int = 0
+    """Videos over sync ``/analyze``'s 1 hour routed to ``/analyze/tasks`` (also with ``strategy="sync"``;
+    counted whether or not their answer was cached)."""
     strategy: str = "sync"
     samples: int = 1
     """Answers asked per video and question (``samples=k``; with ``samples="auto:K"`` the most
@@ -516,15 +529,27 @@ class Core:
 
     @staticmethod
     def _mode(run: _Run, model: str, record: VideoRecord) -> str:
-        """How this video's questions travel: ``sync`` (``/analyze``), ``segments`` (a task) or
-        ``batch``. Tasks with segments and batches take Pegasus 1.5+ by asset id only; other
-        videos of such a run go to ``/analyze``."""
+        """How this video's questions travel: ``sync`` (``/analyze``), ``segments`` (a task),
+        ``batch``, or ``task`` (the ``/analyze`` question as a general task). Tasks with segments
+        and batches take Pegasus 1.5+ by asset id only; other videos of such a run go to
+        ``/analyze`` — except a video longer than sync ``/analyze`` takes (over
+        :data:`SYNC_MAX_DURATION_S`, or refused for its length in this run), which is a task
+        whatever the strategy, ``sync`` included: sending it to ``/analyze`` could only fail."""
         spec = model_spec(model)
         if run.strategy == "segments" and spec.segments and record.asset_id:
             return "segments"
         if run.strategy == "batch" and spec.batches and record.asset_id:
             return "batch"
+        if Core._task_instead(run, model, record):
+            return "task"
         return "sync"
+
+    @staticmethod
+    def _task_instead(run: _Run, model: str, record: VideoRecord) -> bool:
+        """A video too long for sync ``/analyze`` that ``model`` can take as a task (1.5+ by asset id)."""
+        long = record.duration > SYNC_MAX_DURATION_S or record.video_id in run.too_long
+        spec = model_spec(model)
+        return long and spec.tasks and spec.video_ref == "asset_id" and bool(record.asset_id)
 
     def _question(
         self, schemas: SchemaBook, record: VideoRecord, chunk: Tuple[ClassSpec, ...], model: str, mode: str,
@@ -567,6 +592,9 @@ class Core:
         label = f"video {record.video_id}"
         if mode == "segments":
             return await run.tasks.run(body, item_key(key, max_tokens), label)
+        if mode == "task":  # the same question; a task body has no "stream"
+            task_body = {k: v for k, v in body.items() if k != "stream"}
+            return await run.tasks.run(task_body, item_key(key, max_tokens), label)
         if mode == "batch":
             assert run.batches is not None
             ikey = item_key(key, max_tokens)
@@ -581,15 +609,28 @@ class Core:
         sample: int = 0,
     ) -> Union[ParsedAnswer, AnswerError]:
         """One question (through the gate / a task / a batch); a complete answer is cached.
-        A rejected schema feature is asked again once with the fallback schema (``_schema``)."""
+        A rejected schema feature is asked again once with the fallback schema (``_schema``); a
+        sync call refused for the video's length is asked again once as a task."""
         mode = self._mode(run, model, record)
         kind = "segments" if mode == "segments" else "general"
-        for attempt in range(2):
+        fell_back = False
+        while True:
             body, key = self._question(run.schemas, record, chunk, model, mode, max_tokens, sample)
             try:
                 answer = await self._send(run, mode, body, key, record, max_tokens)
             except APIStatusError as exc:
-                if attempt == 0 and run.schemas.fall_back(model, exc, kind):
+                if mode == "sync" and is_too_long(exc):
+                    first = record.video_id not in run.too_long  # other samples may be refused at once
+                    run.too_long.add(record.video_id)
+                    if self._task_instead(run, model, record):
+                        if first:
+                            run.stats.long_via_tasks += 1
+                            log.info("video %s (%.0f s): /analyze refused it for its length (%s); asking it "
+                                     "through /analyze/tasks", record.video_id, record.duration, _describe(exc))
+                        mode = "task"
+                        continue
+                if not fell_back and run.schemas.fall_back(model, exc, kind):
+                    fell_back = True
                     continue
                 raise
             break
@@ -882,6 +923,10 @@ class Core:
     ) -> _VideoOutcome:
         exact = exact_segments(record, request)
         model = run.picker.model_for(record)
+        if record.duration > SYNC_MAX_DURATION_S and self._mode(run, model, record) == "task":
+            run.stats.long_via_tasks += 1
+            log.info("video %s is %.0f s, over /analyze's %.0f s: asked through /analyze/tasks (strategy %s)",
+                     record.video_id, record.duration, SYNC_MAX_DURATION_S, run.strategy)
         k = self.config.samples
         rounds = adaptive_stages(k) if self.config.adaptive_samples else (k,)
         switched = False

@@ -17,6 +17,7 @@ __all__ = [
     "MODEL_TABLE",
     "PEGASUS12",
     "PEGASUS15",
+    "SYNC_MAX_DURATION_S",
     "ModelSpec",
     "model_spec",
     "model_version",
@@ -87,6 +88,11 @@ MODEL_TABLE: Dict[str, ModelSpec] = {
     # SDK 1.3.6 lists 1.6 with 1.5's limits for video (its image input is not used here).
     "pegasus1.6": ModelSpec(**{**_P15.__dict__, "name": "pegasus1.6"}),
 }
+
+SYNC_MAX_DURATION_S = 3_600.0
+"""Longest video sync ``POST /analyze`` takes ("Maximum duration: 1 hour"); a longer one is asked
+through ``/analyze/tasks`` ("Videos longer than 1 hour", up to 2 hours). v1.2 Classify took
+videos of up to 10 hours per request in total, so a v1.2 caller may well send one."""
 
 BATCH_MAX_REQUESTS = 1_000
 BATCH_MAX_CONTENT_HOURS = 2_000.0

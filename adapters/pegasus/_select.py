@@ -35,6 +35,7 @@ __all__ = [
     "error_text",
     "evidence",
     "is_sunset_answer",
+    "is_too_long",
     "is_video_refused",
     "model_topic",
     "warn_model_switches",
@@ -72,9 +73,11 @@ _SUNSET_CODES = {
     "model_not_available", "video_id_deprecated", "video_id_not_supported", "endpoint_deprecated",
     "parameter_deprecated", "gone",
 }
+TOO_LONG_CODE = "video_duration_too_long"
+"""Not a reason to move a video to 1.2: its sync ``/analyze`` has the same 1-hour limit, so the
+switch would only store a wrong decision for good. The engine asks such a video through tasks."""
 _VIDEO_REFUSAL_CODES = {
-    "asset_not_ready", "asset_unavailable", "asset_not_supported", "video_not_supported",
-    "video_duration_too_long", "video_not_ready",
+    "asset_not_ready", "asset_unavailable", "asset_not_supported", "video_not_supported", "video_not_ready",
 }
 
 
@@ -122,11 +125,19 @@ def is_sunset_answer(exc: BaseException, model: str) -> bool:
     return any(n in lowered for n in names) and _SUNSET_WORDS.search(text) is not None
 
 
+def is_too_long(exc: BaseException) -> bool:
+    """True when sync ``/analyze`` refused the video for its length (over 1 hour): the engine asks
+    it again through ``/analyze/tasks``, before any model switch is considered."""
+    return isinstance(exc, APIStatusError) and exc.status_code in (400, 413, 422) and _code(exc) == TOO_LONG_CODE
+
+
 def is_video_refused(exc: BaseException) -> bool:
     """True when a 1.5 call was refused for this one video (its asset), not for the model."""
     if not isinstance(exc, APIStatusError):
         return False
     code = _code(exc) or ""
+    if code == TOO_LONG_CODE:
+        return False
     if code in _VIDEO_REFUSAL_CODES:
         return True
     if exc.status_code not in (400, 404, 409, 422):
