@@ -23,7 +23,7 @@ from classify_shim._request import ClassifyRequest, Thresholds
 from ._mapping import judged, voted_numbers
 from ._parse import ParsedAnswer, Segment
 
-__all__ = ["RATIO_MARGIN", "SCORE_MARGIN", "STEP", "Margins", "close_call", "stages", "undecided"]
+__all__ = ["RATIO_MARGIN", "SCORE_MARGIN", "STEP", "Margins", "answer_rounds", "close_call", "stages", "undecided"]
 
 SCORE_MARGIN = 10.0
 """Class-score points either side of ``min_video_score`` within which a decision is close."""
@@ -77,6 +77,12 @@ def undecided(
         if close_call(score, ratio, thresholds, margins):
             out.append(spec.name)
     return out
+
+
+def answer_rounds(most: int, adaptive: bool) -> Tuple[int, ...]:
+    """Answer counts after each round of asking one video: ``(k,)`` for ``samples=k`` (all at
+    once), :func:`stages` for ``samples="auto:K"``."""
+    return stages(most) if adaptive else (most,)
 
 
 def stages(most: int) -> Tuple[int, ...]:

@@ -32,8 +32,7 @@ from classify_shim._backend import BackendPage, optional_callback
 from classify_shim._events import Progress
 from classify_shim._request import ClassifyRequest, ClassSpec
 
-from ._adaptive import stages as adaptive_stages
-from ._adaptive import undecided
+from ._adaptive import answer_rounds, undecided
 from ._engine import (
     Core,
     RunStats,
@@ -45,7 +44,7 @@ from ._engine import (
 )
 from ._limits import PEGASUS12
 from ._mapping import map_video_samples
-from ._parse import ParsedAnswer, merge_answers
+from ._parse import ParsedAnswer, merge_samples
 from ._prompt import needs_exact_match, plan_chunks
 from ._schema import SchemaBook
 from ._select import ModelPicker
@@ -89,11 +88,11 @@ def _outcome(
     if chunks is None:
         chunks = plans[model] = plan_chunks(request.classes, model)
     k = core.config.samples
-    rounds = adaptive_stages(k) if core.config.adaptive_samples else (k,)
+    rounds = answer_rounds(k, core.config.adaptive_samples)
     parts: List[List[ParsedAnswer]] = [[] for _ in range(k)]  # per sample (``samples=k``)
     have = 0
     for upto in rounds:
-        if have and not undecided([merge_answers(p) if p else None for p in parts[:have]], exact,
+        if have and not undecided(merge_samples(parts[:have]), exact,
                                   record.duration, request, core.config.calibration):
             break  # samples="auto": no close call left, as the run decides
         for chunk in chunks:
@@ -110,8 +109,7 @@ def _outcome(
         have = upto
     if have > rounds[0]:
         stats.resampled += 1
-    parts = parts[:have]
-    answers = [merge_answers(p) if p else None for p in parts]
+    answers = merge_samples(parts[:have])
     item = map_video_samples(record.video_id, record.duration, answers, exact, request, core.config.calibration)
     return _VideoOutcome(record.video_id, item, None, "cached" if chunks else "exact_match", 0)
 

@@ -58,8 +58,7 @@ from classify_shim._store import (
 from classify_shim._tokens import key_fingerprint, make_token, read_token, rfc3339
 from classify_shim._types import RequestOptions
 
-from ._adaptive import stages as adaptive_stages
-from ._adaptive import undecided
+from ._adaptive import answer_rounds, undecided
 from ._batch import BatchRunner, batch_item
 from ._exact import exact_match_segments
 from ._limits import (
@@ -72,7 +71,7 @@ from ._limits import (
     model_spec,
 )
 from ._mapping import map_video_samples, order_videos
-from ._parse import AnswerError, ParsedAnswer, Segment, merge_answers, parse_answer
+from ._parse import AnswerError, ParsedAnswer, Segment, merge_answers, merge_samples, parse_answer
 from ._prompt import (
     PROMPT_TEMPLATE_VERSION,
     bigger_budget,
@@ -214,7 +213,7 @@ class _Asked:
 
     def answers(self) -> List[Optional[ParsedAnswer]]:
         """One merged answer per sample (None: nothing readable, or not asked)."""
-        return [merge_answers(p) if p else None for p in self.parts]
+        return merge_samples(self.parts)
 
 
 @dataclass
@@ -928,7 +927,7 @@ class Core:
             log.info("video %s is %.0f s, over /analyze's %.0f s: asked through /analyze/tasks (strategy %s)",
                      record.video_id, record.duration, SYNC_MAX_DURATION_S, run.strategy)
         k = self.config.samples
-        rounds = adaptive_stages(k) if self.config.adaptive_samples else (k,)
+        rounds = answer_rounds(k, self.config.adaptive_samples)
         switched = False
         while True:
             chunks = self._chunks(run, request, model, record)
@@ -1029,7 +1028,7 @@ class Core:
         ``samples="auto"`` round by round while the stored answers show a close call, the
         rounds that depend on answers not yet stored as ``at_most``."""
         k = self.config.samples
-        rounds = adaptive_stages(k) if self.config.adaptive_samples else (k,)
+        rounds = answer_rounds(k, self.config.adaptive_samples)
         parts: List[List[ParsedAnswer]] = [[] for _ in range(k)]
         complete = True  # every answer asked so far is stored and readable
         have = 0
@@ -1038,9 +1037,8 @@ class Core:
                 if not complete:
                     out.at_most += (k - have) * len(chunks)
                     return
-                answers = [merge_answers(p) if p else None for p in parts[:have]]
-                if not undecided(answers, exact_segments(record, request), record.duration, request,
-                                 self.config.calibration):
+                if not undecided(merge_samples(parts[:have]), exact_segments(record, request), record.duration,
+                                 request, self.config.calibration):
                     return
             for chunk in chunks:
                 for sample in range(have, upto):

@@ -50,6 +50,7 @@ __all__ = [
     "ParsedClass",
     "Segment",
     "merge_answers",
+    "merge_samples",
     "parse_answer",
     "parse_confidence_word",
     "parse_timestamp",
@@ -559,6 +560,11 @@ def _later_answer(text: str, names: Sequence[str]) -> Optional[List[Tuple[str, D
 
     found = scan_json(text, accept=names_a_class)
     return _entries(found.value, names) if found.ok else None
+
+
+def merge_samples(parts: Sequence[Sequence[ParsedAnswer]]) -> List[Optional[ParsedAnswer]]:
+    """One merged answer per sample from its per-chunk answers (None: nothing readable yet)."""
+    return [merge_answers(p) if p else None for p in parts]
 
 
 def merge_answers(answers: Iterable[ParsedAnswer]) -> ParsedAnswer:

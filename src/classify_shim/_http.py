@@ -210,10 +210,7 @@ def _answer(response: httpx.Response, attempt: int, decode: bool) -> HTTPRespons
 def _decode(response: httpx.Response) -> Any:
     if not response.content:
         return None
-    content_type = response.headers.get("content-type", "")
-    if "jsonl" in content_type or "ndjson" in content_type:  # JSON Lines: the caller reads it line by line
-        return response.text
-    if "json" in content_type:
+    if _is_json(response):  # JSON Lines are not: the caller reads them line by line
         try:
             return from_json(response.content)  # twice as fast as json.loads on result pages
         except ValueError as exc:

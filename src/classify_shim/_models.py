@@ -194,16 +194,7 @@ class ClassifyPageResult(BaseModel):
         pydantic's ``__setattr__`` (half the cost of wrapping a small page)."""
         result = cls.__new__(cls)
         cls.__pydantic_validator__.validate_python(body, self_instance=result)
-        private = result.__pydantic_private__
-        if private is None:  # pragma: no cover - pydantic always sets the private defaults
-            private = {}
-            object.__setattr__(result, "__pydantic_private__", private)
-        private["_resource"] = resource
-        kept: List[VideoFailure] = list(errors)
-        private["_errors"] = kept
-        private["_error_source"] = errors if kept else None
-        private["_backend"] = backend
-        return result
+        return result._attach(resource, errors, backend)
 
     @classmethod
     def from_page(cls: type[_Page], resource: Any, page: BackendPage) -> _Page:
@@ -213,16 +204,20 @@ class ClassifyPageResult(BaseModel):
         result = getattr(page, "result", None)
         if type(result) is not cls:  # not validated, or into another class (then from its body)
             return cls.from_body(resource, page.body, page.errors, page.backend)
-        private = result.__pydantic_private__
+        return result._attach(resource, page.errors, page.backend)
+
+    def _attach(self: _Page, resource: Any, errors: Iterable[VideoFailure], backend: str) -> _Page:
+        """The private state of a validated page, written in place (see :meth:`from_body`)."""
+        private = self.__pydantic_private__
         if private is None:  # pragma: no cover - pydantic always sets the private defaults
             private = {}
-            object.__setattr__(result, "__pydantic_private__", private)
+            object.__setattr__(self, "__pydantic_private__", private)
         private["_resource"] = resource
-        kept: List[VideoFailure] = list(page.errors)
+        kept: List[VideoFailure] = list(errors)
         private["_errors"] = kept
-        private["_error_source"] = page.errors if kept else None
-        private["_backend"] = page.backend
-        return result
+        private["_error_source"] = errors if kept else None
+        private["_backend"] = backend
+        return self
 
     @property
     def errors(self) -> List[VideoFailure]:

@@ -212,7 +212,7 @@ def _run_saved(args: argparse.Namespace) -> int:
         known_classes = set(saved.class_names)
         names = [n for n in request.class_names if n in known_classes]
         # Only videos a saved record decided on for every compared class (SavedResults.decided_on).
-        eligible = saved.decided_on(names)
+        eligible = set(saved.decided_on(names))
         known_videos = set(saved.video_ids)
         considered = [v for v in request.target if v in known_videos] if isinstance(request.target, list) \
             else list(saved.video_ids)
